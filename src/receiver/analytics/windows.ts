@@ -1,0 +1,127 @@
+// Claude Code's 5-hour usage windows, reconstructed per user from activity. Pure: no I/O, no clock.
+//
+// Rule: a window opens at the first turn that is not inside an open window, its start floored to
+// the UTC hour, and lasts 5 hours; a turn at or after its end opens the next one.
+//
+// Because every window starts and ends on a whole UTC hour, all turns of one clock hour always fall
+// in the same window. So one point per turn and one summed point per user-hour (stamped at the
+// start of the hour) yield the same windows and totals; only distinct sessions need per-turn input.
+
+export const HOUR_MS = 3_600_000;
+export const WINDOW_MS = 5 * HOUR_MS;
+
+/** One turn, or one user-hour of an hourly rollup (stamped at the hour's start, values summed). */
+export interface ActivityPoint {
+  /** Milliseconds since the epoch, UTC. */
+  at: number;
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+  turns: number;
+  /** Present on per-turn input; rollups cannot count distinct sessions and leave it out. */
+  sessionId?: string;
+}
+
+export interface UsageWindow {
+  /** Inclusive, on a whole UTC hour (ms since epoch). */
+  start: number;
+  /** Exclusive: start + 5 h. */
+  end: number;
+  /** The window has not ended yet at `now` (end > now); its totals are so far. */
+  open: boolean;
+  /** input + output: what counts against the plan's limit. */
+  billedTokens: number;
+  /** input + output + cache reads + cache writes. */
+  totalTokens: number;
+  turns: number;
+  /** Distinct session ids among the window's points; null when none of them carried one. */
+  sessions: number | null;
+  /** At least one limit event instant lies in [start, end). */
+  hasLimitEvent: boolean;
+}
+
+export interface WindowSummary {
+  windowCount: number;
+  /** Largest billed window; 0 when there are no windows. */
+  peakBilledTokens: number;
+  /** Mean billed tokens per window (not rounded); 0 when there are no windows. */
+  averageBilledTokens: number;
+}
+
+export function floorToUtcHour(ms: number): number {
+  return Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+/**
+ * One user's windows, oldest first. `points` may come in any order: they are sorted (a copy) by
+ * `at`, since callers merge sources and a wrong order would silently split windows.
+ * `limitEventTimes` are the user's limit-event instants (ms); `now` decides open vs closed.
+ * Throws RangeError on a non-finite `at`, which would otherwise corrupt the sort.
+ */
+export function computeWindows(
+  points: readonly ActivityPoint[],
+  now: number,
+  limitEventTimes: readonly number[] = [],
+): UsageWindow[] {
+  const sorted = [...points].sort((a, b) => a.at - b.at);
+  const windows: UsageWindow[] = [];
+  let current: UsageWindow | undefined;
+  let sessionIds = new Set<string>();
+
+  for (const point of sorted) {
+    if (!Number.isFinite(point.at)) throw new RangeError(`activity point has a non-finite time: ${point.at}`);
+    if (current === undefined || point.at >= current.end) {
+      const start = floorToUtcHour(point.at);
+      current = {
+        start,
+        end: start + WINDOW_MS,
+        open: start + WINDOW_MS > now,
+        billedTokens: 0,
+        totalTokens: 0,
+        turns: 0,
+        sessions: null,
+        hasLimitEvent: false,
+      };
+      sessionIds = new Set();
+      windows.push(current);
+    }
+    const billed = point.input + point.output;
+    current.billedTokens += billed;
+    current.totalTokens += billed + point.cacheRead + point.cacheWrite;
+    current.turns += point.turns;
+    if (point.sessionId !== undefined) {
+      sessionIds.add(point.sessionId);
+      current.sessions = sessionIds.size;
+    }
+  }
+
+  markLimitEvents(windows, limitEventTimes);
+  return windows;
+}
+
+// Windows are sorted and disjoint, so one pass over the sorted events marks them all.
+function markLimitEvents(windows: UsageWindow[], limitEventTimes: readonly number[]): void {
+  const events = [...limitEventTimes].sort((a, b) => a - b);
+  let next = 0;
+  for (const window of windows) {
+    while (next < events.length && (events[next] as number) < window.start) next++;
+    const event = events[next];
+    if (event !== undefined && event < window.end) window.hasLimitEvent = true;
+  }
+}
+
+/** Peak and average billed window, over all given windows (an open one counts with its total so far). */
+export function summarizeWindows(windows: readonly UsageWindow[]): WindowSummary {
+  let peak = 0;
+  let sum = 0;
+  for (const window of windows) {
+    peak = Math.max(peak, window.billedTokens);
+    sum += window.billedTokens;
+  }
+  return {
+    windowCount: windows.length,
+    peakBilledTokens: peak,
+    averageBilledTokens: windows.length === 0 ? 0 : sum / windows.length,
+  };
+}
