@@ -1,0 +1,40 @@
+// The receiver's HTTP application: one Elysia instance per feature, composed here.
+import { Elysia } from "elysia";
+import type { ReceiverContext } from "./context.ts";
+import { healthController } from "./health/controller.ts";
+import { apiError, databaseUnavailable } from "./http.ts";
+import { keysController } from "./keys/controller.ts";
+import { reportsController } from "./reports/controller.ts";
+import { tokensController } from "./tokens/controller.ts";
+
+export function createApp(ctx: ReceiverContext) {
+  return new Elysia()
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") return apiError(404, "not-found", "No such endpoint.");
+      // SQLite refusing (busy behind an admin's lock, read-only disk, broken file) is the
+      // database being unavailable: the reporter keeps the report and retries.
+      if (error instanceof Error && error.name === "SQLiteError") {
+        ctx.log.warn("database unavailable", {
+          path: new URL(request.url).pathname,
+          reason: (error as { code?: string }).code,
+        });
+        return databaseUnavailable();
+      }
+      if (code === "PARSE" || code === "VALIDATION") {
+        return apiError(400, "invalid-body", "The request could not be read.");
+      }
+      ctx.log.error("request failed", {
+        path: new URL(request.url).pathname,
+        error: error instanceof Error ? error.name : String(code),
+      });
+      return apiError(
+        500,
+        "internal",
+        "The receiver failed on this request; it was logged and the server goes on.",
+      );
+    })
+    .use(healthController(ctx))
+    .use(tokensController(ctx))
+    .use(keysController(ctx))
+    .use(reportsController(ctx));
+}

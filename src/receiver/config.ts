@@ -1,0 +1,221 @@
+// Configuration comes from the environment only, as the setup guide says.
+// A bad value stops the start with one line naming the variable: never a silent fallback.
+
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+export interface Config {
+  databasePath: string;
+  listen: ListenAddress;
+  accessTokenExpirySecs: number;
+  refreshTokenRollingDays: number;
+  rateLimitPerMinute: number;
+  bodyLimitKb: number;
+  requireSignatures: boolean;
+  adminToken: string | undefined;
+  cookieSecure: boolean;
+  baseUrl: string | undefined;
+  trustProxy: boolean;
+  tierInferenceIntervalSecs: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+interface Setting<K extends keyof Config> {
+  name: string;
+  key: K;
+  fallback: string;
+  parse: (raw: string, name: string) => Config[K];
+  show: (value: Config[K]) => string;
+  help: string;
+}
+
+function positiveInteger(max: number) {
+  return (raw: string, name: string): number => {
+    const value = Number(raw.trim());
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      throw new ConfigError(`${name}=${raw}: expected a whole number from 1 to ${max}`);
+    }
+    return value;
+  };
+}
+
+export function parseBoolean(raw: string, name: string): boolean {
+  const word = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(word)) return true;
+  if (["0", "false", "no", "off"].includes(word)) return false;
+  throw new ConfigError(`${name}=${raw}: expected one of 1/true/yes/on or 0/false/no/off`);
+}
+
+export function parseListenAddress(raw: string, name: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(raw.trim());
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || port > 65535) {
+    throw new ConfigError(
+      `${name}=${raw}: expected host:port, such as 127.0.0.1:8080 or [::1]:8080 (port 0 picks a free one)`,
+    );
+  }
+  return { hostname: match[1] ?? match[2]!, port };
+}
+
+function text(raw: string): string {
+  return raw;
+}
+
+function optionalText(raw: string): string | undefined {
+  return raw === "" ? undefined : raw;
+}
+
+function baseUrl(raw: string, name: string): string | undefined {
+  if (raw === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${raw}: expected the public URL, such as https://ccflux.example.org`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(`${name}=${raw}: expected an http:// or https:// URL`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+const show = String;
+
+/** Ties each setting's parser to its field's type. */
+function define<K extends keyof Config>(setting: Setting<K>): Setting<K> {
+  return setting;
+}
+const showBool = (value: boolean) => String(value);
+
+// The guide's order first (its startup block is printed in this order), then our additions.
+const SETTINGS = [
+  define({
+    name: "DATABASE_PATH",
+    key: "databasePath",
+    fallback: "ccflux.db",
+    parse: text,
+    show,
+    help: "SQLite file; missing folders are created",
+  }),
+  define({
+    name: "LISTEN_ADDR",
+    key: "listen",
+    fallback: "127.0.0.1:8080",
+    parse: parseListenAddress,
+    show: (a: ListenAddress) => formatAddress(a),
+    help: "host:port to serve plain HTTP on (put a TLS proxy in front)",
+  }),
+  define({
+    name: "ACCESS_TOKEN_EXPIRY_SECS",
+    key: "accessTokenExpirySecs",
+    fallback: "28800",
+    parse: positiveInteger(31_536_000),
+    show,
+    help: "lifetime of an access token minted by POST /token",
+  }),
+  define({
+    name: "REFRESH_TOKEN_ROLLING_DAYS",
+    key: "refreshTokenRollingDays",
+    fallback: "90",
+    parse: positiveInteger(36_500),
+    show,
+    help: "each token exchange extends the refresh token to now + this",
+  }),
+  define({
+    name: "RATE_LIMIT_PER_MINUTE",
+    key: "rateLimitPerMinute",
+    fallback: "30",
+    parse: positiveInteger(1_000_000_000),
+    show,
+    help: "requests per token over any 60 s, shared by /token, /register-key, /report, /limit-event",
+  }),
+  define({
+    name: "BODY_LIMIT_KB",
+    key: "bodyLimitKb",
+    fallback: "64",
+    parse: positiveInteger(10_240),
+    show,
+    help: "largest accepted request body, in KiB",
+  }),
+  define({
+    name: "REQUIRE_SIGNATURES",
+    key: "requireSignatures",
+    fallback: "false",
+    parse: parseBoolean,
+    show: showBool,
+    help: "refuse unsigned reports (403 signature-required)",
+  }),
+  define({
+    name: "ADMIN_TOKEN",
+    key: "adminToken",
+    fallback: "",
+    parse: optionalText,
+    show: (v: string | undefined) => (v ? "set" : "unset"),
+    help: "enables the admin dashboard at /admin/ (unset: disabled)",
+  }),
+  define({
+    name: "COOKIE_SECURE",
+    key: "cookieSecure",
+    fallback: "false",
+    parse: parseBoolean,
+    show: showBool,
+    help: "mark the admin session cookie Secure (set it behind HTTPS)",
+  }),
+  define({
+    name: "BASE_URL",
+    key: "baseUrl",
+    fallback: "",
+    parse: baseUrl,
+    show: (v: string | undefined) => v ?? "unset",
+    help: "public URL, used to hand out the report endpoint",
+  }),
+  define({
+    name: "TRUST_PROXY",
+    key: "trustProxy",
+    fallback: "false",
+    parse: parseBoolean,
+    show: showBool,
+    help: "take the client address from X-Real-IP / X-Forwarded-For",
+  }),
+  define({
+    name: "TIER_INFERENCE_INTERVAL_SECS",
+    key: "tierInferenceIntervalSecs",
+    fallback: "600",
+    parse: positiveInteger(86_400),
+    show,
+    help: "how often seat tiers are recomputed in the background",
+  }),
+];
+
+export const CONFIG_VARIABLES: readonly { name: string; fallback: string; help: string }[] = SETTINGS;
+
+export function formatAddress(address: ListenAddress): string {
+  return address.hostname.includes(":")
+    ? `[${address.hostname}]:${address.port}`
+    : `${address.hostname}:${address.port}`;
+}
+
+export function loadConfig(env: Env): Config {
+  const config: Partial<Record<keyof Config, unknown>> = {};
+  for (const setting of SETTINGS) {
+    // An empty variable (systemd's `Environment=NAME=`) means unset.
+    const raw = env[setting.name]?.trim() ? env[setting.name]! : setting.fallback;
+    config[setting.key] = (setting.parse as (raw: string, name: string) => unknown)(raw, setting.name);
+  }
+  return config as Config;
+}
+
+/** The startup block, exactly as the guide prints it; secrets show only as set/unset. */
+export function describeConfig(config: Config): string {
+  const lines = ["ccflux-receiver config:"];
+  for (const setting of SETTINGS) {
+    const value = (setting.show as (v: unknown) => string)(config[setting.key]);
+    lines.push(`${setting.name} = ${value}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,14 @@
+import type { Config } from "./config.ts";
+import type { Store } from "./db/store.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+
+/** What every controller is built with; services come from `store.services()` per request. */
+export interface ReceiverContext {
+  config: Config;
+  store: Store;
+  log: Logger;
+  metrics: Metrics;
+  limiter: RateLimiter;
+}

@@ -1,0 +1,147 @@
+// Ordered schema migrations; PRAGMA user_version records how many have run.
+// Append new ones at the end, never edit a released one: files in the field are at every version.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: the tables of PROTOCOL §5 exactly as the guide's SQL uses them, plus usage storage.
+  `
+  CREATE TABLE refresh_tokens (
+    token TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    division TEXT,
+    expires_at TIMESTAMP NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    -- A stable number for references and admin forms, so neither ever carries the token.
+    id INTEGER UNIQUE,
+    last_used_at TIMESTAMP
+  );
+  CREATE INDEX refresh_tokens_email ON refresh_tokens (email);
+
+  -- Rows inserted by hand in sqlite3 (the guide's INSERT) get their id here too.
+  CREATE TRIGGER refresh_tokens_assign_id AFTER INSERT ON refresh_tokens WHEN NEW.id IS NULL
+  BEGIN
+    UPDATE refresh_tokens SET id = (SELECT coalesce(max(id), 0) + 1 FROM refresh_tokens) WHERE rowid = NEW.rowid;
+  END;
+
+  CREATE TABLE device_keys (
+    public_key TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    device_id TEXT,
+    registered_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    last_seen_at TIMESTAMP,
+    revoked INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX device_keys_email ON device_keys (email);
+
+  -- Only a SHA-256 of each access token is kept.
+  CREATE TABLE access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    refresh_token_id INTEGER NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+  ) WITHOUT ROWID;
+  CREATE INDEX access_tokens_refresh_token ON access_tokens (refresh_token_id);
+
+  -- One row per user, session, turn and model. Identity is the email, so history outlives tokens.
+  CREATE TABLE usage_events (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    refresh_token_id INTEGER,
+    public_key TEXT,
+    device_id TEXT NOT NULL DEFAULT '',
+    session_id TEXT NOT NULL,
+    turn_index INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    event_at TIMESTAMP NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    session_start_at TIMESTAMP,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER,
+    cache_write_1h_tokens INTEGER,
+    requests INTEGER,
+    subagent_input_tokens INTEGER,
+    subagent_output_tokens INTEGER,
+    subagent_cache_read_tokens INTEGER,
+    subagent_cache_write_tokens INTEGER,
+    schema_version INTEGER NOT NULL,
+    plugin_version TEXT,
+    claude_code_version TEXT,
+    UNIQUE (email, session_id, turn_index, model)
+  );
+  CREATE INDEX usage_events_email_time ON usage_events (email, event_at);
+  CREATE INDEX usage_events_refresh_token ON usage_events (refresh_token_id);
+
+  -- Deleting a refresh token (the guide's re-provisioning) must work whatever the admin's
+  -- foreign_keys setting: its access tokens go, usage rows keep their history without the link.
+  CREATE TRIGGER refresh_tokens_release AFTER DELETE ON refresh_tokens
+  BEGIN
+    DELETE FROM access_tokens WHERE refresh_token_id = OLD.id;
+    UPDATE usage_events SET refresh_token_id = NULL WHERE refresh_token_id = OLD.id;
+  END;
+
+  -- Rollups kept in the same transaction as each report, so pages never scan raw events.
+  CREATE TABLE usage_daily (
+    email TEXT NOT NULL,
+    day TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    subagent_input_tokens INTEGER NOT NULL DEFAULT 0,
+    subagent_output_tokens INTEGER NOT NULL DEFAULT 0,
+    subagent_cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    subagent_cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    turns INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (email, day, model)
+  ) WITHOUT ROWID;
+  CREATE INDEX usage_daily_day ON usage_daily (day);
+
+  -- Per user and UTC hour: 5-hour windows start and end on whole hours, so this is exact for them.
+  CREATE TABLE usage_hourly (
+    email TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    turns INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (email, hour)
+  ) WITHOUT ROWID;
+  CREATE INDEX usage_hourly_hour ON usage_hourly (hour);
+
+  -- Distinct sessions per user and day, for session counts over any range of days.
+  CREATE TABLE session_days (
+    email TEXT NOT NULL,
+    day TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    turns INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (email, day, session_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX session_days_day ON session_days (day);
+
+  CREATE TABLE limit_events (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    timestamp_utc TEXT NOT NULL,
+    event_at TIMESTAMP NOT NULL,
+    kind TEXT NOT NULL,
+    resets_at TIMESTAMP,
+    public_key TEXT,
+    device_id TEXT NOT NULL DEFAULT '',
+    received_at TIMESTAMP NOT NULL,
+    UNIQUE (email, session_id, timestamp_utc)
+  );
+  CREATE INDEX limit_events_email_time ON limit_events (email, event_at);
+
+  -- GET /health writes here: a real write proves the disk takes writes.
+  CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TIMESTAMP NOT NULL);
+  `,
+];

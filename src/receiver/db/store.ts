@@ -1,0 +1,91 @@
+// The open database and the services prepared on it. Each request asks for the current services:
+// if the file was replaced or removed underneath us (a restore, a broken disk), the old handle is
+// closed and the file reopened, so nothing is ever written to a file that is no longer at the path.
+import { accessSync, constants, statSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Config } from "../config.ts";
+import { createServices, type Services } from "../services.ts";
+import { type Database, openDatabase } from "./database.ts";
+
+export class DatabaseUnavailableError extends Error {}
+
+const REOPEN_INTERVAL_MS = 1000;
+
+interface Opened {
+  db: Database;
+  services: Services;
+  inode: string;
+}
+
+function inodeOf(path: string): string | null {
+  try {
+    const stat = statSync(path);
+    return `${stat.dev}:${stat.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+export class Store {
+  private opened: Opened | null = null;
+  private lastAttempt = 0;
+  private lastError = "";
+
+  constructor(
+    private readonly config: Config,
+    db: Database,
+  ) {
+    this.opened = { db, services: createServices(db, config), inode: inodeOf(config.databasePath) ?? "" };
+  }
+
+  /** Opens the file for the first time, creating it; throws DatabaseSetupError with advice. */
+  static open(config: Config): Store {
+    return new Store(config, openDatabase(config.databasePath, true));
+  }
+
+  /** The services on the file now at DATABASE_PATH; throws DatabaseUnavailableError if there is none. */
+  services(now = Date.now()): Services {
+    const inode = inodeOf(this.config.databasePath);
+    if (this.opened && inode === this.opened.inode) return this.opened.services;
+    this.close();
+    if (inode === null) throw this.unavailable("the database file is missing");
+    if (now - this.lastAttempt < REOPEN_INTERVAL_MS) throw this.unavailable(this.lastError);
+    this.lastAttempt = now;
+    try {
+      const db = openDatabase(this.config.databasePath, false);
+      this.opened = { db, services: createServices(db, this.config), inode };
+      return this.opened.services;
+    } catch (error) {
+      throw this.unavailable((error as Error).message);
+    }
+  }
+
+  /** A real read and write, and a writable folder (SQLite creates its journal files there). */
+  probe(): boolean {
+    try {
+      const services = this.services();
+      accessSync(dirname(this.config.databasePath), constants.W_OK);
+      accessSync(this.config.databasePath, constants.R_OK | constants.W_OK);
+      services.health.probe(Date.now());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (!this.opened) return;
+    const { db } = this.opened;
+    this.opened = null;
+    try {
+      db.close();
+    } catch {
+      // A handle on a vanished file may fail to checkpoint; it is being dropped either way.
+    }
+  }
+
+  private unavailable(reason: string): DatabaseUnavailableError {
+    this.lastError = reason;
+    return new DatabaseUnavailableError(reason);
+  }
+}

@@ -1,0 +1,18 @@
+import { Elysia } from "elysia";
+import type { ReceiverContext } from "../context.ts";
+import { json } from "../http.ts";
+
+export function healthController(ctx: ReceiverContext) {
+  return new Elysia({ name: "health" })
+    .get("/health", () =>
+      ctx.store.probe() ? json({ status: "ok", db: "ok" }) : json({ status: "degraded", db: "error" }, 503),
+    )
+    .get("/metrics", () => {
+      let active = -1; // -1 says the database could not be read
+      try {
+        active = ctx.store.services().tokens.activeAccessTokens();
+      } catch {}
+      const body = ctx.metrics.render({ active_access_tokens: active, rate_limiter_keys: ctx.limiter.size });
+      return new Response(body, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+    });
+}

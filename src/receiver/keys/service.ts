@@ -1,0 +1,86 @@
+// Device keys: one Ed25519 public key per device, registered by its owner's access token.
+import { toSqlTime } from "../../protocol/index.ts";
+import type { Database } from "../db/database.ts";
+
+export type Registration = "registered" | "conflict" | "revoked";
+
+export interface DeviceKey {
+  email: string;
+  deviceId: string;
+  revoked: boolean;
+}
+
+export interface DeviceKeyRow {
+  public_key: string;
+  email: string;
+  device_id: string | null;
+  registered_at: string | null;
+  last_seen_at: string | null;
+  revoked: number;
+}
+
+export function createKeyService(db: Database) {
+  const find = db.query<{ email: string; device_id: string | null; revoked: number }, [string]>(
+    "SELECT email, device_id, revoked FROM device_keys WHERE public_key = ?",
+  );
+  const insert = db.query<unknown, [string, string, string, string, string]>(
+    "INSERT INTO device_keys (public_key, email, device_id, registered_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+  );
+  const refresh = db.query<unknown, [string, string, string]>(
+    "UPDATE device_keys SET device_id = ?, last_seen_at = ? WHERE public_key = ?",
+  );
+  // At most one write a minute per key: last_seen_at is for people, not an audit trail.
+  const touch = db.query<unknown, [string, string, string]>(
+    `UPDATE device_keys SET last_seen_at = ?
+     WHERE public_key = ? AND (last_seen_at IS NULL OR unixepoch(last_seen_at) < unixepoch(?) - 60)`,
+  );
+
+  const listAll = db.query<DeviceKeyRow, []>(
+    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys ORDER BY email, registered_at",
+  );
+  const listFor = db.query<DeviceKeyRow, [string]>(
+    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys WHERE email = ? ORDER BY registered_at",
+  );
+  const revoke = db.query<unknown, [string]>(
+    "UPDATE device_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0",
+  );
+
+  return {
+    list(email?: string): DeviceKeyRow[] {
+      return email === undefined ? listAll.all() : listFor.all(email);
+    },
+
+    /** Returns false when there is no such active key. */
+    revoke(publicKey: string): boolean {
+      return revoke.run(publicKey).changes > 0;
+    },
+
+    register(email: string, publicKey: string, deviceId: string, now: number): Registration {
+      return db
+        .transaction((): Registration => {
+          const existing = find.get(publicKey);
+          if (!existing) {
+            insert.run(publicKey, email, deviceId, toSqlTime(now), toSqlTime(now));
+            return "registered";
+          }
+          if (existing.email !== email) return "conflict";
+          if (existing.revoked) return "revoked";
+          refresh.run(deviceId, toSqlTime(now), publicKey);
+          return "registered";
+        })
+        .immediate();
+    },
+
+    find(publicKey: string): DeviceKey | null {
+      const row = find.get(publicKey);
+      return row && { email: row.email, deviceId: row.device_id ?? "", revoked: row.revoked !== 0 };
+    },
+
+    touch(publicKey: string, now: number): void {
+      const at = toSqlTime(now);
+      touch.run(at, publicKey, at);
+    },
+  };
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;

@@ -1,0 +1,72 @@
+// ccflux-receiver: serve (no arguments), or administer the database (users, devices, backup).
+import { VERSION } from "../protocol/version.ts";
+import {
+  ADMIN_HELP,
+  backupCommand,
+  CommandError,
+  devicesCommand,
+  UsageError,
+  usersCommand,
+} from "./cli/admin.ts";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
+import { DatabaseSetupError } from "./db/database.ts";
+import { PortInUseError, startReceiver } from "./server.ts";
+
+const HELP = `ccflux-receiver ${VERSION}: receives Claude Code token reports and serves the admin dashboard.
+
+Usage:
+  ccflux-receiver                 serve (configured by environment variables, below)
+  ccflux-receiver users ...       add, list and revoke users' refresh tokens
+  ccflux-receiver devices ...     list and revoke device keys
+  ccflux-receiver backup FILE     consistent copy of the database, safe while serving
+  ccflux-receiver --version | --help
+Each command takes --help.
+
+Environment:
+${CONFIG_VARIABLES.map((v) => `  ${v.name.padEnd(30)} ${v.help} (default: ${v.fallback || "unset"})`).join("\n")}
+`;
+
+const COMMANDS: Record<string, typeof usersCommand> = {
+  users: usersCommand,
+  devices: devicesCommand,
+  backup: backupCommand,
+};
+
+function fail(message: string, code: number): never {
+  console.error(`ccflux-receiver: ${message}`);
+  process.exit(code);
+}
+
+async function main(args: string[]): Promise<void> {
+  const [command, ...rest] = args;
+  if (command === "--version" || command === "version") return console.log(`ccflux-receiver ${VERSION}`);
+  if (command === "--help" || command === "-h" || command === "help") return console.log(HELP);
+  if (command !== undefined && !(command in COMMANDS)) {
+    fail(`unknown command "${command}"; run ccflux-receiver --help`, 2);
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2);
+    throw error;
+  }
+  try {
+    if (command !== undefined) return COMMANDS[command]!(config, rest, (line) => console.log(line));
+    const receiver = startReceiver(config);
+    const onSignal = () => receiver.stop().then(() => process.exit(0));
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message, 2);
+    if (
+      error instanceof CommandError ||
+      error instanceof DatabaseSetupError ||
+      error instanceof PortInUseError
+    )
+      fail(error.message, 1);
+    throw error;
+  }
+}
+
+await main(process.argv.slice(2));

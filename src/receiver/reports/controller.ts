@@ -1,0 +1,109 @@
+import { Elysia } from "elysia";
+import {
+  parseRfc3339,
+  parseSignatureHeader,
+  SIGNATURE_HEADER,
+  type SignatureError,
+  signedMessage,
+  TIMESTAMP_HEADER,
+  TIMESTAMP_TOLERANCE_SECS,
+  validateLimitEvent,
+  validateReport,
+} from "../../protocol/index.ts";
+import { type Authorized, authorize } from "../api.ts";
+import type { ReceiverContext } from "../context.ts";
+import { apiError, json } from "../http.ts";
+import type { Signer } from "./service.ts";
+import { verifyEd25519 } from "./verify.ts";
+
+const SIGNATURE_ADVICE: Record<SignatureError, string> = {
+  "signature-required": "REQUIRE_SIGNATURES is on and the report is unsigned; update the ccflux plugin.",
+  "timestamp-missing": `A ${SIGNATURE_HEADER} header came without ${TIMESTAMP_HEADER}.`,
+  "timestamp-stale": `${TIMESTAMP_HEADER} is more than ${TIMESTAMP_TOLERANCE_SECS} s from the receiver's clock; check the device's clock and sign again.`,
+  "signature-invalid": `The ${SIGNATURE_HEADER} header is malformed or the signature does not verify.`,
+  "key-not-registered":
+    "No device key with this public key is registered for this user; register it at POST /register-key.",
+  "key-revoked": "This device key was revoked by IT; this device no longer reports.",
+};
+
+/** The device that signed the request, null for an accepted unsigned one, or the refusal. */
+function checkSignature(
+  ctx: ReceiverContext,
+  request: Request,
+  req: Authorized,
+  now: number,
+): Signer | null | SignatureError {
+  const header = request.headers.get(SIGNATURE_HEADER);
+  if (header === null) return ctx.config.requireSignatures ? "signature-required" : null;
+  const timestamp = request.headers.get(TIMESTAMP_HEADER);
+  if (timestamp === null) return "timestamp-missing";
+  const signed = parseSignatureHeader(header);
+  const signedAt = parseRfc3339(timestamp);
+  if (!signed || signedAt === null) return "signature-invalid";
+  if (Math.abs(now - signedAt) > TIMESTAMP_TOLERANCE_SECS * 1000) return "timestamp-stale";
+  const key = req.services.keys.find(signed.publicKeyBase64);
+  if (!key || key.email !== req.identity.email) return "key-not-registered";
+  if (key.revoked) return "key-revoked";
+  if (
+    !verifyEd25519(
+      signedMessage(req.body, timestamp),
+      signed.signature,
+      signed.publicKey,
+      signed.publicKeyBase64,
+    )
+  ) {
+    return "signature-invalid";
+  }
+  return { publicKey: signed.publicKeyBase64, deviceId: key.deviceId };
+}
+
+export function reportsController(ctx: ReceiverContext) {
+  const countRejection = (status: number) =>
+    ctx.metrics.increment(status === 429 ? "reports_rate_limited" : "reports_auth_rejected");
+
+  /** Everything up to and including the signature; the caller stores what is returned. */
+  async function signedRequest<T>(
+    request: Request,
+    validate: (body: unknown) => { ok: true; value: T } | { ok: false; message: string },
+  ): Promise<Response | { req: Authorized; value: T; signer: Signer | null; now: number }> {
+    const req = await authorize(ctx, request, countRejection);
+    if (req instanceof Response) return req;
+    const valid = validate(req.json);
+    if (!valid.ok) return apiError(400, "invalid-body", valid.message);
+    const now = Date.now();
+    const signer = checkSignature(ctx, request, req, now);
+    if (typeof signer === "string") {
+      ctx.metrics.increment("reports_sig_rejected");
+      return apiError(403, signer, SIGNATURE_ADVICE[signer]);
+    }
+    if (signer) req.services.keys.touch(signer.publicKey, now);
+    return { req, value: valid.value, signer, now };
+  }
+
+  return new Elysia({ name: "reports" })
+    .post(
+      "/report",
+      async ({ request }) => {
+        const checked = await signedRequest(request, validateReport);
+        if (checked instanceof Response) return checked;
+        const { req, value, signer, now } = checked;
+        const stored = req.services.reports.store(req.identity, value, signer, now);
+        ctx.metrics.increment("reports_accepted");
+        return json({ status: stored > 0 ? "stored" : "already-stored", stored });
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/limit-event",
+      async ({ request }) => {
+        const checked = await signedRequest(request, validateLimitEvent);
+        if (checked instanceof Response) return checked;
+        const { req, value, signer, now } = checked;
+        const isNew = req.services.reports.storeLimitEvent(req.identity, value, signer, now);
+        ctx.metrics.increment("limit_events_accepted");
+        if (isNew) ctx.log.info("limit event", { email: req.identity.email, kind: value.kind });
+        return json({ status: isNew ? "stored" : "already-stored" });
+      },
+      { parse: "none" },
+    );
+}

@@ -1,0 +1,204 @@
+// Stores reports and limit events, and keeps the rollups in the same transaction.
+import { type LimitEvent, parseRfc3339, type Report, toSqlTime } from "../../protocol/index.ts";
+import type { Database } from "../db/database.ts";
+import type { Identity } from "../tokens/service.ts";
+
+/** The device a report was signed by; unsigned reports (REQUIRE_SIGNATURES off) have none. */
+export interface Signer {
+  publicKey: string;
+  deviceId: string;
+}
+
+const FUTURE_TOLERANCE_MS = 10 * 60_000;
+
+/** When the turn happened: the reporter's time unless it is missing, unparseable or in the future. */
+export function eventTime(timestamp: string, receivedAt: number): number {
+  const at = parseRfc3339(timestamp);
+  return at === null || at > receivedAt + FUTURE_TOLERANCE_MS ? receivedAt : at;
+}
+
+type Row = [
+  email: string,
+  refreshTokenId: number,
+  publicKey: string | null,
+  deviceId: string,
+  sessionId: string,
+  turnIndex: number,
+  model: string,
+  eventAt: string,
+  receivedAt: string,
+  sessionStartAt: string | null,
+  input: number,
+  output: number,
+  cacheRead: number,
+  cacheWrite: number,
+  cacheWrite5m: number | null,
+  cacheWrite1h: number | null,
+  requests: number | null,
+  subInput: number | null,
+  subOutput: number | null,
+  subCacheRead: number | null,
+  subCacheWrite: number | null,
+  schemaVersion: number,
+  pluginVersion: string | null,
+  claudeCodeVersion: string | null,
+];
+
+export function createReportService(db: Database) {
+  const turnSeen = db.query<{ one: number }, [string, string, number]>(
+    "SELECT 1 AS one FROM usage_events WHERE email = ? AND session_id = ? AND turn_index = ? LIMIT 1",
+  );
+  const insertEvent = db.query<unknown, Row>(
+    `INSERT INTO usage_events (email, refresh_token_id, public_key, device_id, session_id, turn_index, model,
+       event_at, received_at, session_start_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+       cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
+       subagent_cache_read_tokens, subagent_cache_write_tokens, schema_version, plugin_version, claude_code_version)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (email, session_id, turn_index, model) DO NOTHING`,
+  );
+  const addDaily = db.query<unknown, (string | number)[]>(
+    `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+       cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
+       subagent_cache_read_tokens, subagent_cache_write_tokens, turns)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+     ON CONFLICT (email, day, model) DO UPDATE SET
+       input_tokens = input_tokens + excluded.input_tokens,
+       output_tokens = output_tokens + excluded.output_tokens,
+       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+       cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+       cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+       requests = requests + excluded.requests,
+       subagent_input_tokens = subagent_input_tokens + excluded.subagent_input_tokens,
+       subagent_output_tokens = subagent_output_tokens + excluded.subagent_output_tokens,
+       subagent_cache_read_tokens = subagent_cache_read_tokens + excluded.subagent_cache_read_tokens,
+       subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
+       turns = turns + 1`,
+  );
+  const addHourly = db.query<unknown, [string, string, number, number, number, number, number]>(
+    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (email, hour) DO UPDATE SET
+       input_tokens = input_tokens + excluded.input_tokens,
+       output_tokens = output_tokens + excluded.output_tokens,
+       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+       turns = turns + excluded.turns`,
+  );
+  const addSessionDay = db.query<unknown, [string, string, string, number]>(
+    `INSERT INTO session_days (email, day, session_id, turns) VALUES (?, ?, ?, ?)
+     ON CONFLICT (email, day, session_id) DO UPDATE SET turns = turns + excluded.turns`,
+  );
+  const insertLimitEvent = db.query<
+    unknown,
+    [string, string, string, string, string, string | null, string | null, string, string]
+  >(
+    `INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, resets_at, public_key, device_id, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (email, session_id, timestamp_utc) DO NOTHING`,
+  );
+
+  const store = db.transaction(
+    (who: Identity, report: Report, signer: Signer | null, receivedAt: number): number => {
+      const at = eventTime(report.timestamp_utc, receivedAt);
+      const eventAt = toSqlTime(at);
+      const day = eventAt.slice(0, 10);
+      const newTurn = turnSeen.get(who.email, report.session_id, report.turn_index) === null;
+      const sessionStart = report.session_start_utc ? parseRfc3339(report.session_start_utc) : null;
+      const hourly = [0, 0, 0, 0];
+      let stored = 0;
+      for (const [model, usage] of Object.entries(report.models)) {
+        const sub = usage.subagent;
+        const inserted = insertEvent.run(
+          who.email,
+          who.refreshTokenId,
+          signer?.publicKey ?? null,
+          signer?.deviceId ?? "",
+          report.session_id,
+          report.turn_index,
+          model,
+          eventAt,
+          toSqlTime(receivedAt),
+          sessionStart === null ? null : toSqlTime(sessionStart),
+          usage.input_tokens,
+          usage.output_tokens,
+          usage.cache_read_tokens,
+          usage.cache_write_tokens,
+          usage.cache_write_5m_tokens ?? null,
+          usage.cache_write_1h_tokens ?? null,
+          usage.requests ?? null,
+          sub?.input_tokens ?? null,
+          sub?.output_tokens ?? null,
+          sub?.cache_read_tokens ?? null,
+          sub?.cache_write_tokens ?? null,
+          report.schema_version,
+          report.plugin_version ?? null,
+          report.claude_code_version ?? null,
+        );
+        if (inserted.changes === 0) continue; // a retry: this turn's model is already stored
+        stored++;
+        addDaily.run(
+          who.email,
+          day,
+          model,
+          usage.input_tokens,
+          usage.output_tokens,
+          usage.cache_read_tokens,
+          usage.cache_write_tokens,
+          usage.cache_write_5m_tokens ?? 0,
+          usage.cache_write_1h_tokens ?? 0,
+          usage.requests ?? 0,
+          sub?.input_tokens ?? 0,
+          sub?.output_tokens ?? 0,
+          sub?.cache_read_tokens ?? 0,
+          sub?.cache_write_tokens ?? 0,
+        );
+        hourly[0]! += usage.input_tokens;
+        hourly[1]! += usage.output_tokens;
+        hourly[2]! += usage.cache_read_tokens;
+        hourly[3]! += usage.cache_write_tokens;
+      }
+      if (stored > 0) {
+        const turns = newTurn ? 1 : 0;
+        addHourly.run(
+          who.email,
+          `${eventAt.slice(0, 13)}:00:00`,
+          hourly[0]!,
+          hourly[1]!,
+          hourly[2]!,
+          hourly[3]!,
+          turns,
+        );
+        addSessionDay.run(who.email, day, report.session_id, turns);
+      }
+      return stored;
+    },
+  );
+
+  return {
+    /** Stores what is new in the report; returns how many model rows were new (0 for a retry). */
+    store(who: Identity, report: Report, signer: Signer | null, receivedAt: number): number {
+      return store.immediate(who, report, signer, receivedAt);
+    },
+
+    /** Returns whether the event was new. */
+    storeLimitEvent(who: Identity, event: LimitEvent, signer: Signer | null, receivedAt: number): boolean {
+      const at = parseRfc3339(event.timestamp_utc)!;
+      const resets = event.resets_at ? parseRfc3339(event.resets_at) : null;
+      const result = insertLimitEvent.run(
+        who.email,
+        event.session_id,
+        event.timestamp_utc,
+        toSqlTime(at),
+        event.kind,
+        resets === null ? null : toSqlTime(resets),
+        signer?.publicKey ?? null,
+        signer?.deviceId ?? "",
+        toSqlTime(receivedAt),
+      );
+      return result.changes > 0;
+    },
+  };
+}
+
+export type ReportService = ReturnType<typeof createReportService>;

@@ -1,0 +1,95 @@
+// Serving: bind, log one line per request, stop gracefully on SIGTERM/SIGINT.
+import { VERSION } from "../protocol/version.ts";
+import { createApp } from "./app.ts";
+import { recordClientAddress } from "./client-address.ts";
+import { type Config, describeConfig, formatAddress } from "./config.ts";
+import type { ReceiverContext } from "./context.ts";
+import { Store } from "./db/store.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { RateLimiter } from "./rate-limit.ts";
+
+const API_ROUTES = new Set(["/token", "/register-key", "/report", "/limit-event", "/health", "/metrics"]);
+const STOP_DEADLINE_MS = 4500;
+
+/** A bounded label for metrics: the route, never the raw path. */
+function routeLabel(path: string): string {
+  if (API_ROUTES.has(path)) return path;
+  return path === "/admin" || path.startsWith("/admin/") ? "/admin" : "other";
+}
+
+export interface RunningReceiver {
+  url: string;
+  ctx: ReceiverContext;
+  stop(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+/** Opens the database, prints the guide's config block, binds, and serves until stopped. */
+export function startReceiver(config: Config, log: Logger = createLogger()): RunningReceiver {
+  console.log(describeConfig(config));
+  const store = Store.open(config);
+  const ctx: ReceiverContext = {
+    config,
+    store,
+    log,
+    metrics: new Metrics(),
+    limiter: new RateLimiter(config.rateLimitPerMinute),
+  };
+  const app = createApp(ctx);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: config.listen.hostname,
+      port: config.listen.port,
+      development: false,
+      // Our own check answers 413 with a JSON body first; this is only the backstop.
+      maxRequestBodySize: Math.max(config.bodyLimitKb, 1024) * 1024 * 2,
+      async fetch(request, srv) {
+        const started = performance.now();
+        recordClientAddress(request, srv.requestIP(request)?.address ?? "unknown");
+        const response = await app.handle(request);
+        const ms = performance.now() - started;
+        const path = new URL(request.url).pathname;
+        ctx.metrics.observeRequest(routeLabel(path), response.status, ms);
+        log.info("request", {
+          method: request.method,
+          path: routeLabel(path) === "other" ? "other" : path,
+          status: response.status,
+          ms: ms.toFixed(1),
+        });
+        return response;
+      },
+    });
+  } catch (error) {
+    store.close();
+    if ((error as { code?: string }).code === "EADDRINUSE") {
+      throw new PortInUseError(
+        `LISTEN_ADDR=${formatAddress(config.listen)}: the address is already in use; stop the other process or choose another port`,
+      );
+    }
+    throw error;
+  }
+  const address = formatAddress({
+    hostname: config.listen.hostname,
+    port: server.port ?? config.listen.port,
+  });
+  console.log(`ccflux-receiver listening on ${address}`);
+  log.info("started", { version: VERSION });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info("stopping", { reason: "signal" });
+      const force = setTimeout(() => server.stop(true), STOP_DEADLINE_MS);
+      await server.stop(); // finishes requests in flight
+      clearTimeout(force);
+      store.close();
+      log.info("stopped");
+      log.flush();
+    })();
+    return stopping;
+  };
+  return { url: `http://${address}`, ctx, stop };
+}

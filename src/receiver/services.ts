@@ -1,0 +1,19 @@
+// Every feature's service, prepared on one open database.
+import type { Config } from "./config.ts";
+import type { Database } from "./db/database.ts";
+import { createHealthService } from "./health/service.ts";
+import { createKeyService } from "./keys/service.ts";
+import { createReportService } from "./reports/service.ts";
+import { createTokenService } from "./tokens/service.ts";
+
+export function createServices(db: Database, config: Config) {
+  return {
+    db,
+    tokens: createTokenService(db, config),
+    keys: createKeyService(db),
+    reports: createReportService(db),
+    health: createHealthService(db),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

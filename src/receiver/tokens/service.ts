@@ -1,0 +1,182 @@
+// Refresh tokens (issued by IT) and the short-lived access tokens exchanged for them.
+// Nothing here is cached: every call reads the file, so an admin's sqlite3 change counts at once.
+import { createHash, randomBytes } from "node:crypto";
+import { toRfc3339, toSqlTime } from "../../protocol/index.ts";
+import type { Database } from "../db/database.ts";
+
+export interface Identity {
+  email: string;
+  refreshTokenId: number;
+}
+
+export interface AccessGrant {
+  accessToken: string;
+  expiresAt: string;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+export function newRefreshToken(): string {
+  return `rtok_${randomBytes(32).toString("hex")}`;
+}
+
+const DAY_SECS = 86_400;
+export const DEFAULT_TOKEN_DAYS = 365;
+export const MAX_TOKEN_DAYS = 36_500;
+export const MAX_DIVISION = 64;
+
+/** A reason the provisioning input is refused, or null when it is fine. */
+export function provisioningProblem(email: string, division: string | null, days: number): string | null {
+  if (email.length > 254 || !/^[^\s@<>"']+@[^\s@<>"']+\.[^\s@<>"']+$/.test(email)) {
+    return `"${email.slice(0, 80)}" is not an email address such as jsmith@example.org`;
+  }
+  if (division !== null && division.length > MAX_DIVISION)
+    return `the division must be at most ${MAX_DIVISION} characters`;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)
+    return `days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`;
+  return null;
+}
+
+export interface IssuedToken {
+  id: number;
+  token: string;
+  email: string;
+  expiresAt: string;
+}
+
+export interface RefreshTokenRow {
+  id: number;
+  email: string;
+  division: string | null;
+  expires_at: string;
+  revoked: number;
+  created_at: string | null;
+  last_used_at: string | null;
+  /** active, revoked or expired */
+  status: string;
+}
+
+export function createTokenService(
+  db: Database,
+  settings: { accessTokenExpirySecs: number; refreshTokenRollingDays: number },
+) {
+  // Times compare through unixepoch() so text an admin typed in another valid form still works.
+  const findRefresh = db.query<{ id: number }, [string]>(
+    `SELECT id FROM refresh_tokens
+     WHERE token = ? AND revoked = 0 AND unixepoch(expires_at) > unixepoch('now') AND id IS NOT NULL`,
+  );
+  const rollRefresh = db.query<unknown, [string, string, number]>(
+    "UPDATE refresh_tokens SET expires_at = ?, last_used_at = ? WHERE id = ?",
+  );
+  const insertAccess = db.query<unknown, [string, number, string, string]>(
+    "INSERT INTO access_tokens (token_hash, refresh_token_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
+  );
+  const purgeExpired = db.query<unknown, [number]>(
+    "DELETE FROM access_tokens WHERE refresh_token_id = ? AND unixepoch(expires_at) <= unixepoch('now')",
+  );
+  const findAccess = db.query<Identity, [string]>(
+    `SELECT r.email AS email, r.id AS refreshTokenId
+     FROM access_tokens a JOIN refresh_tokens r ON r.id = a.refresh_token_id
+     WHERE a.token_hash = ? AND unixepoch(a.expires_at) > unixepoch('now')
+       AND r.revoked = 0 AND unixepoch(r.expires_at) > unixepoch('now')`,
+  );
+  const countActive = db.query<{ n: number }, []>(
+    "SELECT count(*) AS n FROM access_tokens WHERE unixepoch(expires_at) > unixepoch('now')",
+  );
+  const insertRefresh = db.query<{ id: number }, [string, string, string | null, string, string]>(
+    "INSERT INTO refresh_tokens (token, email, division, expires_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING rowid AS id",
+  );
+  const idOfRow = db.query<{ id: number }, [number]>("SELECT id FROM refresh_tokens WHERE rowid = ?");
+  const revokeEmail = db.query<unknown, [string]>(
+    "UPDATE refresh_tokens SET revoked = 1 WHERE email = ? AND revoked = 0",
+  );
+  const revokeId = db.query<unknown, [number]>(
+    "UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND revoked = 0",
+  );
+  const STATUS = `CASE WHEN revoked != 0 THEN 'revoked' WHEN unixepoch(expires_at) <= unixepoch('now') THEN 'expired' ELSE 'active' END`;
+  const list = db.query<RefreshTokenRow, []>(
+    `SELECT id, email, division, expires_at, revoked, created_at, last_used_at, ${STATUS} AS status
+     FROM refresh_tokens ORDER BY email, id`,
+  );
+  const byId = db.query<RefreshTokenRow, [number]>(
+    `SELECT id, email, division, expires_at, revoked, created_at, last_used_at, ${STATUS} AS status
+     FROM refresh_tokens WHERE id = ?`,
+  );
+
+  /** Inserts a new refresh token; the caller has checked `provisioningProblem`. */
+  function issue(email: string, division: string | null, days: number, now: number): IssuedToken {
+    const token = newRefreshToken();
+    const expiresAt = toSqlTime(now + days * DAY_SECS * 1000);
+    // RETURNING gives the rowid; the id column is filled by the insert trigger.
+    const row = insertRefresh.get(token, email, division, expiresAt, toSqlTime(now))!;
+    return { id: idOfRow.get(row.id)!.id, token, email, expiresAt };
+  }
+
+  return {
+    /** A new access token for a valid refresh token, rolling its expiry forward; null if refused. */
+    exchange(refreshToken: string, now: number): AccessGrant | null {
+      return db
+        .transaction((): AccessGrant | null => {
+          const row = findRefresh.get(refreshToken);
+          if (!row) return null;
+          const accessToken = randomBytes(32).toString("base64url");
+          const expiresMs = now + settings.accessTokenExpirySecs * 1000;
+          purgeExpired.run(row.id);
+          insertAccess.run(sha256Hex(accessToken), row.id, toSqlTime(expiresMs), toSqlTime(now));
+          rollRefresh.run(
+            toSqlTime(now + settings.refreshTokenRollingDays * DAY_SECS * 1000),
+            toSqlTime(now),
+            row.id,
+          );
+          return { accessToken, expiresAt: toRfc3339(expiresMs) };
+        })
+        .immediate();
+    },
+
+    /** Who holds this access token, or null when it is unknown, expired, or its refresh token is not valid. */
+    authenticate(accessToken: string): Identity | null {
+      return findAccess.get(sha256Hex(accessToken));
+    },
+
+    activeAccessTokens(): number {
+      return countActive.get()!.n;
+    },
+
+    issue(email: string, division: string | null, days: number, now: number): IssuedToken {
+      return db.transaction(() => issue(email, division, days, now)).immediate();
+    },
+
+    /** Revokes every active refresh token of the person; returns how many. */
+    revokeEmail(email: string): number {
+      return revokeEmail.run(email).changes;
+    },
+
+    revoke(id: number): boolean {
+      return revokeId.run(id).changes > 0;
+    },
+
+    /** Revokes one token and issues its replacement in one transaction; null if there is no such token. */
+    reissue(id: number, days: number, now: number): IssuedToken | null {
+      return db
+        .transaction((): IssuedToken | null => {
+          const old = byId.get(id);
+          if (!old) return null;
+          revokeId.run(id);
+          return issue(old.email, old.division, days, now);
+        })
+        .immediate();
+    },
+
+    list(): RefreshTokenRow[] {
+      return list.all();
+    },
+
+    get(id: number): RefreshTokenRow | null {
+      return byId.get(id);
+    },
+  };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,106 @@
+// Starts the real receiver (from source, or the compiled binary copied to a temp folder) on a
+// free loopback port with a real SQLite file, and gives tests the admin's sqlite3 beside it.
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "../..");
+export const BINARY = join(ROOT, "dist/ccflux-receiver-linux-x86_64");
+
+export interface ReceiverOptions {
+  env?: Record<string, string>;
+  /** Run dist/ccflux-receiver-linux-x86_64 (built by `bun run build`) copied to the temp folder. */
+  binary?: boolean;
+  /** Reuse a folder (and so its database) from an earlier receiver. */
+  dir?: string;
+}
+
+export interface TestReceiver {
+  url: string;
+  port: number;
+  dir: string;
+  dbPath: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything the process printed so far, stdout and stderr. */
+  output(): string;
+  /** SIGTERM, then wait for the exit code. */
+  stop(): Promise<number>;
+  /** SIGKILL, no goodbye. */
+  kill(): Promise<void>;
+  /** A new process on the same folder, database and port. */
+  restart(env?: Record<string, string>): Promise<TestReceiver>;
+  /** Runs SQL through the real sqlite3 CLI, as an admin would; returns its output. */
+  sql(statement: string): string;
+  /** Removes the temp folder (stop first). */
+  cleanup(): void;
+}
+
+export function sqlite3(dbPath: string, statement: string): string {
+  const result = Bun.spawnSync(["sqlite3", "-bail", dbPath], { stdin: Buffer.from(statement) });
+  if (result.exitCode !== 0) throw new Error(`sqlite3 failed: ${result.stderr.toString()}`);
+  return result.stdout.toString().trim();
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
+}
+
+export async function startReceiver(options: ReceiverOptions = {}, port = 0): Promise<TestReceiver> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "ccflux-receiver-"));
+  const dbPath = join(dir, "ccflux.db");
+  let command: string[];
+  if (options.binary) {
+    const copy = join(dir, "ccflux-receiver");
+    copyFileSync(BINARY, copy);
+    command = [copy];
+  } else {
+    command = [process.execPath, join(ROOT, "src/receiver/main.ts")];
+  }
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    DATABASE_PATH: dbPath,
+    LISTEN_ADDR: `127.0.0.1:${port}`,
+    ...options.env,
+  };
+  const proc = Bun.spawn(command, { cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const chunks: string[] = [];
+  const done = Promise.all([collect(proc.stdout, chunks), collect(proc.stderr, chunks)]);
+  const output = () => chunks.join("");
+
+  const deadline = Date.now() + 15_000;
+  let match: RegExpExecArray | null = null;
+  while (!(match = /listening on 127\.0\.0\.1:(\d+)/.exec(output()))) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await done;
+      throw new Error(`receiver did not start (exit ${proc.exitCode}):\n${output()}`);
+    }
+    await Bun.sleep(10);
+  }
+  const boundPort = Number(match[1]);
+  const receiver: TestReceiver = {
+    url: `http://127.0.0.1:${boundPort}`,
+    port: boundPort,
+    dir,
+    dbPath,
+    proc,
+    output,
+    async stop() {
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      await done;
+      return code;
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      await done;
+    },
+    restart: (more = {}) => startReceiver({ ...options, dir, env: { ...options.env, ...more } }, boundPort),
+    sql: (statement) => sqlite3(dbPath, statement),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  return receiver;
+}
