@@ -1,13 +1,6 @@
 // ccflux-receiver: serve (no arguments), or administer the database (users, devices, backup).
 import { VERSION } from "../protocol/version.ts";
-import {
-  ADMIN_HELP,
-  backupCommand,
-  CommandError,
-  devicesCommand,
-  UsageError,
-  usersCommand,
-} from "./cli/admin.ts";
+import { backupCommand, CommandError, devicesCommand, UsageError, usersCommand } from "./cli/admin.ts";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
 import { DatabaseSetupError } from "./db/database.ts";
 import { PortInUseError, startReceiver } from "./server.ts";
@@ -53,10 +46,12 @@ async function main(args: string[]): Promise<void> {
   }
   try {
     if (command !== undefined) return COMMANDS[command]!(config, rest, (line) => console.log(line));
-    const receiver = startReceiver(config);
-    const onSignal = () => receiver.stop().then(() => process.exit(0));
+    // Handlers go in first: systemd may send SIGTERM the moment we say we are listening.
+    let receiver: ReturnType<typeof startReceiver> | undefined;
+    const onSignal = () => (receiver ? receiver.stop() : Promise.resolve()).then(() => process.exit(0));
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    receiver = startReceiver(config);
   } catch (error) {
     if (error instanceof UsageError) fail(error.message, 2);
     if (

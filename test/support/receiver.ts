@@ -1,6 +1,6 @@
 // Starts the real receiver (from source, or the compiled binary copied to a temp folder) on a
 // free loopback port with a real SQLite file, and gives tests the admin's sqlite3 beside it.
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -53,7 +53,7 @@ export async function startReceiver(options: ReceiverOptions = {}, port = 0): Pr
   let command: string[];
   if (options.binary) {
     const copy = join(dir, "ccflux-receiver");
-    copyFileSync(BINARY, copy);
+    copyFileSync(ensureBinary(), copy);
     command = [copy];
   } else {
     command = [process.execPath, join(ROOT, "src/receiver/main.ts")];
@@ -71,13 +71,15 @@ export async function startReceiver(options: ReceiverOptions = {}, port = 0): Pr
   const output = () => chunks.join("");
 
   const deadline = Date.now() + 15_000;
-  let match: RegExpExecArray | null = null;
-  while (!(match = /listening on 127\.0\.0\.1:(\d+)/.exec(output()))) {
+  const listening = () => /listening on 127\.0\.0\.1:(\d+)/.exec(output());
+  let match = listening();
+  while (!match) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       await done;
       throw new Error(`receiver did not start (exit ${proc.exitCode}):\n${output()}`);
     }
     await Bun.sleep(10);
+    match = listening();
   }
   const boundPort = Number(match[1]);
   const receiver: TestReceiver = {
@@ -103,4 +105,25 @@ export async function startReceiver(options: ReceiverOptions = {}, port = 0): Pr
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
   return receiver;
+}
+
+function newestSource(folder: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(folder, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when it is missing or older than src/, so `bun test` alone tests the current code. */
+export function ensureBinary(): string {
+  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestSource(join(ROOT, "src"))) {
+    const build = Bun.spawnSync([process.execPath, "run", "build"], {
+      cwd: ROOT,
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    if (build.exitCode !== 0) throw new Error("bun run build failed");
+  }
+  return BINARY;
 }

@@ -64,7 +64,10 @@ export function usersCommand(config: Config, args: string[], out: Out): void {
     help,
   );
   const [action, email, ...extra] = positionals;
-  if (values.help) return out(help);
+  if (values.help) {
+    out(help);
+    return;
+  }
   if (extra.length || !action) throw new UsageError(help);
   const db = openDatabase(config.databasePath);
   try {
@@ -81,8 +84,14 @@ export function usersCommand(config: Config, args: string[], out: Out): void {
       else out("Report endpoint: set BASE_URL to print it here (your public receiver URL + /report).");
     } else if (action === "list" && !email) {
       const rows = tokens.list();
-      if (values.json) return out(JSON.stringify(rows.map(({ revoked: _, ...row }) => row)));
-      if (!rows.length) return out("No refresh tokens yet. Add one with: ccflux-receiver users add EMAIL");
+      if (values.json) {
+        out(JSON.stringify(rows.map(({ revoked: _, ...row }) => row)));
+        return;
+      }
+      if (!rows.length) {
+        out("No refresh tokens yet. Add one with: ccflux-receiver users add EMAIL");
+        return;
+      }
       out(
         table([
           ["ID", "EMAIL", "DIVISION", "STATUS", "EXPIRES (UTC)", "LAST USED (UTC)"],
@@ -117,15 +126,24 @@ export function devicesCommand(config: Config, args: string[], out: Out): void {
   const help = ADMIN_HELP.devices;
   const { values, positionals } = parse(args, { json: { type: "boolean" } }, help);
   const [action, arg, ...extra] = positionals;
-  if (values.help) return out(help);
+  if (values.help) {
+    out(help);
+    return;
+  }
   if (extra.length || !action) throw new UsageError(help);
   const db = openDatabase(config.databasePath);
   try {
     const keys = createKeyService(db);
     if (action === "list") {
       const rows = keys.list(arg);
-      if (values.json) return out(JSON.stringify(rows.map((r) => ({ ...r, revoked: r.revoked !== 0 }))));
-      if (!rows.length) return out(arg ? `No device keys for ${arg}.` : "No device keys registered yet.");
+      if (values.json) {
+        out(JSON.stringify(rows.map((r) => ({ ...r, revoked: r.revoked !== 0 }))));
+        return;
+      }
+      if (!rows.length) {
+        out(arg ? `No device keys for ${arg}.` : "No device keys registered yet.");
+        return;
+      }
       out(
         table([
           ["PUBLIC KEY", "EMAIL", "DEVICE", "STATUS", "REGISTERED (UTC)", "LAST SEEN (UTC)"],
@@ -156,7 +174,10 @@ export function devicesCommand(config: Config, args: string[], out: Out): void {
 export function backupCommand(config: Config, args: string[], out: Out): void {
   const help = ADMIN_HELP.backup;
   const { values, positionals } = parse(args, {}, help);
-  if (values.help) return out(help);
+  if (values.help) {
+    out(help);
+    return;
+  }
   const [file, ...extra] = positionals;
   if (!file || extra.length) throw new UsageError(help);
   if (existsSync(file)) throw new CommandError(`backup: ${file} already exists; choose a new file name`);
