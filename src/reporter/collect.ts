@@ -1,0 +1,134 @@
+// Reads what a session's transcript files gained since the last hook and counts it through the ledger.
+
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { Ledger } from "./ledger.ts";
+import type { SessionState } from "./state.ts";
+import { TurnTotals } from "./totals.ts";
+import { scanChunk } from "./transcript.ts";
+
+export interface TranscriptFile {
+  path: string;
+  /** Every response in it is a sub-agent's (or compaction's). */
+  subagent: boolean;
+  /** Old-style sibling agent files hold other sessions' agents too: count only this session's lines. */
+  onlySession: string | null;
+}
+
+/** Allow for clock steps and slow writes when deciding whether a sibling agent file is recent. */
+const SIBLING_GRACE_MS = 60_000;
+
+/** The main transcript, `<session>/subagents/*.jsonl`, and (before 2.1.2) sibling `agent-*.jsonl`. */
+export function sessionFiles(
+  transcriptPath: string,
+  sessionId: string,
+  session: SessionState,
+): TranscriptFile[] {
+  const files: TranscriptFile[] = [{ path: transcriptPath, subagent: false, onlySession: null }];
+  const folder = dirname(transcriptPath);
+  const subagents = join(folder, basename(transcriptPath, ".jsonl"), "subagents");
+  for (const name of listJsonl(subagents)) {
+    files.push({ path: join(subagents, name), subagent: true, onlySession: null });
+  }
+  for (const name of listJsonl(folder)) {
+    if (!name.startsWith("agent-")) continue;
+    const path = join(folder, name);
+    try {
+      if (statSync(path).mtimeMs < session.firstSeen - SIBLING_GRACE_MS) continue;
+    } catch {
+      continue;
+    }
+    files.push({ path, subagent: true, onlySession: sessionId });
+  }
+  return files;
+}
+
+function listJsonl(folder: string): string[] {
+  try {
+    return readdirSync(folder)
+      .filter((name) => name.endsWith(".jsonl"))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export function offsetKey(sessionId: string, path: string): string {
+  return Bun.hash(`${sessionId}\u0000${path}`).toString(36);
+}
+
+const FIRST_CHUNK_BYTES = 8 * 1024 * 1024;
+
+export interface Collected {
+  totals: TurnTotals;
+  /** Lines mentioning usage that were not UTF-8 or not JSON. */
+  skippedLines: number;
+}
+
+/** Reads every file from its saved offset, advancing the offsets in `session`; mutates the ledger. */
+export function collectNewUsage(
+  files: TranscriptFile[],
+  sessionId: string,
+  session: SessionState,
+  ledger: Ledger,
+): Collected {
+  const totals = new TurnTotals();
+  let skippedLines = 0;
+  for (const file of files) {
+    const key = offsetKey(sessionId, file.path);
+    const result = readFrom(file, session.offsets[key] ?? 0, (bytes) => {
+      const scan = scanChunk(bytes, file.subagent);
+      skippedLines += scan.skipped;
+      for (const response of scan.responses.values()) {
+        if (file.onlySession !== null && response.sessionId !== file.onlySession) continue;
+        const contribution = ledger.take(response);
+        if (contribution) totals.add(response, contribution);
+      }
+      return scan.consumed;
+    });
+    if (result !== null) session.offsets[key] = result;
+  }
+  if (!session.start && !Number.isNaN(totals.firstCall))
+    session.start = new Date(totals.firstCall).toISOString();
+  return { totals, skippedLines };
+}
+
+/**
+ * Feeds the file's complete lines from `offset` on to `consume` (which returns the bytes it used) and
+ * returns the new offset, or null when the file cannot be read. A file shorter than the offset was
+ * replaced or truncated: it is read again from the start, and the ledger keeps that from counting twice.
+ */
+function readFrom(
+  file: TranscriptFile,
+  offset: number,
+  consume: (bytes: Uint8Array) => number,
+): number | null {
+  let fd: number;
+  try {
+    fd = openSync(file.path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    let position = size < offset ? 0 : offset;
+    let chunkBytes = FIRST_CHUNK_BYTES;
+    while (position < size) {
+      const length = Math.min(chunkBytes, size - position);
+      const buffer = Buffer.allocUnsafe(length);
+      const read = readSync(fd, buffer, 0, length, position);
+      if (read === 0) break;
+      const consumed = consume(buffer.subarray(0, read));
+      position += consumed;
+      if (consumed === 0) {
+        // No newline in what is left: a half-written last line, read again next time.
+        if (read < chunkBytes) break;
+        // Or one line longer than the chunk: read more at once.
+        chunkBytes *= 2;
+      }
+    }
+    return position;
+  } finally {
+    closeSync(fd);
+  }
+}

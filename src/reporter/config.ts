@@ -1,0 +1,82 @@
+// Where the endpoint and refresh token come from, the URLs derived from the endpoint, and the email.
+
+import { join } from "node:path";
+import { type Env, homeDir, isObject, readJson, type StatePaths } from "./files.ts";
+
+export type ConfigSource = "plugin settings" | "config file";
+
+export interface Config {
+  endpoint: string;
+  token: string;
+  source: ConfigSource;
+}
+
+/**
+ * Claude Code hands the plugin's userConfig to hooks as CLAUDE_PLUGIN_OPTION_*; a user without the
+ * plugin UI can write `{"endpoint": ..., "token": ...}` to the config file instead. Null: not set up.
+ */
+export function loadConfig(env: Env, paths: StatePaths): Config | null {
+  const endpoint = env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT?.trim();
+  const token = env.CLAUDE_PLUGIN_OPTION_API_TOKEN?.trim();
+  if (endpoint && token) return { endpoint, token, source: "plugin settings" };
+  const file = readJson(paths.config);
+  if (isObject(file) && typeof file.endpoint === "string" && typeof file.token === "string") {
+    if (file.endpoint.trim() && file.token.trim()) {
+      return { endpoint: file.endpoint.trim(), token: file.token.trim(), source: "config file" };
+    }
+  }
+  return null;
+}
+
+export interface Endpoints {
+  /** scheme://host[:port], for log lines (never the token). */
+  origin: string;
+  health: string;
+  token: string;
+  registerKey: string;
+  report: string;
+  limitEvent: string;
+}
+
+export type Resolved<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** Accepts the receiver's base URL or its `/report` URL, as the guide hands out either. */
+export function resolveEndpoints(endpoint: string, env: Env): Resolved<Endpoints> {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return {
+      ok: false,
+      message: `api_endpoint "${endpoint.slice(0, 100)}" is not a URL: set it to the receiver URL IT gave you (https://…) in Claude Code's plugin settings`,
+    };
+  }
+  const allowHttp = env.CCFLUX_ALLOW_HTTP === "1";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && allowHttp)) {
+    return {
+      ok: false,
+      message: `api_endpoint must start with https:// (got ${url.protocol}//${url.host}): ask IT for the https URL of the receiver`,
+    };
+  }
+  const base = url.pathname.replace(/\/+$/, "").replace(/\/report$/, "");
+  const at = (path: string) => new URL(`${base}${path}`, url.origin).toString();
+  return {
+    ok: true,
+    value: {
+      origin: url.origin,
+      health: at("/health"),
+      token: at("/token"),
+      registerKey: at("/register-key"),
+      report: at("/report"),
+      limitEvent: at("/limit-event"),
+    },
+  };
+}
+
+/** oauthAccount.emailAddress from .claude.json (in CLAUDE_CONFIG_DIR when set, else the home folder). */
+export function userEmail(env: Env): string {
+  const file = join(env.CLAUDE_CONFIG_DIR || homeDir(env), ".claude.json");
+  const settings = readJson(file);
+  const account = isObject(settings) ? settings.oauthAccount : undefined;
+  return isObject(account) && typeof account.emailAddress === "string" ? account.emailAddress : "";
+}

@@ -1,0 +1,131 @@
+// `ccflux hook <event>`: local work only. Read what the transcripts gained, count it, append one frozen
+// report per turn to the outbox, start the sender, and return. Never prints, never fails the turn.
+
+import { type LimitEvent, toRfc3339, validateLimitEvent, validateReport } from "../protocol/index.ts";
+import { VERSION } from "../protocol/version.ts";
+import { collectNewUsage, sessionFiles } from "./collect.ts";
+import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
+import { acquireLock, type Env, ensureStateDir, isObject, statePaths } from "./files.ts";
+import { isKeyRevoked } from "./keys.ts";
+import { logger } from "./log.ts";
+import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
+import { loadState, saveState, sessionState } from "./state.ts";
+
+export interface HookInput {
+  sessionId: string;
+  transcriptPath: string;
+  /** hook_event_name, e.g. "Stop" ("" when absent). */
+  event: string;
+  /** StopFailure only: the kind of API error that ended the turn. */
+  errorType: string;
+}
+
+/** The hook JSON Claude Code writes on stdin; null when it is not one. */
+export function parseHookInput(text: string): HookInput | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(json)) return null;
+  const sessionId = typeof json.session_id === "string" ? json.session_id : "";
+  if (sessionId.length < 1 || sessionId.length > 64) return null;
+  const string = (value: unknown) => (typeof value === "string" ? value : "");
+  return {
+    sessionId,
+    transcriptPath: string(json.transcript_path),
+    event: string(json.hook_event_name),
+    // Claude Code names the error kind error_type; some versions put it in error.
+    errorType: string(json.error_type) || string(json.error),
+  };
+}
+
+/** `StopFailure` as Claude Code names it, or `stop-failure` as a command line may. */
+function isStopFailure(event: string): boolean {
+  return event.toLowerCase().replace(/[-_]/g, "") === "stopfailure";
+}
+
+/** How long a hook waits for another hook's state lock; a missed turn is counted by the next one. */
+const STATE_LOCK_WAIT_MS = 2_000;
+/** No hook holds the state lock this long: such a lock belongs to a hung process. */
+const STATE_LOCK_STALE_MS = 30_000;
+
+export function runHook(event: string, stdin: string, env: Env): void {
+  const paths = statePaths(env);
+  const config = loadConfig(env, paths);
+  // Not set up, or silenced after IT revoked this device's key: do nothing at all.
+  if (!config || isKeyRevoked(paths)) return;
+  const input = parseHookInput(stdin);
+  if (!input) return;
+  ensureStateDir(paths);
+  const log = logger(paths);
+  const release = acquireLock(paths.stateLock, {
+    waitMs: STATE_LOCK_WAIT_MS,
+    staleAfterMs: STATE_LOCK_STALE_MS,
+  });
+  if (!release) {
+    log.info("another hook held the state lock; this turn is counted with the next one", { event });
+    return;
+  }
+  try {
+    const now = Date.now();
+    const state = loadState(paths);
+    const endpoints = resolveEndpoints(config.endpoint, env);
+    state.config = {
+      source: config.source,
+      origin: endpoints.ok ? endpoints.value.origin : "invalid",
+      at: now,
+    };
+    const session = sessionState(state, input.sessionId, now);
+    const entries: { kind: OutboxKind; body: string }[] = [];
+    if (input.transcriptPath) {
+      const files = sessionFiles(input.transcriptPath, input.sessionId, session);
+      const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
+      if (skippedLines > 0)
+        log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
+      const reports = totals.toReports({
+        sessionId: input.sessionId,
+        firstTurnIndex: session.turn,
+        sessionStart: session.start,
+        userEmail: userEmail(env),
+        pluginVersion: VERSION,
+      });
+      session.turn += reports.length;
+      for (const report of reports) {
+        const checked = validateReport(report);
+        if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
+        else
+          log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
+      }
+    }
+    if (isStopFailure(input.event || event) && input.errorType === "rate_limit") {
+      const limit: LimitEvent = {
+        schema_version: 2,
+        session_id: input.sessionId,
+        timestamp_utc: toRfc3339(now),
+        kind: "rate_limit",
+      };
+      if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
+    }
+    // The outbox first, then the state: a crash in between re-reads the same lines into a report with
+    // the same turn index, which the receiver stores once.
+    appendOutbox(paths.outbox, entries, log);
+    saveState(paths, state);
+  } finally {
+    release();
+  }
+  if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
+}
+
+/** Starts `ccflux send` detached, so the network never holds up Claude Code. */
+export function startSender(env: Env): void {
+  // Compiled, the binary is its own entry; from source, bun runs the entry script.
+  const self = /\.[cm]?[jt]s$/.test(Bun.main) ? [process.execPath, Bun.main] : [process.execPath];
+  const child = Bun.spawn([...self, "send"], {
+    env,
+    stdio: ["ignore", "ignore", "ignore"],
+    detached: true,
+  });
+  child.unref();
+}

@@ -1,0 +1,343 @@
+// The sender: a process of its own (started detached by the hooks) that empties the outbox in order.
+// A report leaves the outbox only when the receiver answers 200 (or refuses it as invalid for good);
+// everything else keeps it for a later attempt, with backoff.
+
+import { type Answer, Client, readAccessToken } from "./client.ts";
+import { type Config, type Endpoints, loadConfig, resolveEndpoints } from "./config.ts";
+import {
+  acquireLock,
+  type Env,
+  isObject,
+  readJson,
+  type StatePaths,
+  statePaths,
+  writeFileAtomic,
+} from "./files.ts";
+import { type DeviceKey, isKeyRevoked, loadOrCreateDeviceKey, setKeyAside } from "./keys.ts";
+import { type Logger, logger } from "./log.ts";
+import { clearOutbox, listOutbox, type OutboxEntry, readOutboxEntry, removeOutboxEntry } from "./outbox.ts";
+
+/** sender.json: what `ccflux status` shows, and when the next attempt may be made. */
+export interface SenderStatus {
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  failures: number;
+  nextAttemptAt: number;
+  /** Hashes of (receiver, public key) pairs where this device's key is registered. */
+  registered: string[];
+}
+
+export function readSenderStatus(paths: StatePaths): SenderStatus {
+  const raw = readJson(paths.sender);
+  const file = isObject(raw) ? raw : {};
+  const number = (value: unknown) => (typeof value === "number" ? value : null);
+  return {
+    lastSuccessAt: number(file.lastSuccessAt),
+    lastError: typeof file.lastError === "string" ? file.lastError : null,
+    lastErrorAt: number(file.lastErrorAt),
+    failures: number(file.failures) ?? 0,
+    nextAttemptAt: number(file.nextAttemptAt) ?? 0,
+    registered: Array.isArray(file.registered) ? file.registered.filter((x) => typeof x === "string") : [],
+  };
+}
+
+export function registrationKey(endpoints: Endpoints, key: DeviceKey): string {
+  return Bun.hash(`${endpoints.registerKey}\u0000${key.publicKeyBase64}`).toString(36);
+}
+
+/**
+ * Backoff and lifetime scale with CCFLUX_BACKOFF_MS (default 1000 ms) so tests need not wait:
+ * retries wait 1, 2, 4 … up to 60 units, Retry-After is honoured up to 300 units, and one sender
+ * process gives up after 120 units (the next hook starts another).
+ */
+export function timing(env: Env) {
+  const unit = Math.max(1, Number(env.CCFLUX_BACKOFF_MS) || 1000);
+  return {
+    backoff: (failures: number) => Math.min(unit * 2 ** Math.max(0, failures - 1), unit * 60),
+    retryAfterCap: unit * 300,
+    lifetime: unit * 120,
+  };
+}
+
+type Outcome =
+  | { kind: "sent" }
+  | { kind: "drop"; reason: string }
+  | { kind: "revoked" }
+  | { kind: "retry"; reason: string; retryAfter?: number | null };
+
+type Access = { ok: true; token: string } | { ok: false; outcome: Outcome };
+
+const RETRY_RESPONSE: Record<number, string> = {
+  401: "access token refused twice (401): the refresh token may have just been revoked; ask IT if this repeats",
+  429: "receiver busy (429): waiting as it asked",
+};
+
+function describe(answer: Answer, what: string): string {
+  if (answer.status === 0) return `${what}: receiver not reachable (${answer.failure}); will retry`;
+  if (answer.status >= 500) return `${what}: receiver unavailable (${answer.status}); will retry`;
+  return (
+    RETRY_RESPONSE[answer.status] ??
+    `${what}: unexpected answer (${answer.status}); check api_endpoint in Claude Code's plugin settings`
+  );
+}
+
+class Sender {
+  private readonly client: Client;
+  private readonly log: Logger;
+  private readonly status: SenderStatus;
+  private accessToken: string | null = null;
+  private sentCount = 0;
+
+  constructor(
+    private readonly env: Env,
+    private readonly paths: StatePaths,
+    private readonly config: Config,
+    private readonly endpoints: Endpoints,
+  ) {
+    this.client = new Client(env);
+    this.log = logger(paths);
+    this.status = readSenderStatus(paths);
+  }
+
+  /** "empty": outbox drained; "waiting": gave up for now (backoff past this process's lifetime); "silent": revoked. */
+  async drain(): Promise<"empty" | "waiting" | "silent"> {
+    const { backoff, retryAfterCap, lifetime } = timing(this.env);
+    const deadline = Date.now() + lifetime;
+    try {
+      for (;;) {
+        if (isKeyRevoked(this.paths)) return "silent";
+        const names = listOutbox(this.paths.outbox);
+        if (names.length === 0) return "empty";
+        const wait = this.status.nextAttemptAt - Date.now();
+        if (wait > 0) {
+          if (Date.now() + wait > deadline) return "waiting";
+          await Bun.sleep(wait);
+        }
+        for (const name of names) {
+          const entry = readOutboxEntry(this.paths.outbox, name);
+          if (!entry) continue;
+          const outcome = await this.deliver(entry);
+          if (outcome.kind === "sent" || outcome.kind === "drop") {
+            removeOutboxEntry(this.paths.outbox, name);
+            if (outcome.kind === "drop") this.fail(outcome.reason);
+            else this.succeed();
+            continue;
+          }
+          if (outcome.kind === "revoked") {
+            this.goSilent();
+            return "silent";
+          }
+          this.status.failures++;
+          const retryAfterMs =
+            outcome.retryAfter != null ? Math.min(outcome.retryAfter * 1000, retryAfterCap) : 0;
+          this.status.nextAttemptAt = Date.now() + Math.max(backoff(this.status.failures), retryAfterMs);
+          this.fail(outcome.reason);
+          break;
+        }
+      }
+    } finally {
+      if (this.sentCount > 0)
+        this.log.info("reports sent", { count: this.sentCount, receiver: this.endpoints.origin });
+      this.save();
+    }
+  }
+
+  private succeed(): void {
+    this.sentCount++;
+    this.status.lastSuccessAt = Date.now();
+    this.status.failures = 0;
+    this.status.nextAttemptAt = 0;
+    this.save();
+  }
+
+  private fail(reason: string): void {
+    // Repeating the same failure every retry would flood the log; the status keeps its latest time.
+    if (reason !== this.status.lastError) this.log.error(reason, { receiver: this.endpoints.origin });
+    this.status.lastError = reason;
+    this.status.lastErrorAt = Date.now();
+    this.save();
+  }
+
+  private save(): void {
+    writeFileAtomic(this.paths.sender, JSON.stringify(this.status));
+  }
+
+  private goSilent(): void {
+    // While this file exists the device stays silent (see isKeyRevoked).
+    setKeyAside(this.paths, this.paths.revokedKey);
+    const dropped = clearOutbox(this.paths.outbox);
+    const reason = `device key revoked by IT (403 key-revoked): reporting stopped and ${dropped} queued reports were dropped; once IT has re-provisioned you, delete ${this.paths.revokedKey} to start again with a new key`;
+    this.log.error(reason, { receiver: this.endpoints.origin });
+    this.status.lastError = reason;
+    this.status.lastErrorAt = Date.now();
+    this.save();
+  }
+
+  private async deliver(entry: OutboxEntry): Promise<Outcome> {
+    const url = entry.kind === "report" ? this.endpoints.report : this.endpoints.limitEvent;
+    let reauthorised = false;
+    let reregistered = false;
+    for (;;) {
+      const access = await this.access();
+      if (!access.ok) return access.outcome;
+      const key = loadOrCreateDeviceKey(this.paths);
+      const registration = await this.ensureRegistered(access.token, key);
+      if (registration) return registration;
+      const answer = await this.client.sendSigned(url, access.token, key, entry.body);
+      if (answer.status === 200) return { kind: "sent" };
+      if (answer.status === 401 && !reauthorised) {
+        // The cached access token expired early or was revoked: exchange the refresh token once more.
+        reauthorised = true;
+        this.forgetAccessToken();
+        continue;
+      }
+      if (answer.status === 0) return { kind: "retry", reason: describe(answer, entry.kind) };
+      if (answer.status === 400 || answer.status === 413) {
+        return {
+          kind: "drop",
+          reason: `receiver refused a ${entry.kind} as invalid (${answer.status}) and it was dropped; update the ccflux plugin if this repeats`,
+        };
+      }
+      if (answer.status === 404 && entry.kind === "limit-event") {
+        return {
+          kind: "drop",
+          reason:
+            "receiver does not take limit events (404): ask IT to update the receiver; the event was dropped",
+        };
+      }
+      if (answer.status === 403) {
+        if (answer.error === "key-revoked") return { kind: "revoked" };
+        if (answer.error === "key-not-registered" && !reregistered) {
+          reregistered = true;
+          this.forgetRegistration(key);
+          continue;
+        }
+        return { kind: "retry", reason: this.describeRefusal(answer) };
+      }
+      return { kind: "retry", reason: describe(answer, entry.kind), retryAfter: answer.retryAfter };
+    }
+  }
+
+  private describeRefusal(answer: Answer): string {
+    const error = answer.error;
+    switch (error) {
+      case "timestamp-stale": {
+        const skew = answer.serverTime === null ? null : Math.round((Date.now() - answer.serverTime) / 1000);
+        return `receiver refused the report's time (403 timestamp-stale): this computer's clock is ${skew === null ? "off" : `${skew} s off`} from the receiver's; turn on automatic time sync`;
+      }
+      case "signature-required":
+        return "receiver requires signed reports (403 signature-required): update the ccflux plugin";
+      case "key-not-registered":
+        return "receiver does not know this device's key even after registering it (403 key-not-registered); will retry";
+      default:
+        return `receiver refused the report's signature (403 ${error || "forbidden"}); will retry next turn`;
+    }
+  }
+
+  private async access(): Promise<Access> {
+    if (this.accessToken) return { ok: true, token: this.accessToken };
+    const cacheKey = Bun.hash(`${this.endpoints.token}\u0000${this.config.token}`).toString(36);
+    const cached = readJson(this.paths.accessToken);
+    // A minute's margin, so a token never expires between reading it and the receiver checking it.
+    if (
+      isObject(cached) &&
+      cached.key === cacheKey &&
+      typeof cached.token === "string" &&
+      typeof cached.expiresAt === "number" &&
+      cached.expiresAt - 60_000 > Date.now()
+    ) {
+      this.accessToken = cached.token;
+      return { ok: true, token: cached.token };
+    }
+    const answer = await this.client.exchangeToken(this.endpoints.token, this.config.token);
+    if (answer.status === 401) {
+      return {
+        ok: false,
+        outcome: {
+          kind: "retry",
+          reason:
+            "refresh token rejected (401): ask IT for a new token, then update it in Claude Code's plugin settings",
+        },
+      };
+    }
+    const granted = answer.status === 200 ? readAccessToken(answer.json) : null;
+    if (!granted) {
+      const retryAfter = answer.status === 429 ? answer.retryAfter : null;
+      return {
+        ok: false,
+        outcome: { kind: "retry", reason: describe(answer, "token exchange"), retryAfter },
+      };
+    }
+    writeFileAtomic(
+      this.paths.accessToken,
+      JSON.stringify({ key: cacheKey, token: granted.token, expiresAt: granted.expiresAt }),
+    );
+    this.accessToken = granted.token;
+    return { ok: true, token: granted.token };
+  }
+
+  private forgetAccessToken(): void {
+    this.accessToken = null;
+    writeFileAtomic(this.paths.accessToken, "{}");
+  }
+
+  private forgetRegistration(key: DeviceKey): void {
+    const mark = registrationKey(this.endpoints, key);
+    this.status.registered = this.status.registered.filter((x) => x !== mark);
+  }
+
+  /** Null when the key is registered (now or before); otherwise why the report must wait. */
+  private async ensureRegistered(accessToken: string, key: DeviceKey): Promise<Outcome | null> {
+    const mark = registrationKey(this.endpoints, key);
+    if (this.status.registered.includes(mark)) return null;
+    const answer = await this.client.registerKey(this.endpoints.registerKey, accessToken, key);
+    if (answer.status === 200) {
+      this.status.registered = [...this.status.registered.slice(-9), mark];
+      this.log.info("device key registered", { receiver: this.endpoints.origin });
+      this.save();
+      return null;
+    }
+    if (answer.status === 403 && answer.error === "key-revoked") return { kind: "revoked" };
+    if (answer.status === 401) this.forgetAccessToken();
+    if (answer.status === 409) {
+      // The key belongs to another user on this receiver (the token changed hands): this user gets a key of their own.
+      setKeyAside(this.paths, `${this.paths.deviceKey}.other-user`);
+      return {
+        kind: "retry",
+        reason:
+          "device key belongs to another user on this receiver (409): made a new key, registering it next",
+      };
+    }
+    return {
+      kind: "retry",
+      reason: describe(answer, "key registration"),
+      retryAfter: answer.retryAfter ?? null,
+    };
+  }
+}
+
+/** Runs one sender unless another one already runs; returns when the outbox is empty or must wait. */
+export async function runSender(env: Env): Promise<void> {
+  const paths = statePaths(env);
+  const config = loadConfig(env, paths);
+  if (!config) return;
+  const endpoints = resolveEndpoints(config.endpoint, env);
+  if (!endpoints.ok) {
+    logger(paths).error(endpoints.message);
+    return;
+  }
+  for (;;) {
+    const release = acquireLock(paths.senderLock, { waitMs: 0, staleAfterMs: 0 });
+    if (!release) return;
+    let result: Awaited<ReturnType<Sender["drain"]>>;
+    try {
+      result = await new Sender(env, paths, config, endpoints.value).drain();
+    } finally {
+      release();
+    }
+    // A hook may have added a report after the last listing but before the lock was released,
+    // and the sender it started found the lock still held: look once more.
+    if (result !== "empty" || listOutbox(paths.outbox).length === 0) return;
+  }
+}

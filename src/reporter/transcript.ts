@@ -1,0 +1,142 @@
+// The counting rule (../shared/fixtures/transcripts/README.md), free of I/O so it can be tested alone.
+//
+// Claude Code writes one JSONL line per content block of an API response; every line of one response
+// shares message.id and requestId. Older versions write growing streaming snapshots, newer ones repeat
+// the final usage, so per response we keep the line with the largest output_tokens (the later on a tie).
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+}
+
+export const USAGE_FIELDS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "cache_write_5m_tokens",
+  "cache_write_1h_tokens",
+] as const satisfies readonly (keyof Usage)[];
+
+/** One API response as the transcript shows it (its best line so far). */
+export interface ResponseUsage {
+  /** message.id and requestId: the same response seen in any file has the same key. */
+  key: string;
+  model: string;
+  usage: Usage;
+  /** The line carried usage.cache_creation, so the 5m/1h split is known. */
+  hasCacheSplit: boolean;
+  /** Spent by a sub-agent or by compaction rather than the main conversation. */
+  subagent: boolean;
+  sessionId: string;
+  timestamp: string;
+  claudeCodeVersion: string;
+}
+
+export interface ChunkScan {
+  /** Best line per response within the chunk, in order of first appearance. */
+  responses: Map<string, ResponseUsage>;
+  /** Bytes up to and including the last newline: a half-written last line waits for the next read. */
+  consumed: number;
+  /** Complete lines mentioning usage that were not UTF-8 or not JSON, passed over. */
+  skipped: number;
+}
+
+/** Not a model: Claude Code's marker for messages it made up itself (errors, interruptions). */
+export const SYNTHETIC_MODEL = "<synthetic>";
+
+const NEWLINE = 0x0a;
+// Only lines that mention usage can count; skipping the rest unparsed keeps a large first read cheap.
+const USAGE_MARK = Buffer.from('"usage"');
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function tokens(value: unknown): number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
+function text(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+/** Reads one parsed transcript line; null unless it is a top-level assistant line with usage. */
+export function responseFromLine(line: unknown, inSubagentFile: boolean): ResponseUsage | null {
+  if (!isObject(line) || line.type !== "assistant" || !isObject(line.message)) return null;
+  const message = line.message;
+  const usage = message.usage;
+  const model = text(message.model);
+  if (!isObject(usage) || model === "" || model === SYNTHETIC_MODEL) return null;
+  const split = isObject(usage.cache_creation) ? usage.cache_creation : null;
+  const messageId = text(message.id);
+  const requestId = text(line.requestId);
+  return {
+    // A line without ids cannot be grouped with others: it stands alone under its own uuid.
+    key: messageId || requestId ? `${messageId}\u0000${requestId}` : `line\u0000${text(line.uuid)}`,
+    model,
+    usage: {
+      input_tokens: tokens(usage.input_tokens),
+      output_tokens: tokens(usage.output_tokens),
+      cache_read_tokens: tokens(usage.cache_read_input_tokens),
+      cache_write_tokens: tokens(usage.cache_creation_input_tokens),
+      cache_write_5m_tokens: tokens(split?.ephemeral_5m_input_tokens),
+      cache_write_1h_tokens: tokens(split?.ephemeral_1h_input_tokens),
+    },
+    hasCacheSplit: split !== null,
+    subagent: inSubagentFile || line.isSidechain === true,
+    sessionId: text(line.sessionId),
+    timestamp: text(line.timestamp),
+    claudeCodeVersion: text(line.version),
+  };
+}
+
+/** The rule's choice between two lines of one response: more output wins, the later one on a tie. */
+export function supersedes(later: Usage, earlier: Usage): boolean {
+  return later.output_tokens >= earlier.output_tokens;
+}
+
+/** Scans the complete lines of a chunk of transcript bytes. */
+export function scanChunk(bytes: Uint8Array, inSubagentFile: boolean): ChunkScan {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const responses = new Map<string, ResponseUsage>();
+  let skipped = 0;
+  let start = 0;
+  for (let end = buffer.indexOf(NEWLINE, start); end !== -1; end = buffer.indexOf(NEWLINE, start)) {
+    const line = buffer.subarray(start, end);
+    start = end + 1;
+    if (line.indexOf(USAGE_MARK) === -1) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(utf8.decode(line));
+    } catch {
+      skipped++;
+      continue;
+    }
+    const response = responseFromLine(parsed, inSubagentFile);
+    if (!response) continue;
+    const seen = responses.get(response.key);
+    if (!seen || supersedes(response.usage, seen.usage)) responses.set(response.key, response);
+  }
+  return { responses, consumed: start, skipped };
+}
+
+export function emptyUsage(): Usage {
+  return {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    cache_write_5m_tokens: 0,
+    cache_write_1h_tokens: 0,
+  };
+}
+
+export function addUsage(total: Usage, more: Usage): void {
+  for (const field of USAGE_FIELDS) total[field] += more[field];
+}

@@ -1,0 +1,82 @@
+// Shared pieces of the reporter tests: the shared transcripts, temp folders, hand-made transcript lines.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TokenCounts } from "../../src/protocol/index.ts";
+
+/** ../shared/fixtures/transcripts beside the repository; never copied into it. */
+export const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "transcripts");
+export const HAVE_FIXTURES = existsSync(join(FIXTURES, "expected-totals.json"));
+export const FIXTURES_MISSING = `skipped: the shared transcripts are not at ${FIXTURES}`;
+
+export type Expected = Record<string, Record<string, TokenCounts>>;
+
+export function expectedTotals(): Expected {
+  return JSON.parse(readFileSync(join(FIXTURES, "expected-totals.json"), "utf8"));
+}
+
+export const REPO_ROOT = join(import.meta.dir, "..", "..");
+
+/** A fresh temp folder, removed by the returned function. */
+export function tempDir(prefix = "ccflux-reporter-"): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface LineOptions {
+  id: string;
+  requestId?: string;
+  model?: string;
+  input?: number;
+  output?: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+  /** [5m, 1h] split of cacheWrite; omitted when absent, as in old transcripts. */
+  split?: [number, number];
+  sidechain?: boolean;
+  sessionId?: string;
+  timestamp?: string;
+  version?: string;
+}
+
+/** One assistant line as Claude Code writes it, with usage. */
+export function assistant(o: LineOptions): string {
+  const usage: Record<string, unknown> = {
+    input_tokens: o.input ?? 10,
+    output_tokens: o.output ?? 5,
+    cache_read_input_tokens: o.cacheRead ?? 100,
+    cache_creation_input_tokens: o.cacheWrite ?? 20,
+  };
+  if (o.split)
+    usage.cache_creation = { ephemeral_5m_input_tokens: o.split[0], ephemeral_1h_input_tokens: o.split[1] };
+  return JSON.stringify({
+    type: "assistant",
+    isSidechain: o.sidechain ?? false,
+    sessionId: o.sessionId ?? "s-main",
+    version: o.version ?? "2.1.39",
+    timestamp: o.timestamp ?? "2026-05-11T03:00:00.000Z",
+    requestId: o.requestId ?? `req_${o.id}`,
+    uuid: crypto.randomUUID(),
+    message: {
+      id: o.id,
+      model: o.model ?? "claude-opus-4-6",
+      role: "assistant",
+      content: [{ type: "text", text: "some secret code" }],
+      usage,
+    },
+  });
+}
+
+export function userLine(text = "a prompt"): string {
+  return JSON.stringify({ type: "user", sessionId: "s-main", message: { role: "user", content: text } });
+}
+
+/** A progress line that embeds a sub-agent's assistant message with usage: a copy, never counted. */
+export function progressCopy(inner: string): string {
+  return JSON.stringify({ type: "progress", data: { message: JSON.parse(inner) } });
+}
+
+export function jsonl(...lines: string[]): string {
+  return lines.map((line) => `${line}\n`).join("");
+}

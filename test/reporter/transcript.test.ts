@@ -1,0 +1,227 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TokenCounts } from "../../src/protocol/index.ts";
+import { Ledger } from "../../src/reporter/ledger.ts";
+import { type ResponseUsage, scanChunk } from "../../src/reporter/transcript.ts";
+import {
+  assistant,
+  expectedTotals,
+  FIXTURES,
+  FIXTURES_MISSING,
+  HAVE_FIXTURES,
+  jsonl,
+  progressCopy,
+  userLine,
+} from "./helpers.ts";
+
+type Totals = Record<string, TokenCounts>;
+
+function add(totals: Totals, model: string, usage: ResponseUsage["usage"]): void {
+  const t = (totals[model] ??= {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+  });
+  t.input_tokens += usage.input_tokens;
+  t.output_tokens += usage.output_tokens;
+  t.cache_read_tokens += usage.cache_read_tokens;
+  t.cache_write_tokens += usage.cache_write_tokens;
+}
+
+/** Totals of a whole file read at once. */
+function countWhole(bytes: Uint8Array): Totals {
+  const totals: Totals = {};
+  for (const response of scanChunk(bytes, false).responses.values())
+    add(totals, response.model, response.usage);
+  return totals;
+}
+
+/** Totals of a file read in pieces cut at the given byte positions, through the ledger. */
+function countInPieces(bytes: Uint8Array, cuts: number[], ledger = new Ledger()): Totals {
+  const totals: Totals = {};
+  let offset = 0;
+  for (const end of [...cuts, bytes.length]) {
+    if (end <= offset) continue;
+    const scan = scanChunk(bytes.subarray(offset, end), false);
+    for (const response of scan.responses.values()) {
+      const contribution = ledger.take(response);
+      if (contribution) add(totals, response.model, contribution.delta);
+    }
+    offset += scan.consumed;
+  }
+  return totals;
+}
+
+describe("the counting rule on the shared real transcripts", () => {
+  if (!HAVE_FIXTURES) {
+    test.skip(FIXTURES_MISSING, () => {});
+    return;
+  }
+  const expected = expectedTotals();
+  test("the fixture list holds all ten transcripts", () => {
+    expect(Object.keys(expected)).toHaveLength(10);
+  });
+  for (const [file, totals] of Object.entries(expected)) {
+    const bytes = () => new Uint8Array(readFileSync(join(FIXTURES, file)));
+    test(`${file}: read at once, totals equal expected-totals.json`, () => {
+      expect(countWhole(bytes())).toEqual(totals);
+    });
+    test(`${file}: read in 37 random pieces, each message counted once with its final usage`, () => {
+      const data = bytes();
+      // A fixed seed keeps a failure reproducible.
+      let seed = data.length;
+      const random = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      const cuts = Array.from({ length: 36 }, () => Math.floor(random() * data.length)).sort((a, b) => a - b);
+      expect(countInPieces(data, cuts)).toEqual(totals);
+    });
+  }
+  test("reading a file line by line gives the same totals as reading it at once", () => {
+    const data = new Uint8Array(readFileSync(join(FIXTURES, "fasthooks/sample_main_transcript.jsonl")));
+    const cuts: number[] = [];
+    for (let i = 0; i < data.length; i++) if (data[i] === 0x0a) cuts.push(i + 1);
+    expect(countInPieces(data, cuts)).toEqual(countWhole(data));
+  });
+});
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+describe("hand-made edge cases", () => {
+  test("streaming snapshots: the line with the largest output counts, the later one on a tie", () => {
+    const text = jsonl(
+      assistant({ id: "m1", output: 3, input: 7 }),
+      assistant({ id: "m1", output: 90, input: 7 }),
+      assistant({ id: "m1", output: 40, input: 7 }),
+      assistant({ id: "m2", output: 8, cacheRead: 1 }),
+      assistant({ id: "m2", output: 8, cacheRead: 2 }),
+    );
+    const scan = scanChunk(encode(text), false);
+    expect(
+      [...scan.responses.values()].map((r) => [r.key.split("\u0000")[0], r.usage.output_tokens]),
+    ).toEqual([
+      ["m1", 90],
+      ["m2", 8],
+    ]);
+    expect(scan.responses.get("m2\u0000req_m2")?.usage.cache_read_tokens).toBe(2);
+  });
+
+  test("a half-written last line is not consumed, and is counted once when complete", () => {
+    const full = assistant({ id: "m1", output: 50 });
+    const first = `${jsonl(assistant({ id: "m0", output: 1 }))}${full.slice(0, 40)}`;
+    const scan = scanChunk(encode(first), false);
+    expect(scan.consumed).toBe(jsonl(assistant({ id: "m0", output: 1 })).length);
+    expect([...scan.responses.keys()]).toEqual(["m0\u0000req_m0"]);
+    const rest = `${full.slice(0, 40)}${full.slice(40)}\n`;
+    const next = scanChunk(encode(rest), false);
+    expect(next.responses.get("m1\u0000req_m1")?.usage.output_tokens).toBe(50);
+    expect(next.consumed).toBe(encode(rest).length);
+  });
+
+  test("a message whose lines straddle two reads is counted once, with its final usage", () => {
+    const ledger = new Ledger();
+    const first = scanChunk(
+      encode(jsonl(assistant({ id: "m1", output: 10, input: 4, cacheWrite: 30 }))),
+      false,
+    );
+    const second = scanChunk(
+      encode(jsonl(assistant({ id: "m1", output: 25, input: 4, cacheWrite: 30 }))),
+      false,
+    );
+    const deltas = [...first.responses.values(), ...second.responses.values()].map((r) => ledger.take(r));
+    expect(deltas[0]).toMatchObject({
+      isNew: true,
+      delta: { output_tokens: 10, input_tokens: 4, cache_write_tokens: 30 },
+    });
+    // Only the growth is new; the input and cache writes were already counted.
+    expect(deltas[1]).toMatchObject({
+      isNew: false,
+      delta: { output_tokens: 15, input_tokens: 0, cache_write_tokens: 0 },
+    });
+    // An earlier snapshot arriving afterwards adds nothing.
+    const stale = scanChunk(encode(jsonl(assistant({ id: "m1", output: 12 }))), false);
+    expect(ledger.take([...stale.responses.values()][0] as ResponseUsage)).toBeNull();
+  });
+
+  test("lines that are not UTF-8 or not JSON are skipped and reading goes on", () => {
+    const good = jsonl(assistant({ id: "m1", output: 7 }));
+    const badUtf8 = Buffer.concat([
+      Buffer.from('{"type":"assistant","usage":"\xff'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}\n'),
+    ]);
+    const notJson = Buffer.from('{"type":"assistant","message":{"usage": {\n');
+    const bytes = Buffer.concat([
+      badUtf8,
+      notJson,
+      Buffer.from(good),
+      Buffer.from(jsonl(assistant({ id: "m2" }))),
+    ]);
+    const scan = scanChunk(new Uint8Array(bytes), false);
+    expect(scan.skipped).toBe(2);
+    expect([...scan.responses.keys()]).toEqual(["m1\u0000req_m1", "m2\u0000req_m2"]);
+    expect(scan.consumed).toBe(bytes.length);
+  });
+
+  test("<synthetic> is not a model, and progress and toolUseResult copies never count", () => {
+    const real = assistant({ id: "m1", output: 5 });
+    const text = jsonl(
+      assistant({ id: "m0", model: "<synthetic>", output: 999 }),
+      progressCopy(assistant({ id: "sub1", output: 500 })),
+      JSON.stringify({
+        type: "user",
+        toolUseResult: { usage: { input_tokens: 1, output_tokens: 77 } },
+        message: {},
+      }),
+      userLine(),
+      real,
+    );
+    const scan = scanChunk(encode(text), false);
+    expect([...scan.responses.keys()]).toEqual(["m1\u0000req_m1"]);
+  });
+
+  test("sidechain lines and sub-agent files are the sub-agent part; the cache split and version are kept", () => {
+    const text = jsonl(
+      assistant({ id: "m1", sidechain: true, split: [15, 5], cacheWrite: 20, version: "1.0.98" }),
+      assistant({ id: "m2" }),
+    );
+    const main = [...scanChunk(encode(text), false).responses.values()];
+    expect(main.map((r) => r.subagent)).toEqual([true, false]);
+    expect(main[0]).toMatchObject({
+      hasCacheSplit: true,
+      claudeCodeVersion: "1.0.98",
+      usage: { cache_write_5m_tokens: 15, cache_write_1h_tokens: 5 },
+    });
+    expect(main[1]?.hasCacheSplit).toBe(false);
+    const inAgentFile = [...scanChunk(encode(jsonl(assistant({ id: "m3" }))), true).responses.values()];
+    expect(inAgentFile[0]?.subagent).toBe(true);
+  });
+
+  test("the same response in two files (a forked session) is counted once", () => {
+    const ledger = new Ledger();
+    const history = jsonl(assistant({ id: "m1", output: 9 }), assistant({ id: "m2", output: 4 }));
+    const original = countInPieces(encode(history), [], ledger);
+    const fork = countInPieces(encode(history + jsonl(assistant({ id: "m3", output: 6 }))), [], ledger);
+    expect(original["claude-opus-4-6"]?.output_tokens).toBe(13);
+    expect(fork["claude-opus-4-6"]?.output_tokens).toBe(6);
+  });
+
+  test("the ledger stays bounded, forgetting the least recently touched responses first", () => {
+    const ledger = new Ledger([], 3);
+    const response = (id: string) =>
+      [...scanChunk(encode(jsonl(assistant({ id }))), false).responses.values()][0] as ResponseUsage;
+    for (const id of ["a", "b", "c"]) ledger.take(response(id));
+    ledger.take({ ...response("a"), usage: { ...response("a").usage, output_tokens: 6 } });
+    ledger.take(response("d"));
+    expect(ledger.size).toBe(3);
+    // "b" was the oldest untouched entry: it was forgotten and counts as new again; "a" was kept.
+    expect(ledger.take(response("b"))?.isNew).toBe(true);
+    expect(ledger.take(response("a"))).toBeNull();
+    // The stored form round-trips.
+    const copy = new Ledger(ledger.toJSON(), 3);
+    expect(copy.take(response("a"))).toBeNull();
+  });
+});
