@@ -18,12 +18,8 @@ import {
 type Totals = Record<string, TokenCounts>;
 
 function add(totals: Totals, model: string, usage: ResponseUsage["usage"]): void {
-  const t = (totals[model] ??= {
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-  });
+  totals[model] ??= { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
+  const t = totals[model];
   t.input_tokens += usage.input_tokens;
   t.output_tokens += usage.output_tokens;
   t.cache_read_tokens += usage.cache_read_tokens;
