@@ -1,0 +1,433 @@
+// Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { toRfc3339 } from "../../src/protocol/index.ts";
+import {
+  Client,
+  type Device,
+  guideInsert,
+  guideToken,
+  newDevice,
+  report,
+  signHeaders,
+} from "../support/client.ts";
+import { startReceiver, type TestReceiver } from "../support/receiver.ts";
+
+let receiver: TestReceiver;
+let client: Client;
+
+/** A fresh user with an access token and a registered device (its own rate-limit budget). */
+async function user(email = `u${crypto.randomUUID().slice(0, 8)}@example.org`) {
+  const token = guideToken();
+  receiver.sql(guideInsert(token, email));
+  const access = await client.exchange(token);
+  const device = newDevice();
+  expect((await client.registerKey(access, device)).status).toBe(200);
+  return { email, token, access, device };
+}
+
+async function expectError(response: Response, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("x-ccflux-error")).toBe(code);
+  const body = (await response.json()) as { error: string; message: string };
+  expect(body.error).toBe(code);
+  expect(body.message.length).toBeGreaterThan(10);
+}
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  client = new Client(receiver.url);
+});
+afterAll(async () => {
+  await receiver.stop();
+  receiver.cleanup();
+});
+
+describe("authorization", () => {
+  test("no bearer, an unknown one, or another scheme: 401", async () => {
+    await expectError(await client.post("/token", null), 401, "unauthorized");
+    await expectError(await client.post("/token", "rtok_unknown"), 401, "unauthorized");
+    await expectError(
+      await client.post("/report", "not-a-token", JSON.stringify(report())),
+      401,
+      "unauthorized",
+    );
+    const basic = await fetch(`${receiver.url}/token`, {
+      method: "POST",
+      headers: { Authorization: "Basic abc" },
+    });
+    await expectError(basic, 401, "unauthorized");
+  });
+
+  test("the Bearer scheme is matched case-insensitively", async () => {
+    const token = guideToken();
+    receiver.sql(guideInsert(token, "case@example.org"));
+    for (const scheme of ["bearer", "BEARER", "Bearer"]) {
+      const response = await fetch(`${receiver.url}/token`, {
+        method: "POST",
+        headers: { Authorization: `${scheme} ${token}` },
+      });
+      expect(response.status).toBe(200);
+    }
+  });
+
+  test("a time an admin typed in ISO form with a Z still compares correctly", async () => {
+    const token = guideToken();
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    receiver.sql(
+      `INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('${token}', 'iso@example.org', '${future}');`,
+    );
+    expect((await client.post("/token", token)).status).toBe(200);
+    const past = guideToken();
+    receiver.sql(
+      `INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('${past}', 'iso@example.org', '2020-01-01T00:00:00Z');`,
+    );
+    expect((await client.post("/token", past)).status).toBe(401);
+  });
+});
+
+describe("POST /register-key", () => {
+  test("refuses a key that is not base64 of 32 bytes, and a device id over 255 characters", async () => {
+    const { access, device } = await user();
+    for (const key of [
+      "",
+      "abc",
+      Buffer.alloc(31).toString("base64"),
+      Buffer.alloc(33).toString("base64"),
+      `${device.publicKey.slice(0, 43)}`,
+      42,
+    ]) {
+      const response = await client.post(
+        "/register-key",
+        access,
+        JSON.stringify({ public_key: key, device_id: "x" }),
+      );
+      await expectError(response, 400, "invalid-body");
+    }
+    const long = await client.post(
+      "/register-key",
+      access,
+      JSON.stringify({ public_key: newDevice().publicKey, device_id: "d".repeat(256) }),
+    );
+    await expectError(long, 400, "invalid-body");
+    const ok = await client.post(
+      "/register-key",
+      access,
+      JSON.stringify({ public_key: newDevice().publicKey, device_id: "d".repeat(255) }),
+    );
+    expect(ok.status).toBe(200);
+  });
+
+  test("a key registered to another user: 409, and the row is left alone", async () => {
+    const owner = await user("owner@example.org");
+    const other = await user();
+    await expectError(await client.registerKey(other.access, owner.device, "thief"), 409, "key-conflict");
+    expect(
+      receiver.sql(
+        `SELECT email, device_id FROM device_keys WHERE public_key = '${owner.device.publicKey}';`,
+      ),
+    ).toBe("owner@example.org|laptop");
+  });
+
+  test("re-registering by the same user refreshes device_id and last_seen_at", async () => {
+    const { access, device } = await user();
+    receiver.sql(
+      `UPDATE device_keys SET last_seen_at = '2020-01-01 00:00:00' WHERE public_key = '${device.publicKey}';`,
+    );
+    expect((await client.registerKey(access, device, "renamed")).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT device_id, last_seen_at > '2026' FROM device_keys WHERE public_key = '${device.publicKey}';`,
+      ),
+    ).toBe("renamed|1");
+  });
+
+  test("needs no signature even when one is required", async () => {
+    const strict = await startReceiver({ env: { REQUIRE_SIGNATURES: "yes" } });
+    try {
+      const token = guideToken();
+      strict.sql(guideInsert(token, "new@example.org"));
+      const c = new Client(strict.url);
+      expect((await c.registerKey(await c.exchange(token), newDevice())).status).toBe(200);
+    } finally {
+      await strict.stop();
+      strict.cleanup();
+    }
+  });
+});
+
+describe("POST /report validation", () => {
+  const usage = { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 };
+  const invalid: [string, unknown][] = [
+    ["schema_version 3", report({ schema_version: 3 as 1 })],
+    ["empty session_id", report({ session_id: "" })],
+    ["session_id of 65 characters", report({ session_id: "s".repeat(65) })],
+    ["negative turn_index", report({ turn_index: -1 })],
+    ["fractional turn_index", report({ turn_index: 1.5 })],
+    ["turn_index as a string", { ...report(), turn_index: "1" }],
+    [
+      "21 models",
+      report({ models: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`m${i}`, usage])) }),
+    ],
+    ["empty model name", report({ models: { "": usage } })],
+    ["model name of 129 characters", report({ models: { ["m".repeat(129)]: usage } })],
+    ["a count over 10^10", report({ models: { m: { ...usage, output_tokens: 10_000_000_001 } } })],
+    ["a negative count", report({ models: { m: { ...usage, input_tokens: -5 } } })],
+    [
+      "a missing count",
+      report({ models: { m: { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3 } as typeof usage } }),
+    ],
+    ["models as an array", { ...report(), models: [usage] }],
+    ["plugin_version of 65 characters", report({ plugin_version: "v".repeat(65) })],
+    ["a JSON array", [report()]],
+    ["null", null],
+  ];
+  for (const [name, body] of invalid) {
+    test(`refuses ${name} with 400 and stores nothing`, async () => {
+      const { access, device } = await user();
+      await expectError(await client.send(access, body, device), 400, "invalid-body");
+      expect(
+        receiver.sql(`SELECT count(*) FROM usage_events WHERE session_id = 's-1' AND email NOT LIKE 'ok%';`),
+      ).toBe("0");
+    });
+  }
+
+  test("refuses a body that is not JSON or not UTF-8", async () => {
+    const { access } = await user();
+    await expectError(await client.post("/report", access, "{not json"), 400, "invalid-body");
+    await expectError(
+      await client.post("/report", access, new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])),
+      400,
+      "invalid-body",
+    );
+  });
+
+  test("accepts counts at their limits and ignores unknown fields", async () => {
+    const { access, device } = await user("ok-limits@example.org");
+    const body = {
+      ...report({
+        session_id: "s".repeat(64),
+        models: { ["m".repeat(128)]: { ...usage, output_tokens: 10_000_000_000 } },
+      }),
+      extra_field: { nested: [1, 2, 3] },
+    };
+    expect((await client.send(access, body, device)).status).toBe(200);
+    expect(
+      receiver.sql("SELECT output_tokens FROM usage_events WHERE email = 'ok-limits@example.org';"),
+    ).toBe("10000000000");
+  });
+
+  test("uses the receive time when timestamp_utc is empty, unparseable or far in the future", async () => {
+    const { access, device, email } = await user();
+    const future = toRfc3339(Date.now() + 3_600_000);
+    for (const [i, timestamp] of ["", "yesterday", future].entries()) {
+      expect(
+        (await client.send(access, report({ turn_index: i, timestamp_utc: timestamp }), device)).status,
+      ).toBe(200);
+    }
+    const skew = receiver.sql(
+      `SELECT max(abs(unixepoch(event_at) - unixepoch(received_at))) FROM usage_events WHERE email = '${email}';`,
+    );
+    expect(Number(skew)).toBeLessThanOrEqual(1);
+    // A past time is kept as the turn's time.
+    expect(
+      (await client.send(access, report({ turn_index: 9, timestamp_utc: "2026-01-02T03:04:05Z" }), device))
+        .status,
+    ).toBe(200);
+    expect(
+      receiver.sql(`SELECT event_at FROM usage_events WHERE email = '${email}' AND turn_index = 9;`),
+    ).toBe("2026-01-02 03:04:05");
+  });
+});
+
+describe("POST /report signatures", () => {
+  async function signed(device: Device, body = JSON.stringify(report())) {
+    return { body, headers: signHeaders(body, device) };
+  }
+
+  test("timestamp-missing: a signature without a timestamp", async () => {
+    const { access, device } = await user();
+    const { body, headers } = await signed(device);
+    const response = await client.post("/report", access, body, {
+      "X-CCFLUX-Signature": headers["X-CCFLUX-Signature"]!,
+    });
+    await expectError(response, 403, "timestamp-missing");
+  });
+
+  test("timestamp-stale: more than 300 s either way; 299 s is fine", async () => {
+    const { access, device } = await user();
+    const body = JSON.stringify(report());
+    for (const offset of [-301_000, 301_000]) {
+      const response = await client.post(
+        "/report",
+        access,
+        body,
+        signHeaders(body, device, toRfc3339(Date.now() + offset)),
+      );
+      await expectError(response, 403, "timestamp-stale");
+    }
+    const fresh = await client.post(
+      "/report",
+      access,
+      body,
+      signHeaders(body, device, toRfc3339(Date.now() - 299_000)),
+    );
+    expect(fresh.status).toBe(200);
+  });
+
+  test("signature-invalid: malformed header, bad base64, wrong lengths, wrong signature", async () => {
+    const { access, device } = await user();
+    const { body, headers } = await signed(device);
+    const [, sig, pub] = headers["X-CCFLUX-Signature"]!.split(" ");
+    const broken = [
+      "garbage",
+      `rsa ${sig} ${pub}`,
+      `ed25519 ${sig}`,
+      `ed25519 !!!${sig!.slice(3)} ${pub}`,
+      `ed25519 ${Buffer.alloc(63).toString("base64")} ${pub}`,
+      `ed25519 ${sig} ${Buffer.alloc(31).toString("base64")}`,
+      `ed25519 ${Buffer.alloc(64).toString("base64")} ${pub}`,
+    ];
+    for (const header of broken) {
+      const response = await client.post("/report", access, body, {
+        ...headers,
+        "X-CCFLUX-Signature": header,
+      });
+      await expectError(response, 403, "signature-invalid");
+    }
+    const badTime = await client.post("/report", access, body, { ...headers, "X-CCFLUX-Timestamp": "soon" });
+    await expectError(badTime, 403, "signature-invalid");
+  });
+
+  test("key-not-registered: an unknown key, or another user's key", async () => {
+    const { access } = await user();
+    await expectError(await client.send(access, report(), newDevice()), 403, "key-not-registered");
+    const other = await user();
+    await expectError(await client.send(access, report(), other.device), 403, "key-not-registered");
+  });
+
+  test("a replayed report within 5 minutes stores nothing new", async () => {
+    const { access, device, email } = await user();
+    const { body, headers } = await signed(device, JSON.stringify(report({ session_id: "replay" })));
+    for (let i = 0; i < 3; i++)
+      expect((await client.post("/report", access, body, headers)).status).toBe(200);
+    expect(
+      receiver.sql(`SELECT count(*), sum(input_tokens) FROM usage_events WHERE email = '${email}';`),
+    ).toBe("1|10");
+    expect(receiver.sql(`SELECT turns FROM usage_hourly WHERE email = '${email}';`)).toBe("1");
+  });
+});
+
+describe("order of checks", () => {
+  test("413 comes before everything, even without a bearer", async () => {
+    const big = "x".repeat(64 * 1024 + 1);
+    await expectError(await client.post("/report", null, big), 413, "body-too-large");
+    await expectError(await client.post("/register-key", "bogus", big), 413, "body-too-large");
+    const { access } = await user();
+    await expectError(await client.post("/report", access, big), 413, "body-too-large");
+  });
+
+  test("401 for a bad access token comes before 400 for a bad body", async () => {
+    await expectError(await client.post("/report", "bogus", "{not json"), 401, "unauthorized");
+  });
+
+  test("400 for a bad body comes before 403 for a bad signature", async () => {
+    const { access } = await user();
+    const response = await client.post("/report", access, "{}", { "X-CCFLUX-Signature": "garbage" });
+    await expectError(response, 400, "invalid-body");
+  });
+});
+
+describe("rate limit", () => {
+  test("RATE_LIMIT_PER_MINUTE requests pass over 60 s, the next gets 429 with Retry-After, even with a bogus token", async () => {
+    const bogus = `bogus-${crypto.randomUUID()}`;
+    for (let i = 0; i < 30; i++) expect((await client.post("/report", bogus, "{}")).status).toBe(401);
+    const limited = await client.post("/report", bogus, "{}");
+    await expectError(limited, 429, "rate-limited");
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+  });
+
+  test("/token, /register-key and /report share one budget per token", async () => {
+    const { access, device } = await user();
+    // The user's registration used one request of the access token's budget.
+    for (let i = 0; i < 14; i++) expect((await client.registerKey(access, device)).status).toBe(200);
+    for (let i = 0; i < 15; i++)
+      expect((await client.send(access, report({ turn_index: i }), device)).status).toBe(200);
+    await expectError(await client.send(access, report({ turn_index: 99 }), device), 429, "rate-limited");
+  });
+
+  test("rejections are counted in /metrics", async () => {
+    const text = await (await fetch(`${receiver.url}/metrics`)).text();
+    expect(text).toMatch(/^ccflux_reports_rate_limited_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_reports_auth_rejected_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_reports_sig_rejected_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_reports_accepted_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_token_exchanges_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_key_registrations_total [1-9]/m);
+    expect(text).toMatch(/^ccflux_active_access_tokens [1-9]/m);
+    expect(text).toMatch(/^ccflux_http_requests_total\{route="\/report",status="4xx"\} [1-9]/m);
+    expect(text).toMatch(/^ccflux_http_request_duration_seconds_count [1-9]/m);
+  });
+});
+
+describe("protocol v2", () => {
+  test("stores the cache-write split, request counts, sub-agent share and Claude Code version", async () => {
+    const { access, device, email } = await user();
+    const body = report({
+      schema_version: 2,
+      claude_code_version: "2.1.39",
+      models: {
+        "claude-opus-4-6": {
+          input_tokens: 100,
+          output_tokens: 200,
+          cache_read_tokens: 300,
+          cache_write_tokens: 400,
+          cache_write_5m_tokens: 150,
+          cache_write_1h_tokens: 250,
+          requests: 3,
+          subagent: { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 },
+        },
+      },
+    });
+    expect((await client.send(access, body, device)).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens, subagent_cache_read_tokens, subagent_cache_write_tokens, claude_code_version FROM usage_events WHERE email = '${email}';`,
+      ),
+    ).toBe("150|250|3|1|2|3|4|2.1.39");
+    expect(
+      receiver.sql(`SELECT requests, subagent_cache_write_tokens FROM usage_daily WHERE email = '${email}';`),
+    ).toBe("3|4");
+  });
+
+  test("POST /limit-event is stored once per (user, session, timestamp)", async () => {
+    const { access, device, email } = await user();
+    const event = {
+      schema_version: 2,
+      session_id: "limited",
+      timestamp_utc: "2026-11-27T01:00:00Z",
+      kind: "rate_limit",
+      resets_at: "2026-11-27T05:00:00Z",
+    };
+    expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
+    expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
+    expect(
+      receiver.sql(`SELECT count(*), event_at, resets_at, kind FROM limit_events WHERE email = '${email}';`),
+    ).toBe("1|2026-11-27 01:00:00|2026-11-27 05:00:00|rate_limit");
+    await expectError(
+      await client.send(access, { ...event, timestamp_utc: "later" }, device, "/limit-event"),
+      400,
+      "invalid-body",
+    );
+    await expectError(
+      await client.send(access, { ...event, schema_version: 1 }, device, "/limit-event"),
+      400,
+      "invalid-body",
+    );
+  });
+});
+
+test("an unknown path answers 404 with a JSON error", async () => {
+  await expectError(await fetch(`${receiver.url}/nope`), 404, "not-found");
+});
