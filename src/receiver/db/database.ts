@@ -6,7 +6,7 @@ import { MIGRATIONS } from "./migrations.ts";
 export type { Database };
 
 /** How long a write waits for an admin's sqlite3 lock before the request answers 503. */
-export const BUSY_TIMEOUT_MS = 2000;
+export const BUSY_TIMEOUT_MS = 1000;
 
 export class DatabaseSetupError extends Error {}
 

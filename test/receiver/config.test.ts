@@ -1,0 +1,88 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, describeConfig, loadConfig } from "../../src/receiver/config.ts";
+
+describe("loadConfig", () => {
+  test("defaults match the guide", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databasePath: "ccflux.db",
+      listen: { hostname: "127.0.0.1", port: 8080 },
+      accessTokenExpirySecs: 28800,
+      refreshTokenRollingDays: 90,
+      rateLimitPerMinute: 30,
+      bodyLimitKb: 64,
+      requireSignatures: false,
+      adminToken: undefined,
+      cookieSecure: false,
+      baseUrl: undefined,
+      trustProxy: false,
+      tierInferenceIntervalSecs: 600,
+    });
+  });
+
+  test("booleans take 1/true/yes/on and 0/false/no/off in any case", () => {
+    for (const word of ["1", "true", "YES", "On"])
+      expect(loadConfig({ REQUIRE_SIGNATURES: word }).requireSignatures).toBe(true);
+    for (const word of ["0", "False", "no", "OFF"])
+      expect(loadConfig({ COOKIE_SECURE: word }).cookieSecure).toBe(false);
+  });
+
+  test("an empty variable means unset (systemd's Environment=NAME=)", () => {
+    expect(loadConfig({ RATE_LIMIT_PER_MINUTE: "", ADMIN_TOKEN: "" })).toMatchObject({
+      rateLimitPerMinute: 30,
+      adminToken: undefined,
+    });
+  });
+
+  test("listen addresses: IPv4, names, bracketed IPv6", () => {
+    expect(loadConfig({ LISTEN_ADDR: "0.0.0.0:9000" }).listen).toEqual({ hostname: "0.0.0.0", port: 9000 });
+    expect(loadConfig({ LISTEN_ADDR: "localhost:80" }).listen).toEqual({ hostname: "localhost", port: 80 });
+    expect(loadConfig({ LISTEN_ADDR: "[::1]:8080" }).listen).toEqual({ hostname: "::1", port: 8080 });
+  });
+
+  test("BASE_URL is normalised without a trailing slash", () => {
+    expect(loadConfig({ BASE_URL: "https://ccflux.example.org/" }).baseUrl).toBe(
+      "https://ccflux.example.org",
+    );
+  });
+
+  const invalid: [string, string, RegExp][] = [
+    ["RATE_LIMIT_PER_MINUTE", "lots", /RATE_LIMIT_PER_MINUTE=lots: expected a whole number/],
+    ["RATE_LIMIT_PER_MINUTE", "0", /from 1 to/],
+    ["ACCESS_TOKEN_EXPIRY_SECS", "-5", /ACCESS_TOKEN_EXPIRY_SECS=-5/],
+    ["BODY_LIMIT_KB", "1.5", /BODY_LIMIT_KB=1.5/],
+    ["REFRESH_TOKEN_ROLLING_DAYS", "1e3", /REFRESH_TOKEN_ROLLING_DAYS/],
+    ["REQUIRE_SIGNATURES", "maybe", /REQUIRE_SIGNATURES=maybe: expected one of 1\/true\/yes\/on/],
+    ["LISTEN_ADDR", "8080", /LISTEN_ADDR=8080: expected host:port/],
+    ["LISTEN_ADDR", "127.0.0.1:70000", /LISTEN_ADDR/],
+    ["LISTEN_ADDR", "[::1:8080", /LISTEN_ADDR/],
+    ["BASE_URL", "ccflux.example.org", /BASE_URL=ccflux.example.org: expected the public URL/],
+    ["BASE_URL", "ftp://ccflux.example.org", /expected an http/],
+  ];
+  for (const [name, value, message] of invalid) {
+    test(`${name}=${value} is refused with a message naming it`, () => {
+      expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ [name]: value })).toThrow(message);
+    });
+  }
+});
+
+test("describeConfig prints the guide's block and never a secret", () => {
+  const text = describeConfig(
+    loadConfig({ DATABASE_PATH: "/var/lib/ccflux/ccflux.db", ADMIN_TOKEN: "s3cret", COOKIE_SECURE: "1" }),
+  );
+  expect(text.split("\n").slice(0, 10)).toEqual([
+    "ccflux-receiver config:",
+    "DATABASE_PATH = /var/lib/ccflux/ccflux.db",
+    "LISTEN_ADDR = 127.0.0.1:8080",
+    "ACCESS_TOKEN_EXPIRY_SECS = 28800",
+    "REFRESH_TOKEN_ROLLING_DAYS = 90",
+    "RATE_LIMIT_PER_MINUTE = 30",
+    "BODY_LIMIT_KB = 64",
+    "REQUIRE_SIGNATURES = false",
+    "ADMIN_TOKEN = set",
+    "COOKIE_SECURE = true",
+  ]);
+  expect(text).not.toContain("s3cret");
+  expect(describeConfig(loadConfig({}))).toContain("ADMIN_TOKEN = unset");
+});

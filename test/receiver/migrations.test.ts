@@ -1,0 +1,58 @@
+// Files in the field are at every schema version; each start takes them forward.
+
+import { Database } from "bun:sqlite";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configure, migrate, openDatabase, schemaVersion } from "../../src/receiver/db/database.ts";
+import { MIGRATIONS } from "../../src/receiver/db/migrations.ts";
+import { sqlite3 } from "../support/receiver.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "ccflux-migrations-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("a version-1 file with data is taken to the current version, keeping its data", () => {
+  const path = join(dir, "v1.db");
+  const v1 = new Database(path, { create: true, strict: true });
+  configure(v1);
+  migrate(v1, MIGRATIONS.slice(0, 1));
+  expect(schemaVersion(v1)).toBe(1);
+  v1.close();
+  sqlite3(
+    path,
+    "INSERT INTO refresh_tokens (token, email, division, expires_at) VALUES ('rtok_old', 'old@example.org', 'eng', datetime('now', '+365 days'));",
+  );
+
+  const current = openDatabase(path);
+  expect(schemaVersion(current)).toBe(MIGRATIONS.length);
+  current.close();
+  expect(sqlite3(path, "SELECT email, division, id FROM refresh_tokens;")).toBe("old@example.org|eng|1");
+  expect(sqlite3(path, "PRAGMA integrity_check;")).toBe("ok");
+});
+
+test("a fresh file gets the whole schema, the guide's tables exactly as PROTOCOL §5 lists them first", () => {
+  const path = join(dir, "fresh.db");
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT group_concat(name, ',') FROM pragma_table_info('refresh_tokens') WHERE cid < 6;"),
+  ).toBe("token,email,division,expires_at,revoked,created_at");
+  expect(sqlite3(path, "SELECT group_concat(name, ',') FROM pragma_table_info('device_keys');")).toBe(
+    "public_key,email,device_id,registered_at,last_seen_at,revoked",
+  );
+  expect(sqlite3(path, "PRAGMA journal_mode;")).toBe("wal");
+});
+
+test("a file from a newer receiver is refused with advice, not damaged", () => {
+  const path = join(dir, "newer.db");
+  openDatabase(path).close();
+  sqlite3(path, `PRAGMA user_version = ${MIGRATIONS.length + 1};`);
+  expect(() => openDatabase(path)).toThrow(/newer than this receiver knows/);
+  expect(sqlite3(path, "PRAGMA user_version;")).toBe(String(MIGRATIONS.length + 1));
+});
+
+test("a file that is not a database is refused with a message naming DATABASE_PATH", () => {
+  const path = join(dir, "garbage.db");
+  writeFileSync(path, "not sqlite ".repeat(100));
+  expect(() => openDatabase(path)).toThrow(/DATABASE_PATH=.*garbage\.db: cannot open the database/);
+});
