@@ -167,7 +167,7 @@ class Sender {
     // While this file exists the device stays silent (see isKeyRevoked).
     setKeyAside(this.paths, this.paths.revokedKey);
     const dropped = clearOutbox(this.paths.outbox);
-    const reason = `device key revoked by IT (403 key-revoked): reporting stopped and ${dropped} queued reports were dropped; once IT has re-provisioned you, delete ${this.paths.revokedKey} to start again with a new key`;
+    const reason = `device key revoked by IT (403 key-revoked): reporting stopped and ${dropped} queued reports were dropped; once IT has re-provisioned you, delete the file device-key.revoked beside this log to start again with a new key`;
     this.log.error(reason, { receiver: this.endpoints.origin });
     this.status.lastError = reason;
     this.status.lastErrorAt = Date.now();

@@ -1,0 +1,385 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolveEndpoints, userEmail } from "../../src/reporter/config.ts";
+import { acquireLock, ensureStateDir, statePaths } from "../../src/reporter/files.ts";
+import { LOG_CAP_BYTES, logger } from "../../src/reporter/log.ts";
+import { appendOutbox, listOutbox } from "../../src/reporter/outbox.ts";
+import {
+  assistant,
+  expectedTotals,
+  FIXTURES,
+  FIXTURES_MISSING,
+  HAVE_FIXTURES,
+  jsonl,
+  REPO_ROOT,
+  tempDir,
+  userLine,
+} from "./helpers.ts";
+import { type FakeHome, fakeHome, stateText, sumReports } from "./session.ts";
+
+let home: FakeHome;
+afterEach(() => home?.remove());
+
+/** The spotter session: its main transcript and its two sub-agent files (one of them compaction). */
+export const SESSION_FILES = {
+  main: "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl",
+  subagents: [
+    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-aac57f5.jsonl",
+    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-acompact-946d2b.jsonl",
+  ],
+};
+
+/** The session's expected totals: main file plus sub-agent files, and the sub-agent part alone. */
+export function expectedSession(): {
+  totals: Record<string, Record<string, number>>;
+  subagent: Record<string, Record<string, number>>;
+} {
+  const expected = expectedTotals();
+  const merge = (files: string[]) => {
+    const into: Record<string, Record<string, number>> = {};
+    for (const file of files) {
+      for (const [model, counts] of Object.entries(expected[file] ?? {})) {
+        into[model] ??= {};
+        const target = into[model];
+        for (const [field, value] of Object.entries(counts)) target[field] = (target[field] ?? 0) + value;
+      }
+    }
+    return into;
+  };
+  return {
+    totals: merge([SESSION_FILES.main, ...SESSION_FILES.subagents]),
+    subagent: merge(SESSION_FILES.subagents),
+  };
+}
+
+const FOUR = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
+function fourOf(totals: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    Object.entries(totals).map(([model, counts]) => [
+      model,
+      Object.fromEntries(FOUR.map((f) => [f, counts[f] ?? 0])),
+    ]),
+  );
+}
+
+describe("a session replayed turn by turn through the hook", () => {
+  if (!HAVE_FIXTURES) {
+    test.skip(FIXTURES_MISSING, () => {});
+    return;
+  }
+  test("reports add up to the session's expected totals, sub-agents and compaction included and reported apart", () => {
+    home = fakeHome();
+    const sessionId = "ae4a77f8-aedd-4bc1-888f-c94edc91af04";
+    const main = readFileSync(join(FIXTURES, SESSION_FILES.main));
+    const transcript = home.transcript(sessionId);
+    // Cut anywhere, mid-line included: a half-written line must wait for the next turn.
+    const cuts = [
+      0,
+      1000,
+      1001,
+      90_000,
+      333_333,
+      600_000,
+      600_001,
+      900_000,
+      1_200_000,
+      1_500_000,
+      main.length,
+    ];
+    for (let i = 1; i < cuts.length; i++) {
+      home.append(transcript, main.subarray(cuts[i - 1], cuts[i]));
+      if (i === 4) {
+        const folder = join(home.projectDir, sessionId, "subagents");
+        for (const file of SESSION_FILES.subagents) {
+          const bytes = readFileSync(join(FIXTURES, file));
+          // The sub-agent file also arrives in two parts, and SubagentStop reads it.
+          home.append(join(folder, file.split("/").pop() ?? ""), bytes.subarray(0, bytes.length >> 1));
+          home.hook(sessionId, "SubagentStop");
+          home.append(join(folder, file.split("/").pop() ?? ""), bytes.subarray(bytes.length >> 1));
+        }
+      }
+      home.hook(sessionId);
+    }
+    home.hook(sessionId, "SessionEnd");
+    const reports = home.reports();
+    const expected = expectedSession();
+    const { totals, subagent } = sumReports(reports);
+    expect(fourOf(totals)).toEqual(expected.totals);
+    expect(fourOf(subagent)).toEqual(expected.subagent);
+    // One report per turn that added something, numbered without gaps or repeats.
+    expect(reports.map((r) => r.turn_index)).toEqual(reports.map((_, i) => i));
+    expect(new Set(reports.map((r) => r.session_id))).toEqual(new Set([sessionId]));
+    const first = reports[0];
+    expect(first?.schema_version).toBe(2);
+    expect(first?.user_email).toBe("dev@example.org");
+    expect(first?.claude_code_version).toMatch(/^2\.1\.3\d$/);
+    expect(first?.session_start_utc).toMatch(/^2026-\d\d-\d\dT/);
+    // v2 extras: the cache split sums to the cache writes, and requests count API responses.
+    for (const [model, counts] of Object.entries(totals)) {
+      expect((counts.cache_write_5m_tokens ?? 0) + (counts.cache_write_1h_tokens ?? 0)).toBe(
+        counts.cache_write_tokens ?? -1,
+      );
+      expect(counts.requests).toBeGreaterThan(0);
+      expect(model).not.toBe("<synthetic>");
+    }
+  });
+});
+
+describe("hook edge cases", () => {
+  test("nothing configured: the hook does nothing at all, silently", () => {
+    home = fakeHome({ CLAUDE_PLUGIN_OPTION_API_ENDPOINT: "", CLAUDE_PLUGIN_OPTION_API_TOKEN: "" });
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1" })));
+    home.hook("s1");
+    expect(existsSync(join(home.configDir, "ccflux"))).toBe(false);
+  });
+
+  test("the config file is the fallback when the plugin settings are empty", () => {
+    home = fakeHome({ CLAUDE_PLUGIN_OPTION_API_ENDPOINT: "", CLAUDE_PLUGIN_OPTION_API_TOKEN: "" });
+    home.append(
+      join(home.configDir, "ccflux", "config.json"),
+      JSON.stringify({ endpoint: "https://x.example", token: "rtok_file" }),
+    );
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", output: 42 })));
+    home.hook("s1");
+    expect(home.reports().map((r) => r.models["claude-opus-4-6"]?.output_tokens)).toEqual([42]);
+  });
+
+  test("a turn with nothing new queues nothing and uses no turn index", () => {
+    home = fakeHome();
+    const path = home.transcript("s1");
+    home.append(path, jsonl(userLine(), assistant({ id: "m1" })));
+    home.hook("s1");
+    home.append(path, jsonl(userLine("only a prompt, no answer yet")));
+    home.hook("s1");
+    home.append(path, jsonl(assistant({ id: "m2" })));
+    home.hook("s1");
+    expect(home.reports().map((r) => r.turn_index)).toEqual([0, 1]);
+  });
+
+  test("a forked session (history copied into a new file) reports only its new responses", () => {
+    home = fakeHome();
+    const history = jsonl(
+      userLine(),
+      assistant({ id: "m1", output: 11 }),
+      assistant({ id: "m2", output: 22 }),
+    );
+    home.append(home.transcript("original"), history);
+    home.hook("original");
+    home.append(
+      home.transcript("fork"),
+      history + jsonl(assistant({ id: "m3", output: 33, sessionId: "fork" })),
+    );
+    home.hook("fork");
+    const outputs = home.reports().map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens]);
+    expect(outputs).toEqual([
+      ["original", 33],
+      ["fork", 33],
+    ]);
+  });
+
+  test("old-style sibling agent files count for their own session only", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", sessionId: "s1" })));
+    home.append(home.transcript("s2"), jsonl(assistant({ id: "m2", sessionId: "s2" })));
+    home.hook("s1");
+    home.hook("s2");
+    home.append(
+      join(home.projectDir, "agent-1234.jsonl"),
+      jsonl(assistant({ id: "a1", sessionId: "s1", output: 70, model: "claude-haiku" })),
+    );
+    home.append(
+      join(home.projectDir, "agent-5678.jsonl"),
+      jsonl(assistant({ id: "a2", sessionId: "s2", output: 80, model: "claude-haiku" })),
+    );
+    home.hook("s1");
+    home.hook("s2");
+    const agentReports = home.reports().filter((r) => r.models["claude-haiku"]);
+    expect(
+      agentReports.map((r) => [r.session_id, r.models["claude-haiku"]?.subagent?.output_tokens]),
+    ).toEqual([
+      ["s1", 70],
+      ["s2", 80],
+    ]);
+  });
+
+  test("StopFailure on a rate limit queues a limit event; other failures do not", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(userLine()));
+    home.hook("s1", "StopFailure", { error_type: "server_error" });
+    home.hook("s1", "StopFailure", { error_type: "rate_limit", error_message: "limit reached" });
+    const events = home.outbox().filter((entry) => entry.kind === "limit-event");
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0]?.body ?? "{}")).toMatchObject({
+      schema_version: 2,
+      session_id: "s1",
+      kind: "rate_limit",
+    });
+  });
+
+  test("state, outbox and logs hold no prompt, path or code", () => {
+    home = fakeHome();
+    home.append(
+      home.transcript("s1"),
+      jsonl(userLine("please refactor my secret thing"), assistant({ id: "m1" })),
+    );
+    home.append(home.transcript("s1"), '{"type":"assistant","message":{"usage":\xff broken\n');
+    home.hook("s1");
+    const text = stateText(home.configDir);
+    expect(text).toContain("claude-opus-4-6");
+    for (const secret of ["secret-project", "secret thing", "some secret code", home.dir, "rtok_test"]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  test("a device whose key IT revoked stays silent", () => {
+    home = fakeHome();
+    const paths = statePaths(home.env);
+    home.append(paths.revokedKey, "revoked seed\n");
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1" })));
+    home.hook("s1");
+    expect(home.outbox()).toEqual([]);
+    expect(existsSync(paths.state)).toBe(false);
+  });
+
+  test("a lock left by a dead process is taken over; a live holder makes the hook give up and count later", () => {
+    home = fakeHome();
+    const paths = statePaths(home.env);
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1" })));
+    // A pid that cannot be running.
+    home.append(paths.stateLock, "2147483646\n");
+    home.hook("s1");
+    expect(home.reports()).toHaveLength(1);
+    expect(existsSync(paths.stateLock)).toBe(false);
+
+    // This test process is alive and "holds" the lock: the hook waits, gives up, and loses nothing.
+    writeFileSync(paths.stateLock, `${process.pid}\n`);
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m2" })));
+    const started = Date.now();
+    home.hook("s1");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(home.reports()).toHaveLength(1);
+    expect(readFileSync(paths.activityLog, "utf8")).toContain("another hook held the state lock");
+    writeFileSync(paths.stateLock, "");
+    utimesSync(paths.stateLock, new Date(0), new Date(0));
+    home.hook("s1");
+    expect(home.reports()).toHaveLength(2);
+  });
+
+  test("concurrent hook processes on several sessions never corrupt state or count twice", async () => {
+    home = fakeHome();
+    const sessions = ["c1", "c2", "c3", "c4"];
+    for (const id of sessions) {
+      home.append(
+        home.transcript(id),
+        jsonl(...Array.from({ length: 50 }, (_, i) => assistant({ id: `${id}-${i}`, output: 1 }))),
+      );
+    }
+    const run = (id: string, event: string) =>
+      Bun.spawn([process.execPath, join(REPO_ROOT, "src/reporter/main.ts"), "hook", event], {
+        env: home.env,
+        stdin: Buffer.from(home.hookInput(id, event)),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    const processes = sessions.flatMap((id) => [run(id, "Stop"), run(id, "SessionEnd"), run(id, "Stop")]);
+    const outputs = await Promise.all(
+      processes.map(async (p) => [
+        await p.exited,
+        await new Response(p.stdout).text(),
+        await new Response(p.stderr).text(),
+      ]),
+    );
+    // Exit 0 and not a byte on the terminal, every time.
+    expect(outputs.every(([code, out, err]) => code === 0 && out === "" && err === "")).toBe(true);
+    const { totals } = sumReports(home.reports());
+    expect(totals["claude-opus-4-6"]?.output_tokens).toBe(200);
+    expect(totals["claude-opus-4-6"]?.requests).toBe(200);
+  });
+});
+
+describe("configuration, outbox and logs", () => {
+  test("the endpoint may be the base URL or its /report URL, under a sub-path too", () => {
+    const env = {};
+    const urls = (endpoint: string) => {
+      const resolved = resolveEndpoints(endpoint, env);
+      return resolved.ok
+        ? [resolved.value.token, resolved.value.registerKey, resolved.value.report]
+        : resolved.message;
+    };
+    const plain = ["https://c.example/token", "https://c.example/register-key", "https://c.example/report"];
+    expect(urls("https://c.example")).toEqual(plain);
+    expect(urls("https://c.example/")).toEqual(plain);
+    expect(urls("https://c.example/report")).toEqual(plain);
+    expect(urls("https://c.example/ccflux/report/")).toEqual([
+      "https://c.example/ccflux/token",
+      "https://c.example/ccflux/register-key",
+      "https://c.example/ccflux/report",
+    ]);
+    expect(urls("https://c.example:8443/reporting")[0]).toBe("https://c.example:8443/reporting/token");
+    expect(urls("http://c.example/report")).toContain("must start with https://");
+    expect(urls("not a url")).toContain("is not a URL");
+    const http = resolveEndpoints("http://127.0.0.1:8080/report", { CCFLUX_ALLOW_HTTP: "1" });
+    expect(http.ok && http.value.report).toBe("http://127.0.0.1:8080/report");
+  });
+
+  test("the email comes from .claude.json in CLAUDE_CONFIG_DIR when set, else in the home folder", () => {
+    const { dir, remove } = tempDir();
+    try {
+      writeFileSync(
+        join(dir, ".claude.json"),
+        JSON.stringify({ oauthAccount: { emailAddress: "home@example.org" } }),
+      );
+      expect(userEmail({ HOME: dir })).toBe("home@example.org");
+      expect(userEmail({ HOME: "/nonexistent", CLAUDE_CONFIG_DIR: dir })).toBe("home@example.org");
+      expect(userEmail({ HOME: "/nonexistent" })).toBe("");
+    } finally {
+      remove();
+    }
+  });
+
+  test("the outbox keeps at most its limit, dropping the oldest with a log line", () => {
+    home = fakeHome();
+    const paths = statePaths(home.env);
+    const log = logger(paths);
+    ensureStateDir(paths);
+    appendOutbox(
+      paths.outbox,
+      [1, 2, 3, 4].map((n) => ({ kind: "report" as const, body: `{"n":${n}}` })),
+      log,
+      3,
+    );
+    appendOutbox(paths.outbox, [{ kind: "report", body: '{"n":5}' }], log, 3);
+    expect(home.outbox().map((entry) => entry.body)).toEqual(['{"n":3}', '{"n":4}', '{"n":5}']);
+    expect(listOutbox(paths.outbox)).toEqual(["000000000003.json", "000000000004.json", "000000000005.json"]);
+    expect(readFileSync(paths.errorsLog, "utf8")).toContain("outbox full: dropped the oldest reports");
+  });
+
+  test("logs stay under 64 KB and keep the newest lines", () => {
+    home = fakeHome();
+    const paths = statePaths(home.env);
+    ensureStateDir(paths);
+    const log = logger(paths);
+    for (let i = 0; i < 2000; i++) log.error("receiver not reachable (ECONNREFUSED); will retry", { n: i });
+    const text = readFileSync(paths.errorsLog, "utf8");
+    expect(statSync(paths.errorsLog).size).toBeLessThanOrEqual(LOG_CAP_BYTES);
+    expect(text.trimEnd().split("\n").pop()).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ error receiver not reachable .* n=1999$/,
+    );
+    expect(text.startsWith("20")).toBe(true);
+  });
+
+  test("a lock held by a live process is not taken, and is released only by its holder", () => {
+    const { dir, remove } = tempDir();
+    try {
+      const path = join(dir, "x.lock");
+      const release = acquireLock(path, { waitMs: 0, staleAfterMs: 0 });
+      expect(release).not.toBeNull();
+      expect(acquireLock(path, { waitMs: 50, staleAfterMs: 0 })).toBeNull();
+      release?.();
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      remove();
+    }
+  });
+});

@@ -1,0 +1,107 @@
+// A fake Claude Code home for reporter tests: config folder, project folder, transcripts, hook runs.
+
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Report } from "../../src/protocol/index.ts";
+import { statePaths } from "../../src/reporter/files.ts";
+import { runHook } from "../../src/reporter/hook.ts";
+import { listOutbox, type OutboxEntry, readOutboxEntry } from "../../src/reporter/outbox.ts";
+import { tempDir } from "./helpers.ts";
+
+export interface FakeHome {
+  dir: string;
+  configDir: string;
+  projectDir: string;
+  env: Record<string, string>;
+  transcript(sessionId: string): string;
+  append(path: string, text: string | Uint8Array): void;
+  hookInput(sessionId: string, event?: string, extra?: Record<string, unknown>): string;
+  /** Runs the hook in this process (the sender is not started). */
+  hook(sessionId: string, event?: string, extra?: Record<string, unknown>): void;
+  outbox(): OutboxEntry[];
+  reports(): Report[];
+  remove(): void;
+}
+
+export function fakeHome(env: Record<string, string> = {}): FakeHome {
+  const { dir, remove } = tempDir("ccflux-home-");
+  const configDir = join(dir, ".claude");
+  const projectDir = join(configDir, "projects", "-work-secret-project");
+  mkdirSync(projectDir, { recursive: true });
+  writeFileSync(
+    join(configDir, ".claude.json"),
+    JSON.stringify({ oauthAccount: { emailAddress: "dev@example.org" } }),
+  );
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    CLAUDE_CONFIG_DIR: configDir,
+    CLAUDE_PLUGIN_OPTION_API_ENDPOINT: "https://ccflux.example.org/report",
+    CLAUDE_PLUGIN_OPTION_API_TOKEN: "rtok_test",
+    CCFLUX_SENDER: "none",
+    ...env,
+  };
+  const home: FakeHome = {
+    dir,
+    configDir,
+    projectDir,
+    env: fullEnv,
+    transcript: (sessionId) => join(projectDir, `${sessionId}.jsonl`),
+    append(path, text) {
+      mkdirSync(dirname(path), { recursive: true });
+      appendFileSync(path, text);
+    },
+    hookInput: (sessionId, event = "Stop", extra = {}) =>
+      JSON.stringify({
+        session_id: sessionId,
+        transcript_path: home.transcript(sessionId),
+        cwd: "/work/secret-project",
+        hook_event_name: event,
+        ...extra,
+      }),
+    hook(sessionId, event = "Stop", extra = {}) {
+      runHook(event, home.hookInput(sessionId, event, extra), fullEnv);
+    },
+    outbox() {
+      const outbox = statePaths(fullEnv).outbox;
+      return listOutbox(outbox).flatMap((name) => readOutboxEntry(outbox, name) ?? []);
+    },
+    reports: () =>
+      home.outbox().flatMap((entry) => (entry.kind === "report" ? [JSON.parse(entry.body)] : [])),
+    remove,
+  };
+  return home;
+}
+
+/** Everything the reporter keeps, concatenated, for checks that nothing private leaked into it. */
+export function stateText(configDir: string): string {
+  const dir = join(configDir, "ccflux");
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => readFileSync(join(entry.parentPath, entry.name), "utf8"))
+    .join("\n");
+}
+
+/** Per-model sums of the four counts (and the sub-agent part) over reports. */
+export function sumReports(reports: Report[]): {
+  totals: Record<string, Record<string, number>>;
+  subagent: Record<string, Record<string, number>>;
+} {
+  const totals: Record<string, Record<string, number>> = {};
+  const subagent: Record<string, Record<string, number>> = {};
+  const add = (into: Record<string, Record<string, number>>, model: string, counts: object) => {
+    into[model] ??= {};
+    const target = into[model];
+    for (const [field, value] of Object.entries(counts)) {
+      if (typeof value === "number") target[field] = (target[field] ?? 0) + value;
+    }
+  };
+  for (const report of reports) {
+    for (const [model, usage] of Object.entries(report.models)) {
+      const { subagent: part, ...counts } = usage;
+      add(totals, model, counts);
+      if (part) add(subagent, model, part);
+    }
+  }
+  return { totals, subagent };
+}
