@@ -154,11 +154,11 @@ export async function buildHost(outDir = join(root, "dist")): Promise<string[]> 
 }
 
 /** Every file under release/plugin/, as zip entries under `ccflux/` (the folder Claude Code installs). */
-async function pluginEntries(): Promise<ZipEntry[]> {
-  if (!existsSync(PLUGIN_DIR)) return [];
+async function pluginEntries(pluginDir: string): Promise<ZipEntry[]> {
+  if (!existsSync(pluginDir)) return [];
   const entries: ZipEntry[] = [];
-  for (const relative of [...new Bun.Glob("**/*").scanSync({ cwd: PLUGIN_DIR, dot: true })].sort()) {
-    const file = Bun.file(join(PLUGIN_DIR, relative));
+  for (const relative of [...new Bun.Glob("**/*").scanSync({ cwd: pluginDir, dot: true })].sort()) {
+    const file = Bun.file(join(pluginDir, relative));
     const executable = ((await file.stat()).mode & 0o111) !== 0;
     entries.push({ name: `ccflux/${relative}`, data: await file.bytes(), executable });
   }
@@ -173,10 +173,16 @@ export interface ReleaseOptions {
   outDir: string;
   /** Only the targets this machine runs (no download), as the release test does. */
   hostOnly?: boolean;
+  /** The folder zipped as the plugin asset; release/plugin/ unless told. */
+  pluginDir?: string;
 }
 
 /** Builds the assets, the plugin zip and SHA256SUMS (`sha256sum -c` format); returns the asset names. */
-export async function buildRelease({ outDir, hostOnly = false }: ReleaseOptions): Promise<string[]> {
+export async function buildRelease({
+  outDir,
+  hostOnly = false,
+  pluginDir = PLUGIN_DIR,
+}: ReleaseOptions): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const assets: string[] = [];
   for (const program of PROGRAMS) {
@@ -187,8 +193,8 @@ export async function buildRelease({ outDir, hostOnly = false }: ReleaseOptions)
       assets.push(name);
     }
   }
-  const plugin = await pluginEntries();
-  if (plugin.length === 0) throw new Error(`cannot zip the plugin: ${PLUGIN_DIR} is missing or empty`);
+  const plugin = await pluginEntries(pluginDir);
+  if (plugin.length === 0) throw new Error(`cannot zip the plugin: ${pluginDir} is missing or empty`);
   await Bun.write(join(outDir, PLUGIN_ZIP), writeZip(plugin));
   assets.push(PLUGIN_ZIP);
 
