@@ -1,0 +1,206 @@
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { doctor, status } from "../../src/reporter/commands.ts";
+import { statePaths } from "../../src/reporter/files.ts";
+import { readSenderStatus, runSender } from "../../src/reporter/sender.ts";
+import { FakeReceiver } from "./fake-receiver.ts";
+import { assistant, jsonl } from "./helpers.ts";
+import { type FakeHome, fakeHome } from "./session.ts";
+
+let home: FakeHome;
+let receiver: FakeReceiver;
+afterEach(() => {
+  receiver?.stop();
+  home?.remove();
+});
+
+/** A fake Claude Code home pointed at a fake receiver, with `turns` reports queued. */
+function setup(turns: number, env: Record<string, string> = {}): void {
+  receiver = new FakeReceiver();
+  home = fakeHome({
+    CLAUDE_PLUGIN_OPTION_API_ENDPOINT: `${receiver.url}/report`,
+    CCFLUX_ALLOW_HTTP: "1",
+    CCFLUX_BACKOFF_MS: "5",
+    ...env,
+  });
+  queue(turns);
+}
+
+let nextId = 0;
+function queue(turns: number): void {
+  for (let i = 0; i < turns; i++) {
+    home.append(home.transcript("s1"), jsonl(assistant({ id: `m${nextId++}`, output: 10 })));
+    home.hook("s1");
+  }
+}
+
+const paths = () => statePaths(home.env);
+const reportsSeen = () => receiver.seen.filter((r) => r.path === "/report");
+const turnsSeen = () => reportsSeen().map((r) => JSON.parse(r.body).turn_index);
+const errors = () => (existsSync(paths().errorsLog) ? readFileSync(paths().errorsLog, "utf8") : "");
+
+test("sends the outbox in order, signed with the registered device key, and empties it", async () => {
+  setup(3);
+  await runSender(home.env);
+  expect(receiver.count("/token")).toBe(1);
+  expect(receiver.count("/register-key")).toBe(1);
+  expect(turnsSeen()).toEqual([0, 1, 2]);
+  const registered = JSON.parse(receiver.seen.find((r) => r.path === "/register-key")?.body ?? "{}");
+  expect(registered.public_key).toHaveLength(44);
+  expect(registered.device_id.length).toBeGreaterThan(0);
+  for (const report of reportsSeen()) {
+    expect(report.signatureValid).toBe(true);
+    expect(report.publicKey).toBe(registered.public_key);
+    expect(report.authorization).toBe("Bearer at_1");
+  }
+  expect(home.outbox()).toEqual([]);
+  expect(statSync(paths().deviceKey).mode & 0o777).toBe(0o600);
+  expect(readSenderStatus(paths()).lastSuccessAt).not.toBeNull();
+  expect(readFileSync(paths().activityLog, "utf8")).toContain("reports sent count=3");
+
+  // A later sender reuses the cached access token and the registration.
+  queue(1);
+  await runSender(home.env);
+  expect(receiver.count("/token")).toBe(1);
+  expect(receiver.count("/register-key")).toBe(1);
+  expect(turnsSeen()).toEqual([0, 1, 2, 3]);
+});
+
+test("503 and a dropped connection keep the report; it is sent once the receiver answers", async () => {
+  setup(2);
+  receiver.plan("/report", { status: 503 }, { status: 503 }, { status: 502 });
+  await runSender(home.env);
+  expect(turnsSeen()).toEqual([0, 0, 0, 0, 1]);
+  expect(home.outbox()).toEqual([]);
+  // The same failure is logged once, not on every retry.
+  expect(errors().match(/receiver unavailable \(503\)/g)).toHaveLength(1);
+  expect(readSenderStatus(paths()).failures).toBe(0);
+});
+
+test("429 is honoured: the retry waits for Retry-After", async () => {
+  // 20 ms units: the 1 s wait fits in one sender's lifetime (120 units).
+  setup(1, { CCFLUX_BACKOFF_MS: "20" });
+  receiver.plan("/report", { status: 429, retryAfter: 1 });
+  await runSender(home.env);
+  const [first, second] = reportsSeen();
+  expect(second).toBeDefined();
+  expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(990);
+  expect(home.outbox()).toEqual([]);
+});
+
+test("an unreachable receiver: the sender gives up for now and keeps everything", async () => {
+  setup(2, { CLAUDE_PLUGIN_OPTION_API_ENDPOINT: "http://127.0.0.1:9/report" });
+  const started = Date.now();
+  await runSender(home.env);
+  // 120 backoff units of 5 ms: the process does not linger.
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(home.outbox()).toHaveLength(2);
+  expect(errors()).toContain("receiver not reachable");
+  expect(readSenderStatus(paths()).nextAttemptAt).toBeGreaterThan(0);
+});
+
+test("401 on a report: the access token is exchanged again and the report retried once", async () => {
+  setup(1);
+  receiver.plan("/report", { status: 401 });
+  await runSender(home.env);
+  expect(receiver.count("/token")).toBe(2);
+  expect(reportsSeen().map((r) => r.authorization)).toEqual(["Bearer at_1", "Bearer at_2"]);
+  expect(home.outbox()).toEqual([]);
+});
+
+test("a rejected refresh token keeps the reports and says what to do", async () => {
+  setup(2);
+  receiver.plan("/token", ...Array.from({ length: 500 }, () => ({ status: 401 })));
+  await runSender(home.env);
+  expect(receiver.count("/report")).toBe(0);
+  expect(home.outbox()).toHaveLength(2);
+  expect(errors()).toContain(
+    "refresh token rejected (401): ask IT for a new token, then update it in Claude Code's plugin settings",
+  );
+});
+
+test("key-not-registered: the key is registered again and the report kept until it is taken", async () => {
+  setup(1);
+  receiver.plan("/report", { status: 403, error: "key-not-registered" });
+  await runSender(home.env);
+  expect(receiver.count("/register-key")).toBe(2);
+  expect(reportsSeen().map((r) => r.signatureValid)).toEqual([true, true]);
+  expect(home.outbox()).toEqual([]);
+});
+
+test("key-revoked: the outbox is cleared and the device goes silent until the revoked key is removed", async () => {
+  setup(3);
+  receiver.plan("/report", { status: 403, error: "key-revoked" });
+  await runSender(home.env);
+  expect(home.outbox()).toEqual([]);
+  expect(existsSync(paths().revokedKey)).toBe(true);
+  expect(errors()).toContain("device key revoked by IT (403 key-revoked)");
+  const before = receiver.seen.length;
+  queue(2);
+  await runSender(home.env);
+  expect(home.outbox()).toEqual([]);
+  expect(receiver.seen.length).toBe(before);
+  expect(status(home.env).join("\n")).toContain("revoked by IT");
+});
+
+test("400 drops the invalid report and goes on; timestamp-stale keeps it and names the clock", async () => {
+  setup(2);
+  receiver.plan("/report", { status: 400 }, { status: 403, error: "timestamp-stale" });
+  await runSender(home.env);
+  expect(turnsSeen()).toEqual([0, 1, 1]);
+  expect(errors()).toContain("refused a report as invalid (400)");
+  expect(errors()).toMatch(/clock is (-?\d+ s )?off/);
+  expect(home.outbox()).toEqual([]);
+});
+
+test("a limit event goes to /limit-event, and an old receiver's 404 drops it", async () => {
+  setup(0);
+  home.append(home.transcript("s1"), jsonl(assistant({ id: "x" })));
+  home.hook("s1", "StopFailure", { error_type: "rate_limit" });
+  home.hook("s1", "StopFailure", { error_type: "rate_limit" });
+  receiver.plan("/limit-event", { status: 404 });
+  await runSender(home.env);
+  expect(receiver.count("/limit-event")).toBe(2);
+  expect(receiver.seen.filter((r) => r.path === "/limit-event").every((r) => r.signatureValid)).toBe(true);
+  expect(errors()).toContain("receiver does not take limit events (404)");
+  expect(home.outbox()).toEqual([]);
+});
+
+test("409 on registration: the key belongs to another user, so this user gets a new one", async () => {
+  setup(1);
+  receiver.plan("/register-key", { status: 409 });
+  await runSender(home.env);
+  const keys = receiver.seen
+    .filter((r) => r.path === "/register-key")
+    .map((r) => JSON.parse(r.body).public_key);
+  expect(keys).toHaveLength(2);
+  expect(keys[0]).not.toBe(keys[1]);
+  expect(reportsSeen()[0]?.publicKey).toBe(keys[1]);
+});
+
+test("two senders at once: one sends, each report exactly once", async () => {
+  setup(5);
+  receiver.plan("/report", { status: 200, delayMs: 100 });
+  await Promise.all([runSender(home.env), runSender(home.env), runSender(home.env)]);
+  expect(turnsSeen()).toEqual([0, 1, 2, 3, 4]);
+});
+
+test("doctor checks health, token exchange and registration, and says what to fix", async () => {
+  setup(0);
+  const good = await doctor(home.env);
+  expect(good).toEqual({
+    ok: true,
+    lines: [
+      `receiver: ${receiver.url}`,
+      "health: ok",
+      "token exchange: ok",
+      expect.stringMatching(/^device key: registered/),
+    ],
+  });
+  receiver.plan("/token", { status: 401 });
+  const bad = await doctor(home.env);
+  expect(bad.ok).toBe(false);
+  expect(bad.lines.at(-1)).toContain("refresh token rejected (401): ask IT for a new token");
+  home.env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT = "http://127.0.0.1:9";
+  expect((await doctor(home.env)).lines.at(-1)).toMatch(/^health: not reachable \(\w+\)/);
+});
