@@ -4,7 +4,7 @@
 // a path or code.
 
 import { isObject, readJson, type StatePaths, writeFileAtomic } from "./files.ts";
-import { Ledger, type LedgerEntry } from "./ledger.ts";
+import { Ledger } from "./ledger.ts";
 
 /** Sessions kept; the least recently active beyond this are forgotten. */
 export const SESSION_LIMIT = 1_000;
@@ -60,7 +60,7 @@ export function loadState(paths: StatePaths): State {
       if (session) sessions[id] = session;
     }
   }
-  const ledger = new Ledger(Array.isArray(file.ledger) ? (file.ledger as LedgerEntry[]) : []);
+  const ledger = new Ledger(file.ledger);
   const config = isObject(file.config) ? (file.config as unknown as ConfigSeen) : null;
   return { sessions, ledger, config };
 }

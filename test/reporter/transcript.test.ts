@@ -206,7 +206,7 @@ describe("hand-made edge cases", () => {
   });
 
   test("the ledger stays bounded, forgetting the least recently touched responses first", () => {
-    const ledger = new Ledger([], 3);
+    const ledger = new Ledger("", 3);
     const response = (id: string) =>
       [...scanChunk(encode(jsonl(assistant({ id }))), false).responses.values()][0] as ResponseUsage;
     for (const id of ["a", "b", "c"]) ledger.take(response(id));
