@@ -1,0 +1,167 @@
+// docs/configuration.md against the code: variables and defaults, endpoints (asked of a running
+// receiver), error codes and statuses (read from the receiver's source), reporter state files.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { SignatureErrors } from "../../src/protocol/errors.ts";
+import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
+import { statePaths } from "../../src/reporter/files.ts";
+import { startReceiver, type TestReceiver } from "../support/receiver.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+const REFERENCE = readFileSync(join(ROOT, "docs/configuration.md"), "utf8");
+
+/** The rows of the first table under the `## heading`, as arrays of cells. */
+function tableUnder(markdown: string, heading: string): string[][] {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`no "## ${heading}" section`);
+  const section = markdown.slice(start + heading.length + 5).split(/\n## /)[0]!;
+  const rows = section
+    .split("\n")
+    .filter((line) => line.startsWith("|"))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
+  return rows.slice(2); // header and separator
+}
+
+function code(cell: string): string {
+  const match = /^`([^`]*)`$/.exec(cell);
+  if (!match) throw new Error(`expected a single \`code\` cell, got: ${cell}`);
+  return match[1]!;
+}
+
+function sourceFiles(dir: string): string[] {
+  return [...new Bun.Glob("**/*.ts").scanSync({ cwd: join(ROOT, dir) })].map((f) => join(ROOT, dir, f));
+}
+
+describe("configuration.md: environment variables", () => {
+  const rows = tableUnder(REFERENCE, "Receiver environment variables");
+
+  test("documents every variable the receiver reads, in the code's order, and nothing else", () => {
+    expect(rows.map((row) => code(row[0]!))).toEqual(CONFIG_VARIABLES.map((v) => v.name));
+  });
+
+  test("gives each variable the code's default", () => {
+    const documented = Object.fromEntries(rows.map((row) => [code(row[0]!), row[1]!]));
+    for (const variable of CONFIG_VARIABLES) {
+      const expected = variable.fallback === "" ? "unset" : `\`${variable.fallback}\``;
+      expect(`${variable.name}: ${documented[variable.name]}`).toBe(`${variable.name}: ${expected}`);
+    }
+  });
+
+  test("describes each variable", () => {
+    for (const row of rows) expect(row[2]!.length).toBeGreaterThan(20);
+  });
+});
+
+describe("configuration.md: endpoints", () => {
+  const rows = tableUnder(REFERENCE, "Receiver endpoints");
+  const documented = rows.map((row) => `${code(row[0]!)} ${code(row[1]!)}`);
+  let receiver: TestReceiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    receiver.cleanup();
+  });
+
+  test("documents every API route the receiver's controllers declare, and nothing else", () => {
+    const declared = new Set<string>();
+    for (const file of sourceFiles("src/receiver")) {
+      for (const match of readFileSync(file, "utf8").matchAll(
+        /\.(get|post|put|patch|delete)\(\s*"(\/[^"]*)"/g,
+      )) {
+        // The admin dashboard has its own page of documentation.
+        if (!match[2]!.startsWith("/admin")) declared.add(`${match[1]!.toUpperCase()} ${match[2]}`);
+      }
+    }
+    expect([...declared].sort()).toEqual([...documented].sort());
+  });
+
+  test("every documented endpoint answers on a running receiver", async () => {
+    for (const endpoint of documented) {
+      const [method, path] = endpoint.split(" ");
+      const response = await fetch(`${receiver.url}${path}`, { method });
+      expect(`${endpoint} ${response.status}`).not.toBe(`${endpoint} 404`);
+    }
+    // The check itself can fail: an unknown path is a 404.
+    expect((await fetch(`${receiver.url}/no-such-endpoint`)).status).toBe(404);
+  });
+
+  test("token-bearing endpoints answer 401 unauthorized without a token", async () => {
+    for (const row of rows.filter((r) => r[2]!.startsWith("`Bearer"))) {
+      const response = await fetch(`${receiver.url}${code(row[1]!)}`, { method: code(row[0]!) });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("X-CCFLUX-Error")).toBe("unauthorized");
+    }
+  });
+
+  test("every metric named is in GET /metrics", async () => {
+    const metrics = await (await fetch(`${receiver.url}/metrics`)).text();
+    const named = [...REFERENCE.matchAll(/`(ccflux_[a-z_]+)`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThanOrEqual(7);
+    for (const name of named) expect(metrics).toContain(`\n${name}`);
+  });
+
+  test("GET /health answers the documented body", async () => {
+    const response = await fetch(`${receiver.url}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"status":"ok","db":"ok"}');
+    expect(REFERENCE).toContain('`200 {"status":"ok","db":"ok"}`');
+  });
+});
+
+describe("configuration.md: error codes", () => {
+  test("lists exactly the (code, status) pairs the receiver sends", () => {
+    const sent = new Set<string>(SignatureErrors.map((name) => `${name} 403`));
+    for (const file of sourceFiles("src/receiver")) {
+      for (const match of readFileSync(file, "utf8").matchAll(/apiError\(\s*(\d{3}),\s*"([a-z-]+)"/g)) {
+        sent.add(`${match[2]} ${match[1]}`);
+      }
+    }
+    const documented = tableUnder(REFERENCE, "Error codes").map((row) => `${code(row[0]!)} ${row[1]}`);
+    expect(documented.length).toBe(new Set(documented).size);
+    expect([...documented].sort()).toEqual([...sent].sort());
+  });
+});
+
+describe("configuration.md: reporter state files", () => {
+  test("names every file and folder the reporter keeps, and nothing else", () => {
+    const paths = statePaths({ HOME: "/home/someone" });
+    const kept = Object.entries(paths)
+      .filter(([key]) => key !== "dir")
+      .map(([key, path]) => (key === "outbox" ? `${basename(path)}/` : basename(path)));
+    const documented = tableUnder(REFERENCE, "Reporter state files").map((row) => code(row[0]!));
+    expect([...documented].sort()).toEqual([...kept].sort());
+  });
+
+  test("says where the folder is, as the reporter computes it", () => {
+    expect(statePaths({ HOME: "/home/someone" }).dir).toBe("/home/someone/.claude/ccflux");
+    expect(statePaths({ CLAUDE_CONFIG_DIR: "/cfg" }).dir).toBe("/cfg/ccflux");
+    expect(REFERENCE).toContain("`$CLAUDE_CONFIG_DIR/ccflux`");
+    expect(REFERENCE).toContain("`~/.claude/ccflux`");
+  });
+});
+
+describe("configuration.md: command line", () => {
+  test("every documented command is in the receiver's help", () => {
+    const help = (args: string[]) =>
+      Bun.spawnSync([process.execPath, join(ROOT, "src/receiver/main.ts"), ...args]).stdout.toString();
+    const texts = [help(["--help"]), help(["users", "--help"]), help(["devices", "--help"])].join("\n");
+    for (const row of tableUnder(REFERENCE, "Receiver command line")) {
+      for (const usage of row[0]!.split(", ")) {
+        const words = code(usage)
+          .replace(/^`|`$/g, "")
+          .split(" ")
+          .filter((w) => /^[a-z-]+$/.test(w));
+        expect(texts).toContain(words.join(" "));
+      }
+    }
+  });
+});
