@@ -165,3 +165,67 @@ describe("configuration.md: command line", () => {
     }
   });
 });
+
+describe("server-setup.md", () => {
+  const setup = readFileSync(join(ROOT, "docs/server-setup.md"), "utf8");
+
+  test.each(["ccflux-receiver.service", "ccflux-receiver.env.example", "nginx.conf", "Caddyfile"])(
+    "shows release/%s exactly as shipped",
+    (name) => {
+      expect(setup).toContain(`\n${readFileSync(join(ROOT, "release", name), "utf8").trimEnd()}\n\`\`\``);
+    },
+  );
+
+  test("prints the same startup block as the receiver", async () => {
+    const documented = /```\n(ccflux-receiver config:\n[\s\S]*?listening on [^\n]+)\n```/.exec(setup)?.[1];
+    expect(documented).toBeDefined();
+    const receiver = await startReceiver({ env: { ADMIN_TOKEN: "x".repeat(64) } });
+    try {
+      const printed = receiver
+        .output()
+        .slice(0, receiver.output().indexOf("\n", receiver.output().indexOf("listening on")));
+      const expected = documented!
+        .replace("/var/lib/ccflux/ccflux.db", receiver.dbPath)
+        .replaceAll("127.0.0.1:8080", `127.0.0.1:${receiver.port}`)
+        .replace(`LISTEN_ADDR = 127.0.0.1:${receiver.port}`, "LISTEN_ADDR = 127.0.0.1:0");
+      expect(printed).toBe(expected);
+    } finally {
+      await receiver.stop();
+      receiver.cleanup();
+    }
+  });
+
+  test("names the assets the release publishes", async () => {
+    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS } = await import(
+      "../../release/build.ts"
+    );
+    for (const program of PROGRAMS) {
+      for (const target of RELEASE_TARGETS[program.name])
+        expect(setup).toContain(`\`${assetName(program.name, target)}\``);
+    }
+    expect(setup).toContain(`\`${PLUGIN_ZIP}\``);
+    expect(setup).toContain(`\`${CHECKSUMS}\``);
+  });
+
+  test("backup, as shown, copies a live database and refuses to overwrite", async () => {
+    const receiver = await startReceiver();
+    try {
+      receiver.sql(
+        "INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('rtok_x', 'a@example.org', datetime('now', '+1 day'));",
+      );
+      const backup = join(receiver.dir, "backup.db");
+      const run = () =>
+        Bun.spawnSync([process.execPath, join(ROOT, "src/receiver/main.ts"), "backup", backup], {
+          env: { ...process.env, DATABASE_PATH: receiver.dbPath },
+        });
+      expect(run().exitCode).toBe(0);
+      expect(
+        Bun.spawnSync(["sqlite3", backup, "SELECT email FROM refresh_tokens"]).stdout.toString().trim(),
+      ).toBe("a@example.org");
+      expect(run().exitCode).toBe(1);
+    } finally {
+      await receiver.stop();
+      receiver.cleanup();
+    }
+  });
+});
