@@ -1,0 +1,148 @@
+// `bun run bench:ingest`: signed v1 reports per second into the compiled receiver, driven by wrk
+// with 64 connections, against a bare Bun.serve reference doing the minimum. Prints the figures.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toRfc3339 } from "../../src/protocol/index.ts";
+import { Client, guideInsert, guideToken, newDevice, report, signHeaders } from "../support/client.ts";
+import { ensureBinary, sqlite3, startReceiver } from "../support/receiver.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 64;
+const USERS = 64;
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 250_000);
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+/**
+ * A wrk script reading pre-signed requests from a tab-separated file (too many for Lua constants);
+ * its two threads take alternate lines, so every report sent is distinct.
+ */
+function wrkScript(dataFile: string): string {
+  return `local R = {}
+for line in io.lines("${dataFile}") do
+  local auth, body, ts, sig = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
+  R[#R + 1] = { auth, body, ts, sig }
+end
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("id", counter) end
+function init(args) i = id end
+function request()
+  local r = R[i]
+  i = i + 2
+  if i > #R then i = id end
+  return wrk.format("POST", "/report", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. r[1], ["X-CCFLUX-Timestamp"] = r[3], ["X-CCFLUX-Signature"] = r[4] }, r[2])
+end
+`;
+}
+
+function parseWrk(output: string): Figures {
+  const unit = (value: string, suffix: string) =>
+    Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[suffix] ?? 1);
+  const latency = (pct: string) => {
+    const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(output);
+    return m ? unit(m[1]!, m[2]!) : Number.NaN;
+  };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? Number.NaN),
+    p50: latency("50"),
+    p99: latency("99"),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0),
+  };
+}
+
+function runWrk(url: string, script: string): Figures {
+  const result = Bun.spawnSync([
+    "wrk",
+    "-t2",
+    `-c${CONNECTIONS}`,
+    `-d${SECONDS}s`,
+    "--latency",
+    "-s",
+    script,
+    url,
+  ]);
+  const output = result.stdout.toString();
+  if (result.exitCode !== 0 || result.stderr.length) throw new Error(`wrk failed: ${result.stderr}`);
+  return parseWrk(output);
+}
+
+async function main() {
+  if (Bun.spawnSync(["which", "wrk"]).exitCode !== 0) throw new Error("wrk is missing: apt-get install wrk");
+  ensureBinary();
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-bench-"));
+  const receiver = await startReceiver({
+    binary: true,
+    env: { RATE_LIMIT_PER_MINUTE: "1000000000", REQUIRE_SIGNATURES: "1" },
+  });
+  try {
+    const client = new Client(receiver.url);
+    const users: { access: string; device: ReturnType<typeof newDevice> }[] = [];
+    for (let u = 0; u < USERS; u++) {
+      const token = guideToken();
+      receiver.sql(guideInsert(token, `bench${u}@example.org`));
+      const access = await client.exchange(token);
+      const device = newDevice();
+      await client.registerKey(access, device, `bench-${u}`);
+      users.push({ access, device });
+    }
+    console.log(`signing ${REQUESTS} distinct reports for ${USERS} users…`);
+    const timestamp = toRfc3339(Date.now());
+    const requests = Array.from({ length: REQUESTS }, (_, i) => {
+      const user = users[i % USERS]!;
+      const body = JSON.stringify(
+        report({ session_id: `bench-${i % 997}`, turn_index: i, timestamp_utc: timestamp }),
+      );
+      return { auth: user.access, body, headers: signHeaders(body, user.device, timestamp) };
+    });
+    const data = join(dir, "reports.tsv");
+    writeFileSync(
+      data,
+      requests
+        .map((r) =>
+          [r.auth, r.body, r.headers["X-CCFLUX-Timestamp"], r.headers["X-CCFLUX-Signature"]].join("\t"),
+        )
+        .join("\n"),
+    );
+    const script = join(dir, "reports.lua");
+    writeFileSync(script, wrkScript(data));
+
+    const ours = runWrk(`${receiver.url}/report`, script);
+    const stored = Number(receiver.sql("SELECT count(*) FROM usage_events;"));
+    await receiver.stop();
+
+    const refPath = join(dir, "reference.db");
+    const reference = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "reference-server.ts"), refPath, "0"],
+      { stdout: "pipe" },
+    );
+    const reader = reference.stdout.getReader();
+    const line = new TextDecoder().decode((await reader.read()).value);
+    const port = /:(\d+)/.exec(line)![1];
+    const ref = runWrk(`http://127.0.0.1:${port}/report`, script);
+    reference.kill();
+    await reference.exited;
+    const refStored = Number(sqlite3(refPath, "SELECT count(*) FROM reports;"));
+
+    const row = (name: string, f: Figures, rows: number) =>
+      `${name.padEnd(22)} ${f.rps.toFixed(0).padStart(8)} reports/s   p50 ${f.p50.toFixed(2).padStart(6)} ms   p99 ${f.p99.toFixed(2).padStart(6)} ms   non-2xx ${f.non2xx}   rows ${rows}`;
+    console.log(`\n${SECONDS} s, ${CONNECTIONS} connections, signed v1 reports, REQUIRE_SIGNATURES=1`);
+    console.log(row("ccflux-receiver", ours, stored));
+    console.log(row("bare Bun.serve", ref, refStored));
+    console.log(
+      `ratio ${(ours.rps / ref.rps).toFixed(2)} (target ≥ 0.80); target ≥ 8000 reports/s, p99 < 50 ms`,
+    );
+    if (stored < Math.min(REQUESTS, ours.rps * SECONDS * 0.9))
+      console.log("warning: fewer rows than requests: the request set wrapped around");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    receiver.cleanup();
+  }
+}
+
+await main();
