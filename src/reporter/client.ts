@@ -13,7 +13,7 @@ import {
 import type { Env } from "./files.ts";
 import { type DeviceKey, signBody } from "./keys.ts";
 
-const REQUEST_TIMEOUT_MS = 15_000;
+export const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface Answer {
   /** 0 when no answer came (see `failure`). */

@@ -7,7 +7,7 @@ import { acquireLock, type Env, ensureStateDir, statePaths } from "./files.ts";
 import { isKeyRevoked, loadOrCreateDeviceKey, readDeviceKey } from "./keys.ts";
 import { lastLine } from "./log.ts";
 import { listOutbox } from "./outbox.ts";
-import { readSenderStatus, registrationKey } from "./sender.ts";
+import { readSenderStatus, registrationKey, senderLockStaleMs } from "./sender.ts";
 import { loadState } from "./state.ts";
 
 function when(ms: number | null): string {
@@ -106,7 +106,7 @@ export async function doctor(env: Env): Promise<{ lines: string[]; ok: boolean }
   }
   ensureStateDir(paths);
   // The sender lock keeps doctor and a running sender from making two different keys at once.
-  const release = acquireLock(paths.senderLock, { waitMs: 5_000, staleAfterMs: 0 });
+  const release = acquireLock(paths.senderLock, { waitMs: 5_000, staleAfterMs: senderLockStaleMs(env) });
   if (!release) {
     lines.push("device key: the sender is busy; run ccflux doctor again in a minute");
     return { ok: false, lines };

@@ -92,10 +92,17 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed process nobody reaped (a container's init may not) still answers signals: on Linux,
+  // its state in /proc says it is a zombie.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 
@@ -140,11 +147,11 @@ export function acquireLock(path: string, { waitMs, staleAfterMs }: LockOptions)
 function isStale(path: string, staleAfterMs: number): boolean {
   try {
     const pid = Number.parseInt(readFileSync(path, "utf8"), 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
-      // A lock being written this instant has no pid yet; give its writer a moment.
-      return Date.now() - statSync(path).mtimeMs > 1000 || (Number.isInteger(pid) && pid > 0);
-    }
-    return staleAfterMs > 0 && Date.now() - statSync(path).mtimeMs > staleAfterMs;
+    const age = Date.now() - statSync(path).mtimeMs;
+    // No pid: its holder is writing it this instant, or crashed before it could (stale after a second).
+    if (!(pid > 0)) return age > 1000;
+    if (!isAlive(pid)) return true;
+    return staleAfterMs > 0 && age > staleAfterMs;
   } catch {
     // Gone between our attempts: not stale, just retry.
     return false;

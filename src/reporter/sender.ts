@@ -2,7 +2,7 @@
 // A report leaves the outbox only when the receiver answers 200 (or refuses it as invalid for good);
 // everything else keeps it for a later attempt, with backoff.
 
-import { type Answer, Client, readAccessToken } from "./client.ts";
+import { type Answer, Client, REQUEST_TIMEOUT_MS, readAccessToken } from "./client.ts";
 import { type Config, type Endpoints, loadConfig, resolveEndpoints } from "./config.ts";
 import {
   acquireLock,
@@ -60,6 +60,11 @@ export function timing(env: Env) {
   };
 }
 
+/** A sender stops starting requests after its lifetime; one delivery makes at most three requests. */
+export function senderLockStaleMs(env: Env): number {
+  return timing(env).lifetime + 3 * REQUEST_TIMEOUT_MS + 5_000;
+}
+
 type Outcome =
   | { kind: "sent" }
   | { kind: "drop"; reason: string }
@@ -115,6 +120,8 @@ class Sender {
           await Bun.sleep(wait);
         }
         for (const name of names) {
+          // Bounded lifetime, so a lock older than it (plus one request) can only be a dead sender's.
+          if (Date.now() > deadline) return "waiting";
           const entry = readOutboxEntry(this.paths.outbox, name);
           if (!entry) continue;
           const outcome = await this.deliver(entry);
@@ -328,7 +335,7 @@ export async function runSender(env: Env): Promise<void> {
     return;
   }
   for (;;) {
-    const release = acquireLock(paths.senderLock, { waitMs: 0, staleAfterMs: 0 });
+    const release = acquireLock(paths.senderLock, { waitMs: 0, staleAfterMs: senderLockStaleMs(env) });
     if (!release) return;
     let result: Awaited<ReturnType<Sender["drain"]>>;
     try {

@@ -93,15 +93,20 @@ export class FakeReceiver {
       );
     }
     if (this.upstream) {
-      const upstream = await fetch(`${this.upstream}${path}`, {
-        method: request.method,
-        headers: request.headers,
-        body: body || undefined,
-      });
-      return new Response(await upstream.arrayBuffer(), {
-        status: upstream.status,
-        headers: upstream.headers,
-      });
+      try {
+        const upstream = await fetch(`${this.upstream}${path}`, {
+          method: request.method,
+          headers: request.headers,
+          body: body || undefined,
+        });
+        return new Response(await upstream.arrayBuffer(), {
+          status: upstream.status,
+          headers: upstream.headers,
+        });
+      } catch {
+        // As a reverse proxy answers when the receiver behind it is down.
+        return new Response("bad gateway", { status: 502 });
+      }
     }
     return this.answer(path);
   }

@@ -7,7 +7,6 @@ import { LOG_CAP_BYTES, logger } from "../../src/reporter/log.ts";
 import { appendOutbox, listOutbox } from "../../src/reporter/outbox.ts";
 import {
   assistant,
-  expectedTotals,
   FIXTURES,
   FIXTURES_MISSING,
   HAVE_FIXTURES,
@@ -16,52 +15,18 @@ import {
   tempDir,
   userLine,
 } from "./helpers.ts";
-import { type FakeHome, fakeHome, stateText, sumReports } from "./session.ts";
+import {
+  countsOf,
+  expectedSession,
+  type FakeHome,
+  fakeHome,
+  SESSION_FILES,
+  stateText,
+  sumReports,
+} from "./session.ts";
 
 let home: FakeHome;
 afterEach(() => home?.remove());
-
-/** The spotter session: its main transcript and its two sub-agent files (one of them compaction). */
-export const SESSION_FILES = {
-  main: "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl",
-  subagents: [
-    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-aac57f5.jsonl",
-    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-acompact-946d2b.jsonl",
-  ],
-};
-
-/** The session's expected totals: main file plus sub-agent files, and the sub-agent part alone. */
-export function expectedSession(): {
-  totals: Record<string, Record<string, number>>;
-  subagent: Record<string, Record<string, number>>;
-} {
-  const expected = expectedTotals();
-  const merge = (files: string[]) => {
-    const into: Record<string, Record<string, number>> = {};
-    for (const file of files) {
-      for (const [model, counts] of Object.entries(expected[file] ?? {})) {
-        into[model] ??= {};
-        const target = into[model];
-        for (const [field, value] of Object.entries(counts)) target[field] = (target[field] ?? 0) + value;
-      }
-    }
-    return into;
-  };
-  return {
-    totals: merge([SESSION_FILES.main, ...SESSION_FILES.subagents]),
-    subagent: merge(SESSION_FILES.subagents),
-  };
-}
-
-const FOUR = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
-function fourOf(totals: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
-  return Object.fromEntries(
-    Object.entries(totals).map(([model, counts]) => [
-      model,
-      Object.fromEntries(FOUR.map((f) => [f, counts[f] ?? 0])),
-    ]),
-  );
-}
 
 describe("a session replayed turn by turn through the hook", () => {
   if (!HAVE_FIXTURES) {
@@ -105,8 +70,8 @@ describe("a session replayed turn by turn through the hook", () => {
     const reports = home.reports();
     const expected = expectedSession();
     const { totals, subagent } = sumReports(reports);
-    expect(fourOf(totals)).toEqual(expected.totals);
-    expect(fourOf(subagent)).toEqual(expected.subagent);
+    expect(countsOf(totals)).toEqual(expected.totals);
+    expect(countsOf(subagent)).toEqual(expected.subagent);
     // One report per turn that added something, numbered without gaps or repeats.
     expect(reports.map((r) => r.turn_index)).toEqual(reports.map((_, i) => i));
     expect(new Set(reports.map((r) => r.session_id))).toEqual(new Set([sessionId]));

@@ -6,7 +6,7 @@ import type { Report } from "../../src/protocol/index.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { runHook } from "../../src/reporter/hook.ts";
 import { listOutbox, type OutboxEntry, readOutboxEntry } from "../../src/reporter/outbox.ts";
-import { tempDir } from "./helpers.ts";
+import { expectedTotals, tempDir } from "./helpers.ts";
 
 export interface FakeHome {
   dir: string;
@@ -104,4 +104,48 @@ export function sumReports(reports: Report[]): {
     }
   }
   return { totals, subagent };
+}
+
+/** The spotter session: its main transcript and its two sub-agent files (one of them compaction). */
+export const SESSION_FILES = {
+  main: "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl",
+  subagents: [
+    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-aac57f5.jsonl",
+    "spotter/ae4a77f8-aedd-4bc1-888f-c94edc91af04/subagents/agent-acompact-946d2b.jsonl",
+  ],
+};
+
+/** The session's expected totals: main file plus sub-agent files, and the sub-agent part alone. */
+export function expectedSession(): {
+  totals: Record<string, Record<string, number>>;
+  subagent: Record<string, Record<string, number>>;
+} {
+  const expected = expectedTotals();
+  const merge = (files: string[]) => {
+    const into: Record<string, Record<string, number>> = {};
+    for (const file of files) {
+      for (const [model, counts] of Object.entries(expected[file] ?? {})) {
+        into[model] ??= {};
+        const target = into[model];
+        for (const [field, value] of Object.entries(counts)) target[field] = (target[field] ?? 0) + value;
+      }
+    }
+    return into;
+  };
+  return {
+    totals: merge([SESSION_FILES.main, ...SESSION_FILES.subagents]),
+    subagent: merge(SESSION_FILES.subagents),
+  };
+}
+
+export const FOUR = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
+export function countsOf(
+  totals: Record<string, Record<string, number>>,
+): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    Object.entries(totals).map(([model, counts]) => [
+      model,
+      Object.fromEntries(FOUR.map((f) => [f, counts[f] ?? 0])),
+    ]),
+  );
 }
