@@ -19,11 +19,10 @@ const SETUP_HINT =
 
 function describeConfig(config: Config | null, env: Env): string {
   const paths = statePaths(env);
+  if (config) return `yes, from ${config.source.replace("the config file", paths.config)}`;
+  // A terminal does not get the plugin settings; the hooks do, and record where they found them.
   const seen = loadState(paths).config;
-  if (config?.source === "config file") return `yes, from ${paths.config}`;
-  if (config) return "yes, from Claude Code's plugin settings";
-  // A terminal does not get the plugin settings; the hooks do, and record that they were there.
-  if (seen) return `yes, from Claude Code's ${seen.source} (seen by a hook at ${when(seen.at)})`;
+  if (seen) return `yes, from ${seen.source} (as a hook saw it at ${when(seen.at)})`;
   return `no: ${SETUP_HINT} ${paths.config}`;
 }
 

@@ -3,29 +3,35 @@
 import { join } from "node:path";
 import { type Env, homeDir, isObject, readJson, type StatePaths } from "./files.ts";
 
-export type ConfigSource = "plugin settings" | "config file";
-
 export interface Config {
   endpoint: string;
   token: string;
-  source: ConfigSource;
+  /** Where the values came from, in words for `ccflux status`. */
+  source: string;
 }
 
 /**
- * Claude Code hands the plugin's userConfig to hooks as CLAUDE_PLUGIN_OPTION_*; a user without the
- * plugin UI can write `{"endpoint": ..., "token": ...}` to the config file instead. Null: not set up.
+ * Claude Code hands the plugin's userConfig to hooks as CLAUDE_PLUGIN_OPTION_*; the config file
+ * (`{"endpoint": ..., "token": ...}`) fills in what the plugin settings leave empty, so IT can set the
+ * endpoint org-wide in managed settings and place each person's token with their device management.
+ * Null when either value is missing: not set up.
  */
 export function loadConfig(env: Env, paths: StatePaths): Config | null {
-  const endpoint = env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT?.trim();
-  const token = env.CLAUDE_PLUGIN_OPTION_API_TOKEN?.trim();
-  if (endpoint && token) return { endpoint, token, source: "plugin settings" };
+  const fromEnv = {
+    endpoint: env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT?.trim() ?? "",
+    token: env.CLAUDE_PLUGIN_OPTION_API_TOKEN?.trim() ?? "",
+  };
+  if (fromEnv.endpoint && fromEnv.token) return { ...fromEnv, source: "Claude Code's plugin settings" };
   const file = readJson(paths.config);
-  if (isObject(file) && typeof file.endpoint === "string" && typeof file.token === "string") {
-    if (file.endpoint.trim() && file.token.trim()) {
-      return { endpoint: file.endpoint.trim(), token: file.token.trim(), source: "config file" };
-    }
-  }
-  return null;
+  const fromFile = (key: string) => (isObject(file) && typeof file[key] === "string" ? file[key].trim() : "");
+  const endpoint = fromEnv.endpoint || fromFile("endpoint");
+  const token = fromEnv.token || fromFile("token");
+  if (!endpoint || !token) return null;
+  const source =
+    fromEnv.endpoint || fromEnv.token
+      ? "Claude Code's plugin settings and the config file"
+      : "the config file";
+  return { endpoint, token, source };
 }
 
 export interface Endpoints {

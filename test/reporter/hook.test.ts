@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveEndpoints, userEmail } from "../../src/reporter/config.ts";
+import { status } from "../../src/reporter/commands.ts";
+import { loadConfig, resolveEndpoints, userEmail } from "../../src/reporter/config.ts";
 import { acquireLock, ensureStateDir, statePaths } from "../../src/reporter/files.ts";
 import { LOG_CAP_BYTES, logger } from "../../src/reporter/log.ts";
 import { appendOutbox, listOutbox } from "../../src/reporter/outbox.ts";
@@ -108,6 +109,36 @@ describe("hook edge cases", () => {
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", output: 42 })));
     home.hook("s1");
     expect(home.reports().map((r) => r.models["claude-opus-4-6"]?.output_tokens)).toEqual([42]);
+  });
+
+  test("the config file fills in what the plugin settings leave empty (endpoint org-wide, token per person)", () => {
+    home = fakeHome({ CLAUDE_PLUGIN_OPTION_API_TOKEN: "" });
+    home.append(
+      join(home.configDir, "ccflux", "config.json"),
+      JSON.stringify({ token: "rtok_from_device_management" }),
+    );
+    const config = loadConfig(home.env, statePaths(home.env));
+    expect(config).toEqual({
+      endpoint: "https://ccflux.example.org/report",
+      token: "rtok_from_device_management",
+      source: "Claude Code's plugin settings and the config file",
+    });
+  });
+
+  test("status from a terminal, which lacks the plugin settings, says where the hooks found them", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1" })));
+    home.hook("s1");
+    const terminal = {
+      ...home.env,
+      CLAUDE_PLUGIN_OPTION_API_ENDPOINT: "",
+      CLAUDE_PLUGIN_OPTION_API_TOKEN: "",
+    };
+    const lines = status(terminal);
+    expect(lines[0]).toMatch(/^configured: +yes, from Claude Code's plugin settings \(as a hook saw it at /);
+    expect(lines[1]).toBe("receiver:     https://ccflux.example.org");
+    expect(lines).toContain("outbox:       1 reports waiting");
+    expect(lines.join("\n")).not.toContain("rtok_test");
   });
 
   test("a turn with nothing new queues nothing and uses no turn index", () => {
