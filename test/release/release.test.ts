@@ -2,9 +2,9 @@
 // download URL relies on, --version against package.json, SHA256SUMS, the plugin zip, and /health.
 // The other targets need Bun runtimes from the npm registry; `bun run release` builds them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import pkg from "../../package.json";
 import {
@@ -17,6 +17,7 @@ import {
   RELEASE_TARGETS,
 } from "../../release/build.ts";
 import { CHANGELOG, changelogSection } from "../../release/changelog.ts";
+import { setVersion, VERSIONED_FILES, versionsIn, withVersion } from "../../release/set-version.ts";
 import { checksumProblems, receiverHealth, versionLine } from "../../release/smoke.ts";
 import { crc32, writeZip } from "../../release/zip.ts";
 
@@ -178,5 +179,59 @@ describe("release notes", () => {
     const missing = Bun.spawnSync([process.execPath, join(ROOT, "release/changelog.ts"), "v99.0.0"]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr.toString()).toContain("CHANGELOG.md has no");
+  });
+});
+
+describe("version", () => {
+  test("package.json, the plugin and the marketplace entry carry the same version", async () => {
+    const versions = await versionsIn(ROOT);
+    expect(Object.keys(versions)).toEqual([...VERSIONED_FILES]);
+    for (const file of VERSIONED_FILES) expect(`${file}: ${versions[file]}`).toBe(`${file}: ${pkg.version}`);
+  });
+
+  test("set-version writes the tag's version to each file and nothing else of it", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ccflux-version-"));
+    try {
+      for (const file of VERSIONED_FILES) {
+        mkdirSync(dirname(join(root, file)), { recursive: true });
+        cpSync(join(ROOT, file), join(root, file));
+      }
+      expect(await setVersion(root, "v7.8.9")).toEqual([...VERSIONED_FILES]);
+      for (const file of VERSIONED_FILES) {
+        const before = await Bun.file(join(ROOT, file)).text();
+        const after = await Bun.file(join(root, file)).text();
+        expect(after).toBe(withVersion(before, "7.8.9"));
+        expect(after).not.toBe(before);
+      }
+      expect(Object.values(await versionsIn(root))).toEqual(VERSIONED_FILES.map(() => "7.8.9"));
+      expect(setVersion(root, "latest")).rejects.toThrow("expected a tag such as v1.2.3");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("a built binary prints the version set-version wrote", async () => {
+    // What the release workflow does: stamp, then build; --version must show the tag.
+    const root = mkdtempSync(join(tmpdir(), "ccflux-stamped-"));
+    try {
+      cpSync(join(ROOT, "src"), join(root, "src"), { recursive: true });
+      cpSync(join(ROOT, "package.json"), join(root, "package.json"));
+      symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
+      await Bun.write(
+        join(root, "package.json"),
+        withVersion(await Bun.file(join(root, "package.json")).text(), "7.8.9"),
+      );
+      const out = join(root, "ccflux-receiver");
+      const build = Bun.spawnSync(
+        ["bun", "build", "--compile", join(root, "src/receiver/main.ts"), "--outfile", out],
+        {
+          cwd: ROOT,
+        },
+      );
+      expect(build.exitCode).toBe(0);
+      expect(versionLine(out)).toBe("ccflux-receiver 7.8.9");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
