@@ -3,7 +3,7 @@
 // and the receiver starts on a fresh database and answers GET /health.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import pkg from "../package.json";
 import { assetName, CHECKSUMS, hostTarget, PROGRAMS, sha256 } from "./build.ts";
 
@@ -68,7 +68,9 @@ export async function receiverHealth(binary: string): Promise<{ status: number; 
   }
 }
 
-export async function smokeProblems(dir: string, version: string): Promise<string[]> {
+export async function smokeProblems(folder: string, version: string): Promise<string[]> {
+  // Absolute, so that a binary is run from the folder and never looked up on PATH.
+  const dir = resolve(folder);
   const problems = await checksumProblems(dir);
   for (const program of PROGRAMS) {
     const binary = join(dir, assetName(program.name, hostTarget()));
