@@ -1,5 +1,6 @@
 // The receiver's HTTP application: one Elysia instance per feature, composed here.
 import { Elysia } from "elysia";
+import { adminController, adminError, isAdminPath } from "./admin/controller.ts";
 import type { ReceiverContext } from "./context.ts";
 import { healthController } from "./health/controller.ts";
 import { apiError, databaseUnavailable } from "./http.ts";
@@ -10,6 +11,8 @@ import { tokensController } from "./tokens/controller.ts";
 export function createApp(ctx: ReceiverContext) {
   return new Elysia()
     .onError(({ code, error, request }) => {
+      // The dashboard answers with pages and its own security headers, not the API's JSON.
+      if (isAdminPath(request)) return adminError(ctx.log, code, error, request);
       if (code === "NOT_FOUND") return apiError(404, "not-found", "No such endpoint.");
       // SQLite refusing (busy behind an admin's lock, read-only disk, broken file) is the
       // database being unavailable: the reporter keeps the report and retries.
@@ -36,5 +39,6 @@ export function createApp(ctx: ReceiverContext) {
     .use(healthController(ctx))
     .use(tokensController(ctx))
     .use(keysController(ctx))
-    .use(reportsController(ctx));
+    .use(reportsController(ctx))
+    .use(adminController(ctx));
 }

@@ -1,6 +1,7 @@
 // ccflux-receiver: serve (no arguments), or administer the database (users, devices, backup).
 import { VERSION } from "../protocol/version.ts";
 import { backupCommand, CommandError, devicesCommand, UsageError, usersCommand } from "./cli/admin.ts";
+import { demoDataCommand } from "./cli/demo-data.ts";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
 import { DatabaseSetupError } from "./db/database.ts";
 import { PortInUseError, startReceiver } from "./server.ts";
@@ -12,6 +13,7 @@ Usage:
   ccflux-receiver users ...       add, list and revoke users' refresh tokens
   ccflux-receiver devices ...     list and revoke device keys
   ccflux-receiver backup FILE     consistent copy of the database, safe while serving
+  ccflux-receiver demo-data ...   fill an empty database with realistic demo usage
   ccflux-receiver --version | --help
 Each command takes --help.
 
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, typeof usersCommand> = {
   users: usersCommand,
   devices: devicesCommand,
   backup: backupCommand,
+  "demo-data": demoDataCommand,
 };
 
 function fail(message: string, code: number): never {

@@ -1,5 +1,6 @@
 // Serving: bind, log one line per request, stop gracefully on SIGTERM/SIGINT.
 import { VERSION } from "../protocol/version.ts";
+import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
 import { recordClientAddress } from "./client-address.ts";
 import { type Config, describeConfig, formatAddress } from "./config.ts";
@@ -77,11 +78,13 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
   });
   console.log(`ccflux-receiver listening on ${address}`);
   log.info("started", { version: VERSION });
+  const tiers = startTierRecomputation(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       log.info("stopping", { reason: "signal" });
+      tiers.stop();
       const force = setTimeout(() => server.stop(true), STOP_DEADLINE_MS);
       await server.stop(); // finishes requests in flight
       clearTimeout(force);

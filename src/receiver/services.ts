@@ -1,4 +1,6 @@
 // Every feature's service, prepared on one open database.
+import { createAdminService } from "./admin/service.ts";
+import { createAnalyticsService } from "./analytics/service.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { createHealthService } from "./health/service.ts";
@@ -13,6 +15,8 @@ export function createServices(db: Database, config: Config) {
     keys: createKeyService(db),
     reports: createReportService(db),
     health: createHealthService(db),
+    admin: createAdminService(db),
+    analytics: createAnalyticsService(db),
   };
 }
 

@@ -144,4 +144,57 @@ export const MIGRATIONS: readonly string[] = [
   -- GET /health writes here: a real write proves the disk takes writes.
   CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TIMESTAMP NOT NULL);
   `,
+  // 2: the admin dashboard's own state. Additive only: no table of migration 1 changes.
+  `
+  -- Server-side login sessions; only a SHA-256 of the cookie's random id is kept.
+  CREATE TABLE admin_sessions (
+    id_hash TEXT PRIMARY KEY,
+    csrf_token TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    address TEXT NOT NULL DEFAULT ''
+  ) WITHOUT ROWID;
+
+  -- A newly issued refresh token may be shown once: the redirect after the POST carries a random
+  -- nonce whose hash points here, and showing the page deletes the row.
+  CREATE TABLE admin_token_reveals (
+    nonce_hash TEXT PRIMARY KEY,
+    refresh_token_id INTEGER NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE admin_audit (
+    id INTEGER PRIMARY KEY,
+    at TIMESTAMP NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+  );
+
+  -- Per range ('7', '30', '90', 'all') and user: 5-hour window figures and the tier estimate,
+  -- recomputed in the background (TIER_INFERENCE_INTERVAL_SECS). tier is NULL for users with
+  -- too few closed windows.
+  CREATE TABLE tier_estimates (
+    range_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    window_count INTEGER NOT NULL,
+    peak_billed_tokens INTEGER NOT NULL,
+    average_billed_tokens REAL NOT NULL,
+    limit_windows INTEGER NOT NULL,
+    p75_billed_tokens INTEGER,
+    counted_windows INTEGER NOT NULL,
+    tier INTEGER,
+    confidence TEXT,
+    computed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (range_key, email)
+  ) WITHOUT ROWID;
+
+  -- Each model keeps the colour slot it was first given, so it has one colour on every chart.
+  CREATE TABLE model_colours (
+    model TEXT PRIMARY KEY,
+    slot INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

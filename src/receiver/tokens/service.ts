@@ -100,6 +100,10 @@ export function createTokenService(
     `SELECT id, email, division, expires_at, revoked, created_at, last_used_at, ${STATUS} AS status
      FROM refresh_tokens ORDER BY email, id`,
   );
+  const listFor = db.query<RefreshTokenRow, [string]>(
+    `SELECT id, email, division, expires_at, revoked, created_at, last_used_at, ${STATUS} AS status
+     FROM refresh_tokens WHERE email = ? ORDER BY id`,
+  );
   const byId = db.query<RefreshTokenRow, [number]>(
     `SELECT id, email, division, expires_at, revoked, created_at, last_used_at, ${STATUS} AS status
      FROM refresh_tokens WHERE id = ?`,
@@ -169,8 +173,8 @@ export function createTokenService(
         .immediate();
     },
 
-    list(): RefreshTokenRow[] {
-      return list.all();
+    list(email?: string): RefreshTokenRow[] {
+      return email === undefined ? list.all() : listFor.all(email);
     },
 
     get(id: number): RefreshTokenRow | null {

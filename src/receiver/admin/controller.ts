@@ -1,0 +1,564 @@
+// /admin/*: the dashboard. Access is a server-side session (login with ADMIN_TOKEN) or the
+// ADMIN_TOKEN itself as a bearer token for scripts; every form carries the session's CSRF token.
+import { Elysia } from "elysia";
+import type { RangeKey } from "../analytics/ranges.ts";
+import { rangeShortLabel } from "../analytics/ranges.ts";
+import { clientAddress } from "../client-address.ts";
+import type { ReceiverContext } from "../context.ts";
+import { DatabaseUnavailableError } from "../db/store.ts";
+import { bearerToken } from "../http.ts";
+import type { Logger } from "../log.ts";
+import { RateLimiter } from "../rate-limit.ts";
+import type { Services } from "../services.ts";
+import { DEFAULT_TOKEN_DAYS, provisioningProblem } from "../tokens/service.ts";
+import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.ts";
+import { type ExportFormat, usageStream } from "./export.ts";
+import type { Html } from "./html.ts";
+import {
+  AdminModel,
+  NOTICES,
+  parseDays,
+  parseId,
+  parseRange,
+  type RangeChoice,
+  safeReturn,
+  withNotice,
+} from "./model.ts";
+import { type AuditAction, SESSION_HOURS, secretsEqual } from "./service.ts";
+import { auditPage } from "./views/audit.ts";
+import { devicesPage } from "./views/devices.ts";
+import type { View } from "./views/layout.ts";
+import { loginPage, messagePage, noticeBox } from "./views/messages.ts";
+import { overviewPage } from "./views/overview.ts";
+import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
+import { userPage } from "./views/user.ts";
+
+export const SESSION_COOKIE = "ccflux_admin";
+/** Login attempts (and failed bearer tokens) per client address over any 60 s. */
+export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+const AUDIT_ROWS = 500;
+const RECENT_EVENTS = 50;
+const USER_SESSIONS = 200;
+
+/** Scripts may be loaded from /admin/assets only; styles likewise; SVG colours are attributes. */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "Cache-Control": "no-store",
+  "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+};
+
+export function isAdminPath(request: Request): boolean {
+  const path = new URL(request.url).pathname;
+  return path === "/admin" || path.startsWith("/admin/");
+}
+
+export function adminResponse(
+  body: BodyInit | null,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(body, {
+    status,
+    headers: { "Content-Type": "text/html; charset=utf-8", ...SECURITY_HEADERS, ...headers },
+  });
+}
+
+function htmlResponse(page: Html, status = 200, headers: Record<string, string> = {}): Response {
+  return adminResponse(page.text, status, headers);
+}
+
+function redirect(location: string, headers: Record<string, string> = {}): Response {
+  return adminResponse(null, 303, { Location: location, ...headers });
+}
+
+function message(status: number, title: string, text: string, action?: { href: string; label: string }) {
+  return htmlResponse(messagePage(title, text, action), status);
+}
+
+/**
+ * Errors on admin paths, called by the app's error handler: the same headers as every admin
+ * response, and a page that says what to do instead of the API's JSON.
+ */
+export function adminError(log: Logger, code: string | number, error: unknown, request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (error instanceof DatabaseUnavailableError || (error instanceof Error && error.name === "SQLiteError")) {
+    log.warn("database unavailable", { path, reason: (error as { code?: string }).code });
+    return message(
+      503,
+      "Database unavailable",
+      "The receiver cannot read or write its database right now (DATABASE_PATH), for instance while someone holds a lock in sqlite3. Try again in a few seconds; GET /health shows the state.",
+    );
+  }
+  if (code === "NOT_FOUND") {
+    return message(404, "Not found", "There is no such page in the dashboard.", {
+      href: "/admin/",
+      label: "Go to the overview",
+    });
+  }
+  if (code === "PARSE" || code === "VALIDATION") {
+    return message(
+      400,
+      "Request not understood",
+      "The form or query could not be read; reload the page and try again.",
+    );
+  }
+  log.error("request failed", { path, error: error instanceof Error ? error.name : String(code) });
+  return message(
+    500,
+    "Something failed",
+    "The receiver failed on this request; it was logged. Try again, or check the receiver's log.",
+  );
+}
+
+type Auth = { kind: "session"; sessionId: string; csrf: string } | { kind: "bearer" };
+
+function notice(url: URL): Html | null {
+  const code = url.searchParams.get("notice");
+  return noticeBox(code ? (NOTICES[code] ?? null) : null);
+}
+
+function exportFileName(url: URL, extension: string, range?: RangeKey): string {
+  const what =
+    url.pathname
+      .replace(/^\/admin\/?/, "")
+      .replace(/[^A-Za-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "overview";
+  const day = new Date().toISOString().slice(0, 10);
+  return `ccflux-${what}${range ? `-${rangeShortLabel(range).replace(" ", "")}` : ""}-${day}.${extension}`;
+}
+
+export function adminController(ctx: ReceiverContext) {
+  const adminToken = ctx.config.adminToken;
+  const app = new Elysia({ name: "admin" });
+  if (!adminToken) {
+    const disabled = () =>
+      message(
+        503,
+        "Admin dashboard disabled",
+        "The dashboard is off because ADMIN_TOKEN is not set. Set ADMIN_TOKEN to a long random secret (for example: openssl rand -hex 32) in the receiver's environment and restart it.",
+      );
+    return app.all("/admin", disabled).all("/admin/*", disabled);
+  }
+
+  const loginLimiter = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE, 10_000);
+  const addressOf = (request: Request) => clientAddress(request, ctx.config.trustProxy);
+
+  function audit(
+    services: Services,
+    request: Request,
+    auth: Auth | null,
+    action: AuditAction,
+    subject = "",
+    detail = "",
+  ): void {
+    services.admin.audit(
+      { action, actor: auth?.kind ?? "anonymous", address: addressOf(request), subject, detail },
+      Date.now(),
+    );
+    ctx.log.info("admin", { action, subject: subject || undefined, address: addressOf(request) });
+  }
+
+  function tooManyAttempts(retryAfterSecs: number): Response {
+    return htmlResponse(
+      loginPage(
+        "/admin/",
+        `Too many login attempts from this address in the last minute (at most ${LOGIN_ATTEMPTS_PER_MINUTE}); try again in ${retryAfterSecs} s.`,
+      ),
+      429,
+      { "Retry-After": String(retryAfterSecs) },
+    );
+  }
+
+  /** The session or bearer behind the request, null when there is none; a Response to stop early. */
+  function authenticate(request: Request, sessionId: string | undefined): Auth | Response | null {
+    const bearer = bearerToken(request);
+    if (bearer !== null) {
+      if (secretsEqual(bearer, adminToken!)) return { kind: "bearer" };
+      const decision = loginLimiter.check(addressOf(request), Date.now());
+      if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
+      return adminResponse("The bearer token is not ADMIN_TOKEN.\n", 401, {
+        "Content-Type": "text/plain; charset=utf-8",
+        "WWW-Authenticate": 'Bearer realm="ccflux admin"',
+      });
+    }
+    if (!sessionId) return null;
+    const session = ctx.store.services().admin.session(sessionId, Date.now());
+    return session ? { kind: "session", sessionId, csrf: session.csrfToken } : null;
+  }
+
+  function viewFor(request: Request, auth: Auth): View {
+    const url = new URL(request.url);
+    return {
+      exported: url.searchParams.has("export"),
+      csrf: auth.kind === "session" ? auth.csrf : "",
+      url,
+      now: Date.now(),
+    };
+  }
+
+  /** A dashboard page, or with ?export the same page as a download (audited). */
+  function show(request: Request, auth: Auth, view: View, page: Html, services: Services): Response {
+    if (!view.exported) return htmlResponse(page);
+    audit(services, request, auth, "export", view.url.pathname, "html");
+    return htmlResponse(page, 200, {
+      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html")}"`,
+    });
+  }
+
+  function rangeOf(view: View): RangeChoice {
+    return parseRange(view.url.searchParams.get("range"), "30");
+  }
+
+  function badRange(choice: RangeChoice & { ok: false }): Response {
+    return message(400, "Unknown range", choice.message, { href: "/admin/", label: "Go to the overview" });
+  }
+
+  function asset(body: string, type: string): Response {
+    return new Response(body, {
+      headers: {
+        "Content-Type": type,
+        ...SECURITY_HEADERS,
+        // The URL carries the version; still no-store, as for every admin response.
+      },
+    });
+  }
+
+  function renderTokensPage(
+    services: Services,
+    view: View,
+    form: ProvisionForm,
+    problem: string | null,
+    status = 200,
+  ): Response {
+    return htmlResponse(tokensPage(view, services.tokens.list(), form, problem, notice(view.url)), status);
+  }
+
+  return (
+    app
+      .get("/admin/assets/dashboard.css", () => asset(DASHBOARD_CSS, "text/css; charset=utf-8"))
+      .get("/admin/assets/dashboard.js", () => asset(DASHBOARD_JS, "text/javascript; charset=utf-8"))
+      .get(
+        "/admin/login",
+        ({ request, cookie, query }) => {
+          const auth = authenticate(request, cookie[SESSION_COOKIE]?.value as string | undefined);
+          if (auth instanceof Response) return auth;
+          if (auth) return redirect(safeReturn(query.next, "/admin/"));
+          return htmlResponse(loginPage(safeReturn(query.next, "/admin/"), null));
+        },
+        { query: AdminModel.login },
+      )
+      .post(
+        "/admin/login",
+        ({ request, body, cookie }) => {
+          const next = safeReturn(body.next, "/admin/");
+          const decision = loginLimiter.check(addressOf(request), Date.now());
+          if (!decision.allowed) {
+            ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
+            return tooManyAttempts(decision.retryAfterSecs);
+          }
+          const services = ctx.store.services();
+          if (!body.token || !secretsEqual(body.token, adminToken)) {
+            audit(services, request, null, "login-failed");
+            return htmlResponse(
+              loginPage(
+                next,
+                "That is not the admin token. Use the value of the receiver's ADMIN_TOKEN setting; attempts are limited per address.",
+              ),
+              401,
+            );
+          }
+          const sessionId = services.admin.startSession(addressOf(request), Date.now());
+          cookie[SESSION_COOKIE]!.set({
+            value: sessionId,
+            httpOnly: true,
+            sameSite: "strict",
+            path: "/admin",
+            secure: ctx.config.cookieSecure,
+            maxAge: SESSION_HOURS * 3600,
+          });
+          audit(services, request, { kind: "session", sessionId, csrf: "" }, "login");
+          return redirect(next);
+        },
+        { body: AdminModel.login },
+      )
+      // Everything below needs a session or the bearer token; forms also need the CSRF token.
+      .resolve(({ request, cookie }) => {
+        const auth = authenticate(request, cookie[SESSION_COOKIE]?.value as string | undefined);
+        return { auth };
+      })
+      .onBeforeHandle(({ auth, request, body }) => {
+        if (auth instanceof Response) return auth;
+        if (auth === null) {
+          const url = new URL(request.url);
+          if (request.method === "GET") {
+            return redirect(
+              `/admin/login?next=${encodeURIComponent(safeReturn(url.pathname + url.search, "/admin/"))}`,
+            );
+          }
+          return message(
+            401,
+            "Not logged in",
+            "Your session has ended or you are not logged in; log in and try again.",
+            {
+              href: "/admin/login",
+              label: "Log in",
+            },
+          );
+        }
+        if (request.method === "POST" && auth.kind === "session") {
+          const given = (body as { csrf?: string } | undefined)?.csrf;
+          if (!given || !secretsEqual(given, auth.csrf)) {
+            return message(
+              403,
+              "Form expired",
+              "The form's security token is missing or does not match your session, so nothing was changed. Reload the page and try again.",
+              { href: "/admin/", label: "Go to the overview" },
+            );
+          }
+        }
+      })
+      .get("/admin/", ({ request, auth }) => {
+        const a = auth as Auth;
+        const view = viewFor(request, a);
+        const choice = rangeOf(view);
+        if (!choice.ok) return badRange(choice);
+        const services = ctx.store.services();
+        const overview = services.analytics.overview(choice.range, view.now);
+        const page = overviewPage(view, {
+          range: choice.range,
+          overview,
+          recent: services.analytics.recentEvents(RECENT_EVENTS),
+          colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
+          tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
+        });
+        return show(request, a, view, page, services);
+      })
+      .get(
+        "/admin/users/:email",
+        ({ request, auth, params }) => {
+          const a = auth as Auth;
+          const view = viewFor(request, a);
+          const choice = rangeOf(view);
+          if (!choice.ok) return badRange(choice);
+          const email = params.email;
+          const services = ctx.store.services();
+          if (!services.analytics.userExists(email)) {
+            return message(404, "No such user", `${email} has no usage, no token and no device key here.`, {
+              href: "/admin/",
+              label: "Go to the overview",
+            });
+          }
+          const usage = services.analytics.userUsage(email, choice.range, view.now);
+          const page = userPage(view, {
+            email,
+            range: choice.range,
+            ...usage,
+            windows: services.analytics.userWindows(email, choice.range, view.now),
+            sessions: services.analytics.userSessions(email, choice.range, view.now, USER_SESSIONS),
+            sessionLimit: USER_SESSIONS,
+            limitEvents: services.analytics.userLimitEvents(email),
+            devices: services.keys.list(email),
+            tokens: services.tokens.list(email),
+            colourSlots: services.analytics.modelColourSlots(usage.models.map((m) => m.model)),
+          });
+          return show(request, a, view, page, services);
+        },
+        { params: AdminModel.userEmail },
+      )
+      .get("/admin/devices", ({ request, auth }) => {
+        const a = auth as Auth;
+        const view = viewFor(request, a);
+        const services = ctx.store.services();
+        return show(request, a, view, devicesPage(view, services.keys.list(), notice(view.url)), services);
+      })
+      .get("/admin/tokens", ({ request, auth }) => {
+        const a = auth as Auth;
+        const view = viewFor(request, a);
+        const services = ctx.store.services();
+        if (view.exported) {
+          return show(
+            request,
+            a,
+            view,
+            tokensPage(view, services.tokens.list(), EMPTY_FORM, null, null),
+            services,
+          );
+        }
+        return renderTokensPage(services, view, EMPTY_FORM, null);
+      })
+      .get("/admin/audit", ({ request, auth }) => {
+        const a = auth as Auth;
+        const view = viewFor(request, a);
+        const services = ctx.store.services();
+        return show(
+          request,
+          a,
+          view,
+          auditPage(view, services.admin.auditLog(AUDIT_ROWS), AUDIT_ROWS),
+          services,
+        );
+      })
+      .get("/admin/tokens/issued", ({ request, auth }) => {
+        const view = { ...viewFor(request, auth as Auth), exported: false };
+        const nonce = view.url.searchParams.get("reveal") ?? "";
+        const issued = nonce ? ctx.store.services().admin.takeReveal(nonce, view.now) : null;
+        if (!issued) {
+          return message(
+            410,
+            "Already shown",
+            "A new token is shown only once, within 10 minutes of issuing it, and this one has been shown or has timed out. If it was not copied, reissue it from Users & tokens.",
+            { href: "/admin/tokens", label: "Go to users & tokens" },
+          );
+        }
+        return htmlResponse(issuedPage(view, issued, ctx.config.baseUrl));
+      })
+      .get("/admin/api/usage.csv", ({ request, auth }) => usageExport(request, auth as Auth, "csv"))
+      .get("/admin/api/usage.json", ({ request, auth }) => usageExport(request, auth as Auth, "json"))
+      .post(
+        "/admin/tokens",
+        ({ request, auth, body }) => {
+          const a = auth as Auth;
+          const services = ctx.store.services();
+          const form: ProvisionForm = {
+            email: (body.email ?? "").trim(),
+            division: (body.division ?? "").trim(),
+            days: (body.days ?? String(DEFAULT_TOKEN_DAYS)).trim(),
+          };
+          const days = parseDays(form.days, DEFAULT_TOKEN_DAYS);
+          const division = form.division === "" ? null : form.division;
+          const problem = provisioningProblem(form.email, division, days);
+          if (problem) {
+            const view = { ...viewFor(request, a), url: new URL("/admin/tokens", request.url) };
+            return renderTokensPage(services, view, form, `Not added: ${problem}.`, 400);
+          }
+          const now = Date.now();
+          const issued = services.tokens.issue(form.email, division, days, now);
+          audit(services, request, a, "provision", form.email, `token #${issued.id}, ${days} days`);
+          return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
+        },
+        { body: AdminModel.provision },
+      )
+      .post(
+        "/admin/tokens/:id/revoke",
+        ({ request, auth, params, body }) => {
+          const services = ctx.store.services();
+          const id = parseId(params.id);
+          const token = id === null ? null : services.tokens.get(id);
+          const back = safeReturn(body.return, "/admin/tokens");
+          if (!token || !services.tokens.revoke(token.id))
+            return redirect(withNotice(back, "nothing-changed"));
+          audit(services, request, auth as Auth, "revoke", token.email, `token #${token.id}`);
+          return redirect(withNotice(back, "revoked"));
+        },
+        { params: AdminModel.tokenId, body: AdminModel.action },
+      )
+      .post(
+        "/admin/tokens/:id/reissue",
+        ({ request, auth, params, body }) => {
+          const services = ctx.store.services();
+          const id = parseId(params.id);
+          const days = parseDays(body.days, DEFAULT_TOKEN_DAYS);
+          const old = id === null ? null : services.tokens.get(id);
+          if (!old) return redirect(withNotice("/admin/tokens", "nothing-changed"));
+          const problem = provisioningProblem(old.email, old.division, days);
+          if (problem) {
+            const view = { ...viewFor(request, auth as Auth), url: new URL("/admin/tokens", request.url) };
+            return renderTokensPage(services, view, EMPTY_FORM, `Not reissued: ${problem}.`, 400);
+          }
+          const now = Date.now();
+          const issued = services.tokens.reissue(old.id, days, now);
+          if (!issued) return redirect(withNotice("/admin/tokens", "nothing-changed"));
+          audit(
+            services,
+            request,
+            auth as Auth,
+            "reissue",
+            old.email,
+            `token #${old.id} → #${issued.id}, ${days} days`,
+          );
+          return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
+        },
+        { params: AdminModel.tokenId, body: AdminModel.reissue },
+      )
+      .post(
+        "/admin/devices/revoke",
+        ({ request, auth, body }) => {
+          const services = ctx.store.services();
+          const back = safeReturn(body.return, "/admin/devices");
+          const publicKey = body.public_key ?? "";
+          const key = services.keys.find(publicKey);
+          if (!key || !services.keys.revoke(publicKey)) return redirect(withNotice(back, "nothing-changed"));
+          audit(
+            services,
+            request,
+            auth as Auth,
+            "device-revoke",
+            key.email,
+            `device "${key.deviceId}" key ${publicKey}`,
+          );
+          return redirect(withNotice(back, "device-revoked"));
+        },
+        { body: AdminModel.deviceRevoke },
+      )
+      .post(
+        "/admin/tiers/recompute",
+        async ({ body }) => {
+          const started = performance.now();
+          const users = await ctx.store.services().analytics.recomputeTierEstimates(Date.now());
+          ctx.log.info("tier estimates recomputed", {
+            users,
+            ms: (performance.now() - started).toFixed(0),
+            by: "admin",
+          });
+          return redirect(withNotice(safeReturn(body.return, "/admin/"), "tiers-recomputed"));
+        },
+        { body: AdminModel.action },
+      )
+      .post(
+        "/admin/logout",
+        ({ request, auth, cookie }) => {
+          const a = auth as Auth;
+          const services = ctx.store.services();
+          if (a.kind === "session") services.admin.endSession(a.sessionId);
+          audit(services, request, a, "logout");
+          cookie[SESSION_COOKIE]!.set({
+            value: "",
+            httpOnly: true,
+            sameSite: "strict",
+            path: "/admin",
+            secure: ctx.config.cookieSecure,
+            maxAge: 0,
+          });
+          return redirect("/admin/login");
+        },
+        { body: AdminModel.action },
+      )
+  );
+
+  function usageExport(request: Request, auth: Auth, format: ExportFormat): Response {
+    const url = new URL(request.url);
+    const choice = rangeOf({ exported: false, csrf: "", url, now: Date.now() });
+    if (!choice.ok)
+      return adminResponse(`${choice.message}\n`, 400, { "Content-Type": "text/plain; charset=utf-8" });
+    const services = ctx.store.services();
+    const now = Date.now();
+    // People download CSV; JSON is what dashboards such as Grafana poll, so only CSV is audited.
+    if (format === "csv") audit(services, request, auth, "export", url.pathname, `range ${choice.range}`);
+    const stream = usageStream(format, (after, limit) =>
+      services.analytics.exportPage(choice.range, now, after, limit),
+    );
+    return adminResponse(stream, 200, {
+      "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/json",
+      "Content-Disposition": `${format === "csv" ? "attachment" : "inline"}; filename="${exportFileName(
+        new URL("/admin/usage", url),
+        format,
+        choice.range,
+      )}"`,
+    });
+  }
+}

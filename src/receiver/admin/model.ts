@@ -1,0 +1,62 @@
+// What the admin routes accept. Fields are strings of bounded length; what they must mean
+// (an email, a number of days) is checked by the handlers, which answer with a message in the form.
+import { t } from "elysia";
+import { isRangeKey, type RangeKey } from "../analytics/ranges.ts";
+
+const field = t.Optional(t.String({ maxLength: 2000 }));
+
+export const AdminModel = {
+  login: t.Object({ token: field, next: field }),
+  /** Every state-changing form: the session's CSRF token, and where to go back to. */
+  action: t.Object({ csrf: field, return: field }),
+  provision: t.Object({ csrf: field, email: field, division: field, days: field }),
+  reissue: t.Object({ csrf: field, days: field }),
+  deviceRevoke: t.Object({ csrf: field, public_key: field, return: field }),
+  tokenId: t.Object({ id: t.String({ maxLength: 20 }) }),
+  userEmail: t.Object({ email: t.String({ maxLength: 2000 }) }),
+};
+
+/** Messages shown after a redirect, by code, so a URL can never carry arbitrary text into a page. */
+export const NOTICES: Record<string, string> = {
+  revoked: "Token revoked. Every device using it stops reporting on its next turn.",
+  "device-revoked":
+    "Device key revoked. That device stops reporting on its next turn; the user's other devices keep working.",
+  "nothing-changed": "Nothing changed: it was already revoked or no longer exists.",
+  "tiers-recomputed": "Tier estimates and window figures recomputed.",
+};
+
+export type RangeChoice = { ok: true; range: RangeKey } | { ok: false; message: string };
+
+/** The `range` query parameter; absent means the default of 30 days. */
+export function parseRange(raw: string | null, fallback: RangeKey): RangeChoice {
+  if (raw === null || raw === "") return { ok: true, range: fallback };
+  if (isRangeKey(raw)) return { ok: true, range: raw };
+  return {
+    ok: false,
+    message: `range=${raw.slice(0, 40)} is not a range this dashboard knows; use 7, 30, 90 or all.`,
+  };
+}
+
+/** A path inside the dashboard to go back to after a form, or the fallback (never another site). */
+export function safeReturn(raw: string | undefined, fallback: string): string {
+  if (!raw?.startsWith("/admin/") || raw.startsWith("//") || /[\\\s]/.test(raw)) return fallback;
+  return raw;
+}
+
+/** Adds `notice=<code>` to a dashboard path. */
+export function withNotice(path: string, code: keyof typeof NOTICES): string {
+  const url = new URL(path, "http://admin.invalid");
+  url.searchParams.set("notice", code);
+  return `${url.pathname}${url.search}`;
+}
+
+/** A refresh token's id from the path, or null. */
+export function parseId(raw: string): number | null {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+}
+
+/** Days valid from the form: a whole number, or NaN for the validation message. */
+export function parseDays(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  return /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+}

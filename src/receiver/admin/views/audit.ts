@@ -1,0 +1,44 @@
+// The audit log: every login, failed login, provision, revoke, reissue, device revoke and export.
+
+import { type Html, html } from "../html.ts";
+import type { AuditEntry } from "../service.ts";
+import { timeCell, timeSortKey } from "./format.ts";
+import { page, type View } from "./layout.ts";
+import { dataTable, section } from "./parts.ts";
+
+export function auditTable(entries: readonly AuditEntry[]): Html {
+  return dataTable({
+    name: "audit",
+    noun: "entries",
+    columns: [
+      { key: "at", label: "When", time: true },
+      { key: "action", label: "Action" },
+      { key: "subject", label: "Subject" },
+      { key: "detail", label: "Detail" },
+      { key: "actor", label: "By" },
+      { key: "address", label: "Client address" },
+    ],
+    rows: entries.map(
+      (e) =>
+        html`<tr${e.action === "login-failed" ? html` class="limit"` : ""}><td data-value="${timeSortKey(e.at)}">${timeCell(
+          e.at,
+        )}</td><td>${e.action}</td><td>${e.subject}</td><td>${e.detail}</td><td>${
+          e.actor === "bearer" ? "ADMIN_TOKEN (script)" : "dashboard session"
+        }</td><td class="mono">${e.address}</td></tr>`,
+    ),
+    empty: "Nothing recorded yet.",
+  });
+}
+
+export function auditPage(view: View, entries: readonly AuditEntry[], limit: number): Html {
+  return page(view, {
+    title: "Audit log",
+    section: "audit",
+    body: section(
+      "audit-log",
+      "Audit log",
+      auditTable(entries),
+      `The last ${limit} entries, newest first. Client addresses come from X-Real-IP / X-Forwarded-For only when TRUST_PROXY is on.`,
+    ),
+  });
+}

@@ -1,0 +1,74 @@
+// Device keys: the table the setup guide sends admins to, with a Revoke button per key.
+import type { DeviceKeyRow } from "../../keys/service.ts";
+import { type Html, html } from "../html.ts";
+import { shortName, timeCell, timeSortKey } from "./format.ts";
+import { actionForm, link, page, type View } from "./layout.ts";
+import { dataTable, section, userHref } from "./parts.ts";
+
+function revokeMessage(key: DeviceKeyRow, devicesOfUser: number): string {
+  const device = key.device_id
+    ? `${shortName(key.email)}'s device “${key.device_id}”`
+    : `this device of ${key.email}`;
+  const others =
+    devicesOfUser > 1
+      ? "their other devices and their refresh token keep working"
+      : "their refresh token keeps working, and a new device key can register";
+  return `Revoke this key? ${device} will stop reporting on its next turn; ${others}. This cannot be undone.`;
+}
+
+export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
+  const perUser = new Map<string, number>();
+  for (const key of keys) if (!key.revoked) perUser.set(key.email, (perUser.get(key.email) ?? 0) + 1);
+  const returnTo = `${view.url.pathname}${view.url.search}`;
+  return dataTable({
+    name: "devices",
+    noun: "device keys",
+    columns: [
+      { key: "user", label: "User" },
+      { key: "device", label: "Device id" },
+      { key: "key", label: "Public key" },
+      { key: "registered", label: "Registered", time: true },
+      { key: "seen", label: "Last seen", time: true },
+      { key: "status", label: "Status" },
+      ...(view.exported ? [] : [{ key: "action", label: "" }]),
+    ],
+    rows: keys.map(
+      (key) =>
+        html`<tr><td>${link(view, userHref(key.email), key.email)}</td><td class="device">${key.device_id ?? ""}</td><td class="mono key" title="${key.public_key}">${key.public_key}</td><td data-value="${timeSortKey(
+          key.registered_at,
+        )}">${timeCell(key.registered_at, "unknown")}</td><td data-value="${timeSortKey(key.last_seen_at)}">${timeCell(
+          key.last_seen_at,
+        )}</td><td><span class="status ${key.revoked ? "revoked" : "active"}">${key.revoked ? "revoked" : "active"}</span></td>${
+          view.exported
+            ? ""
+            : html`<td>${
+                key.revoked
+                  ? ""
+                  : actionForm(view, {
+                      action: "/admin/devices/revoke",
+                      label: "Revoke",
+                      danger: true,
+                      confirm: revokeMessage(key, perUser.get(key.email) ?? 0),
+                      fields: { public_key: key.public_key, return: returnTo },
+                    })
+              }</td>`
+        }</tr>`,
+    ),
+    empty:
+      "No device keys registered yet. A device registers its key on its user's first turn with the plugin.",
+  });
+}
+
+export function devicesPage(view: View, keys: readonly DeviceKeyRow[], notice: Html | null): Html {
+  const active = keys.filter((k) => !k.revoked).length;
+  return page(view, {
+    title: "Device Keys",
+    section: "devices",
+    body: html`${notice ?? ""}${section(
+      "device-keys",
+      "Device keys",
+      devicesTable(view, keys),
+      `${active} active, ${keys.length - active} revoked. Revoking a key stops that device on its next turn; the user's other devices and tokens are unaffected. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
+    )}`,
+  });
+}

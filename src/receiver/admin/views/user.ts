@@ -1,0 +1,171 @@
+// /admin/users/<email>: one person's daily usage, 5-hour windows, sessions, devices and tokens.
+import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
+import type {
+  LimitEventRow,
+  SessionSummary,
+  TokenTotals,
+  WindowFigures,
+  WindowWithSessions,
+} from "../../analytics/service.ts";
+import { summarizeWindows } from "../../analytics/windows.ts";
+import type { DeviceKeyRow } from "../../keys/service.ts";
+import type { RefreshTokenRow } from "../../tokens/service.ts";
+import { type Html, html } from "../html.ts";
+import { devicesTable } from "./devices.ts";
+import { formatInteger, timeCell, timeSortKey } from "./format.ts";
+import { page, type View } from "./layout.ts";
+import { dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
+import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
+import { tokensTable } from "./tokens.ts";
+
+export interface UserPageData {
+  email: string;
+  range: RangeKey;
+  totals: TokenTotals & { sessions: number; turns: number };
+  daily: (TokenTotals & { day: string })[];
+  models: (TokenTotals & { model: string; turns: number })[];
+  lastActive: string | null;
+  estimate: WindowFigures | null;
+  windows: WindowWithSessions[];
+  sessions: SessionSummary[];
+  sessionLimit: number;
+  limitEvents: LimitEventRow[];
+  devices: DeviceKeyRow[];
+  tokens: RefreshTokenRow[];
+  colourSlots: Map<string, number>;
+}
+
+function windowsTable(windows: readonly WindowWithSessions[], label: string): Html {
+  const instant = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+  return dataTable({
+    name: "windows",
+    noun: "windows",
+    columns: [
+      { key: "start", label: "Start", time: true },
+      { key: "end", label: "End", time: true },
+      { key: "state", label: "State" },
+      { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
+      { key: "total", label: "All tokens", numeric: true, hint: "Including cache reads and writes" },
+      { key: "turns", label: "Turns", numeric: true },
+      { key: "sessions", label: "Sessions", numeric: true },
+      { key: "limit", label: "Limit hit" },
+    ],
+    rows: windows.map(
+      (w) =>
+        html`<tr${w.hasLimitEvent ? html` class="limit"` : ""}><td data-value="${w.start}">${timeCell(
+          instant(w.start),
+          "",
+          true,
+        )}</td><td data-value="${w.end}">${timeCell(instant(w.end), "", true)}</td><td>${
+          w.open ? html`<span class="status active">open</span>` : "closed"
+        }</td>${numberCell(w.billedTokens)}${numberCell(w.totalTokens)}${numberCell(w.turns)}${numberCell(
+          w.sessions,
+        )}<td>${w.hasLimitEvent ? html`<strong>limit hit</strong>` : ""}</td></tr>`,
+    ),
+    empty: `No 5-hour windows start in ${label}.`,
+  });
+}
+
+function sessionsTable(sessions: readonly SessionSummary[]): Html {
+  return dataTable({
+    name: "sessions",
+    noun: "sessions",
+    columns: [
+      { key: "session", label: "Session" },
+      { key: "first", label: "First turn", time: true },
+      { key: "last", label: "Last turn", time: true },
+      { key: "turns", label: "Turns", numeric: true },
+      { key: "input", label: "Input", numeric: true },
+      { key: "output", label: "Output", numeric: true },
+      { key: "cache-reads", label: "Cache reads", numeric: true },
+      { key: "cache-writes", label: "Cache writes", numeric: true },
+      { key: "devices", label: "Devices" },
+    ],
+    rows: sessions.map(
+      (s) =>
+        html`<tr><td class="mono">${s.sessionId}</td><td data-value="${timeSortKey(s.firstAt)}">${timeCell(
+          s.firstAt,
+        )}</td><td data-value="${timeSortKey(s.lastAt)}">${timeCell(s.lastAt)}</td>${numberCell(s.turns)}${numberCell(
+          s.input,
+        )}${numberCell(s.output)}${numberCell(s.cacheRead)}${numberCell(s.cacheWrite)}<td>${
+          s.devices ?? html`<span class="muted">unsigned</span>`
+        }</td></tr>`,
+    ),
+    empty: "No sessions in this range.",
+  });
+}
+
+function limitEventsTable(events: readonly LimitEventRow[]): Html {
+  return dataTable({
+    name: "limits",
+    noun: "limit events",
+    filter: false,
+    columns: [
+      { key: "at", label: "When", time: true },
+      { key: "kind", label: "Kind" },
+      { key: "resets", label: "Resets", time: true },
+      { key: "device", label: "Device" },
+      { key: "session", label: "Session" },
+    ],
+    rows: events.map(
+      (e) =>
+        html`<tr><td data-value="${timeSortKey(e.eventAt)}">${timeCell(e.eventAt)}</td><td>${e.kind}</td><td data-value="${timeSortKey(
+          e.resetsAt,
+        )}">${timeCell(e.resetsAt, "not given")}</td><td>${e.deviceId || html`<span class="muted">unsigned</span>`}</td><td class="mono">${e.sessionId}</td></tr>`,
+    ),
+    empty: "Claude Code has reported no usage limit for this user.",
+  });
+}
+
+export function userPage(view: View, data: UserPageData): Html {
+  const label = rangeLabel(data.range);
+  const summary = summarizeWindows(data.windows);
+  const estimate = data.estimate;
+  const windowCards = html`<div class="cards">${card("Windows", summary.windowCount)}${card(
+    "Peak window",
+    summary.peakBilledTokens,
+    "billed tokens",
+  )}${card("Average window", Math.round(summary.averageBilledTokens), "billed tokens")}${card(
+    "Windows with a limit hit",
+    data.windows.filter((w) => w.hasLimitEvent).length,
+  )}<div class="card"><div class="card-label">Tier estimate</div><div class="card-value">${tierBadge(
+    estimate,
+  )}</div><div class="card-detail">${
+    estimate?.p75BilledTokens != null
+      ? `p75 window ${formatInteger(estimate.p75BilledTokens)} billed tokens`
+      : "needs 3 closed windows"
+  }</div></div></div>`;
+  const body = html`<p class="lede">Last active ${timeCell(data.lastActive)}</p>${usageCards(data.totals)}${section(
+    "daily",
+    "Daily tokens",
+    dailyCharts(data.email, data.range, data.daily, view.now),
+  )}<div class="two-up">${section(
+    "by-model",
+    "Tokens by model",
+    modelChart(
+      `${data.email}: tokens by model, ${label}`,
+      data.models,
+      data.colourSlots,
+      `No reports in ${label}.`,
+    ),
+  )}${section(
+    "models",
+    "Models",
+    modelTable("models", data.models, data.colourSlots, `No reports in ${label}.`),
+  )}</div>${section(
+    "windows",
+    "5-hour windows",
+    html`${windowCards}${windowsTable(data.windows, label)}`,
+    "Windows that start in the range, newest first; an open window has not ended yet and its totals are so far. Rows marked “limit hit” hold a limit event.",
+  )}${section("limit-events", "Limit events", limitEventsTable(data.limitEvents), "All time, newest first.")}${section(
+    "sessions",
+    "Sessions",
+    sessionsTable(data.sessions),
+    `The ${formatInteger(data.sessionLimit)} most recent sessions in ${label} at most.`,
+  )}${section("devices", "Device keys", devicesTable(view, data.devices))}${section(
+    "tokens",
+    "Refresh tokens",
+    tokensTable(view, data.tokens),
+  )}`;
+  return page(view, { title: data.email, section: null, body, tools: rangeSelector(view, data.range) });
+}
