@@ -2,6 +2,7 @@
 
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { toRfc3339 } from "../protocol/index.ts";
 import type { Ledger } from "./ledger.ts";
 import type { SessionState } from "./state.ts";
 import { TurnTotals } from "./totals.ts";
@@ -88,8 +89,7 @@ export function collectNewUsage(
     });
     if (result !== null) session.offsets[key] = result;
   }
-  if (!session.start && !Number.isNaN(totals.firstCall))
-    session.start = new Date(totals.firstCall).toISOString();
+  if (!session.start && totals.firstCall !== null) session.start = toRfc3339(totals.firstCall);
   return { totals, skippedLines };
 }
 

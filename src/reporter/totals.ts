@@ -29,9 +29,9 @@ export interface ReportContext {
 
 export class TurnTotals {
   readonly models = new Map<string, ModelTotals>();
-  /** Instants of the earliest and latest API call counted, in milliseconds (NaN when unknown). */
-  firstCall = Number.NaN;
-  lastCall = Number.NaN;
+  /** Instants of the earliest and latest API call counted, in milliseconds. */
+  firstCall: number | null = null;
+  lastCall: number | null = null;
   claudeCodeVersion = "";
 
   get isEmpty(): boolean {
@@ -57,14 +57,12 @@ export class TurnTotals {
       model.subagent.cache_write_tokens += delta.cache_write_tokens;
     }
     const at = parseRfc3339(response.timestamp);
-    if (at !== null) {
-      if (!(at >= this.firstCall)) this.firstCall = at;
-      if (!(at <= this.lastCall)) {
-        this.lastCall = at;
-        if (response.claudeCodeVersion) this.claudeCodeVersion = response.claudeCodeVersion;
-      }
+    if (at !== null && (this.firstCall === null || at < this.firstCall)) this.firstCall = at;
+    // The version that made the turn's latest call is the one the session runs now.
+    if (at !== null && (this.lastCall === null || at >= this.lastCall)) {
+      this.lastCall = at;
+      this.claudeCodeVersion = response.claudeCodeVersion || this.claudeCodeVersion;
     }
-    if (!this.claudeCodeVersion) this.claudeCodeVersion = response.claudeCodeVersion;
   }
 
   /** One report, or several with consecutive turn indexes when more models than a report may hold. */
@@ -77,7 +75,7 @@ export class TurnTotals {
         session_id: context.sessionId,
         user_email: context.userEmail,
         turn_index: context.firstTurnIndex + reports.length,
-        timestamp_utc: Number.isNaN(this.lastCall) ? "" : toRfc3339(this.lastCall),
+        timestamp_utc: this.lastCall === null ? "" : toRfc3339(this.lastCall),
         models: Object.fromEntries(entries.slice(i, i + MAX_MODELS)),
         plugin_version: context.pluginVersion,
       };
