@@ -62,7 +62,10 @@ describe.each(["ci.yml", "release.yml"])("%s", (name) => {
 
   test("checks out the code and installs the pinned Bun, the same Bun the tests run on", async () => {
     const steps = Object.values((await load(name)).jobs).flatMap((job) => job.steps);
-    expect(steps[0]?.uses).toMatch(/^actions\/checkout@/);
+    const checkout = steps.findIndex((step) => step.uses?.startsWith("actions/checkout@"));
+    const install = steps.findIndex((step) => step.run === "bun install --frozen-lockfile");
+    expect(checkout).toBeGreaterThanOrEqual(0);
+    expect(install).toBeGreaterThan(checkout);
     const setup = steps.find((step) => step.uses?.startsWith("oven-sh/setup-bun@"));
     expect(String(setup?.with?.["bun-version"])).toBe(Bun.version);
     expect(runs(await load(name))).toContain("bun install --frozen-lockfile");
@@ -83,7 +86,9 @@ describe("ci.yml", () => {
     expect(order.every((index) => index >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     const apt = commands.find((run) => run.includes("apt-get install")) ?? "";
-    for (const pkg of ["sqlite3", "chromium", "wrk", "nginx", "caddy"]) expect(apt).toContain(pkg);
+    for (const pkg of ["sqlite3", "chromium", "wrk", "nginx", "caddy", "systemd", "python3"]) {
+      expect(apt).toMatch(new RegExp(`\\s${pkg}(\\s|$)`));
+    }
     expect(commands.some((run) => run.includes("actionlint"))).toBe(true);
   });
 });
