@@ -1,5 +1,6 @@
 // Where the endpoint and refresh token come from, the URLs derived from the endpoint, and the email.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Env, homeDir, isObject, readJson, type StatePaths } from "./files.ts";
 
@@ -79,10 +80,25 @@ export function resolveEndpoints(endpoint: string, env: Env): Resolved<Endpoints
   };
 }
 
-/** oauthAccount.emailAddress from .claude.json (in CLAUDE_CONFIG_DIR when set, else the home folder). */
+const OAUTH_EMAIL = /"oauthAccount"\s*:\s*\{[^{}]*?"emailAddress"\s*:\s*("(?:[^"\\]|\\.)*")/;
+
+/**
+ * oauthAccount.emailAddress from .claude.json (in CLAUDE_CONFIG_DIR when set, else the home folder).
+ * That file also holds Claude Code's per-project history and can be megabytes: the email is picked out
+ * of the text rather than parsing all of it on every turn.
+ */
 export function userEmail(env: Env): string {
-  const file = join(env.CLAUDE_CONFIG_DIR || homeDir(env), ".claude.json");
-  const settings = readJson(file);
-  const account = isObject(settings) ? settings.oauthAccount : undefined;
-  return isObject(account) && typeof account.emailAddress === "string" ? account.emailAddress : "";
+  let text: string;
+  try {
+    text = readFileSync(join(env.CLAUDE_CONFIG_DIR || homeDir(env), ".claude.json"), "utf8");
+  } catch {
+    return "";
+  }
+  const literal = OAUTH_EMAIL.exec(text)?.[1];
+  try {
+    const email: unknown = literal ? JSON.parse(literal) : "";
+    return typeof email === "string" ? email : "";
+  } catch {
+    return "";
+  }
 }

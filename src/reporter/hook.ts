@@ -84,7 +84,8 @@ export function runHook(event: string, stdin: string, env: Env): void {
       const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
       if (skippedLines > 0)
         log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
-      const reports = totals.toReports({
+      // Only a turn with something to report reads the email (.claude.json can be large).
+      const reports = totals.isEmpty ? [] : totals.toReports({
         sessionId: input.sessionId,
         firstTurnIndex: session.turn,
         sessionStart: session.start,

@@ -329,6 +329,13 @@ describe("configuration, outbox and logs", () => {
       expect(userEmail({ HOME: dir })).toBe("home@example.org");
       expect(userEmail({ HOME: "/nonexistent", CLAUDE_CONFIG_DIR: dir })).toBe("home@example.org");
       expect(userEmail({ HOME: "/nonexistent" })).toBe("");
+      // Other objects in the file may carry an emailAddress too; only the signed-in account's counts.
+      const busy = {
+        projects: { "/x": { emailAddress: "not-me@example.org", history: ["…"] } },
+        oauthAccount: { accountUuid: "u", emailAddress: 'me+"q"@example.org', organizationRole: "user" },
+      };
+      writeFileSync(join(dir, ".claude.json"), JSON.stringify(busy, null, 2));
+      expect(userEmail({ HOME: dir })).toBe('me+"q"@example.org');
     } finally {
       remove();
     }
