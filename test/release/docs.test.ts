@@ -153,15 +153,35 @@ describe("configuration.md: command line", () => {
   test("every documented command is in the receiver's help", () => {
     const help = (args: string[]) =>
       Bun.spawnSync([process.execPath, join(ROOT, "src/receiver/main.ts"), ...args]).stdout.toString();
-    const texts = [help(["--help"]), help(["users", "--help"]), help(["devices", "--help"])].join("\n");
+    const main = help(["--help"]);
+    const texts = [
+      main,
+      help(["users", "--help"]),
+      help(["devices", "--help"]),
+      help(["demo-data", "--help"]),
+    ].join("\n");
     for (const row of tableUnder(REFERENCE, "Receiver command line")) {
       for (const usage of row[0]!.split(", ")) {
-        const words = code(usage)
-          .replace(/^`|`$/g, "")
-          .split(" ")
-          .filter((w) => /^[a-z-]+$/.test(w));
+        // The command's words, up to its first argument (EMAIL, FILE, [--json], …).
+        const all = code(usage).split(" ");
+        const firstArgument = all.findIndex((word) => !/^[a-z-]+$/.test(word));
+        const words = firstArgument < 0 ? all : all.slice(0, firstArgument);
         expect(texts).toContain(words.join(" "));
       }
+    }
+  });
+
+  test("documents every command the receiver's help lists", () => {
+    const main = Bun.spawnSync([
+      process.execPath,
+      join(ROOT, "src/receiver/main.ts"),
+      "--help",
+    ]).stdout.toString();
+    const commands = [...main.matchAll(/^ {2}ccflux-receiver ([a-z][a-z-]*) /gm)].map((m) => m[1]!);
+    expect(commands).toContain("users");
+    const documented = tableUnder(REFERENCE, "Receiver command line").map((row) => row[0]!);
+    for (const command of commands) {
+      expect(documented.some((cell) => cell.startsWith(`\`ccflux-receiver ${command} `))).toBe(true);
     }
   });
 });
