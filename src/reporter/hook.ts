@@ -85,13 +85,15 @@ export function runHook(event: string, stdin: string, env: Env): void {
       if (skippedLines > 0)
         log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
       // Only a turn with something to report reads the email (.claude.json can be large).
-      const reports = totals.isEmpty ? [] : totals.toReports({
-        sessionId: input.sessionId,
-        firstTurnIndex: session.turn,
-        sessionStart: session.start,
-        userEmail: userEmail(env),
-        pluginVersion: VERSION,
-      });
+      const reports = totals.isEmpty
+        ? []
+        : totals.toReports({
+            sessionId: input.sessionId,
+            firstTurnIndex: session.turn,
+            sessionStart: session.start,
+            userEmail: userEmail(env),
+            pluginVersion: VERSION,
+          });
       session.turn += reports.length;
       for (const report of reports) {
         const checked = validateReport(report);

@@ -3,14 +3,17 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TokenCounts } from "../../src/protocol/index.ts";
 
 /** ../shared/fixtures/transcripts beside the repository; never copied into it. */
 export const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "transcripts");
 export const HAVE_FIXTURES = existsSync(join(FIXTURES, "expected-totals.json"));
 export const FIXTURES_MISSING = `skipped: the shared transcripts are not at ${FIXTURES}`;
 
-export type Expected = Record<string, Record<string, TokenCounts>>;
+/** Per model, per field: token counts. */
+export type ModelCounts = Record<string, Record<string, number>>;
+
+/** Per shared transcript file: its expected counts. */
+export type Expected = Record<string, ModelCounts>;
 
 export function expectedTotals(): Expected {
   return JSON.parse(readFileSync(join(FIXTURES, "expected-totals.json"), "utf8"));

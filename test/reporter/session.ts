@@ -6,7 +6,7 @@ import type { Report } from "../../src/protocol/index.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { runHook } from "../../src/reporter/hook.ts";
 import { listOutbox, type OutboxEntry, readOutboxEntry } from "../../src/reporter/outbox.ts";
-import { expectedTotals, tempDir } from "./helpers.ts";
+import { expectedTotals, type ModelCounts, tempDir } from "./helpers.ts";
 
 export interface FakeHome {
   dir: string;
@@ -82,25 +82,24 @@ export function stateText(configDir: string): string {
     .join("\n");
 }
 
-/** Per-model sums of the four counts (and the sub-agent part) over reports. */
-export function sumReports(reports: Report[]): {
-  totals: Record<string, Record<string, number>>;
-  subagent: Record<string, Record<string, number>>;
-} {
-  const totals: Record<string, Record<string, number>> = {};
-  const subagent: Record<string, Record<string, number>> = {};
-  const add = (into: Record<string, Record<string, number>>, model: string, counts: object) => {
-    into[model] ??= {};
-    const target = into[model];
-    for (const [field, value] of Object.entries(counts)) {
-      if (typeof value === "number") target[field] = (target[field] ?? 0) + value;
-    }
-  };
+/** Adds the numeric fields of `counts` to the model's running totals. */
+export function addCounts(into: ModelCounts, model: string, counts: object): void {
+  into[model] ??= {};
+  const target = into[model];
+  for (const [field, value] of Object.entries(counts)) {
+    if (typeof value === "number") target[field] = (target[field] ?? 0) + value;
+  }
+}
+
+/** Per-model sums over reports, and of their sub-agent parts. */
+export function sumReports(reports: Report[]): { totals: ModelCounts; subagent: ModelCounts } {
+  const totals: ModelCounts = {};
+  const subagent: ModelCounts = {};
   for (const report of reports) {
     for (const [model, usage] of Object.entries(report.models)) {
       const { subagent: part, ...counts } = usage;
-      add(totals, model, counts);
-      if (part) add(subagent, model, part);
+      addCounts(totals, model, counts);
+      if (part) addCounts(subagent, model, part);
     }
   }
   return { totals, subagent };
@@ -116,19 +115,12 @@ export const SESSION_FILES = {
 };
 
 /** The session's expected totals: main file plus sub-agent files, and the sub-agent part alone. */
-export function expectedSession(): {
-  totals: Record<string, Record<string, number>>;
-  subagent: Record<string, Record<string, number>>;
-} {
+export function expectedSession(): { totals: ModelCounts; subagent: ModelCounts } {
   const expected = expectedTotals();
   const merge = (files: string[]) => {
-    const into: Record<string, Record<string, number>> = {};
+    const into: ModelCounts = {};
     for (const file of files) {
-      for (const [model, counts] of Object.entries(expected[file] ?? {})) {
-        into[model] ??= {};
-        const target = into[model];
-        for (const [field, value] of Object.entries(counts)) target[field] = (target[field] ?? 0) + value;
-      }
+      for (const [model, counts] of Object.entries(expected[file] ?? {})) addCounts(into, model, counts);
     }
     return into;
   };
@@ -138,10 +130,9 @@ export function expectedSession(): {
   };
 }
 
-export const FOUR = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
-export function countsOf(
-  totals: Record<string, Record<string, number>>,
-): Record<string, Record<string, number>> {
+const FOUR = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
+/** Only the four counts every protocol version has. */
+export function countsOf(totals: ModelCounts): ModelCounts {
   return Object.fromEntries(
     Object.entries(totals).map(([model, counts]) => [
       model,

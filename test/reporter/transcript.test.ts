@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TokenCounts } from "../../src/protocol/index.ts";
 import { Ledger } from "../../src/reporter/ledger.ts";
 import { type ResponseUsage, scanChunk } from "../../src/reporter/transcript.ts";
 import {
@@ -11,26 +10,19 @@ import {
   FIXTURES_MISSING,
   HAVE_FIXTURES,
   jsonl,
+  type ModelCounts,
   progressCopy,
   userLine,
 } from "./helpers.ts";
+import { addCounts, countsOf } from "./session.ts";
 
-type Totals = Record<string, TokenCounts>;
-
-function add(totals: Totals, model: string, usage: ResponseUsage["usage"]): void {
-  totals[model] ??= { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
-  const t = totals[model];
-  t.input_tokens += usage.input_tokens;
-  t.output_tokens += usage.output_tokens;
-  t.cache_read_tokens += usage.cache_read_tokens;
-  t.cache_write_tokens += usage.cache_write_tokens;
-}
+type Totals = ModelCounts;
 
 /** Totals of a whole file read at once. */
 function countWhole(bytes: Uint8Array): Totals {
   const totals: Totals = {};
   for (const response of scanChunk(bytes, false).responses.values())
-    add(totals, response.model, response.usage);
+    addCounts(totals, response.model, response.usage);
   return totals;
 }
 
@@ -43,7 +35,7 @@ function countInPieces(bytes: Uint8Array, cuts: number[], ledger = new Ledger())
     const scan = scanChunk(bytes.subarray(offset, end), false);
     for (const response of scan.responses.values()) {
       const contribution = ledger.take(response);
-      if (contribution) add(totals, response.model, contribution.delta);
+      if (contribution) addCounts(totals, response.model, contribution.delta);
     }
     offset += scan.consumed;
   }
@@ -62,7 +54,7 @@ describe("the counting rule on the shared real transcripts", () => {
   for (const [file, totals] of Object.entries(expected)) {
     const bytes = () => new Uint8Array(readFileSync(join(FIXTURES, file)));
     test(`${file}: read at once, totals equal expected-totals.json`, () => {
-      expect(countWhole(bytes())).toEqual(totals);
+      expect(countsOf(countWhole(bytes()))).toEqual(totals);
     });
     test(`${file}: read in 37 random pieces, each message counted once with its final usage`, () => {
       const data = bytes();
@@ -73,7 +65,7 @@ describe("the counting rule on the shared real transcripts", () => {
         return seed / 2 ** 31;
       };
       const cuts = Array.from({ length: 36 }, () => Math.floor(random() * data.length)).sort((a, b) => a - b);
-      expect(countInPieces(data, cuts)).toEqual(totals);
+      expect(countsOf(countInPieces(data, cuts))).toEqual(totals);
     });
   }
   test("reading a file line by line gives the same totals as reading it at once", () => {
