@@ -16,7 +16,6 @@ import { type ExportFormat, usageStream } from "./export.ts";
 import type { Html } from "./html.ts";
 import {
   AdminModel,
-  NOTICES,
   parseDays,
   parseId,
   parseRange,
@@ -28,7 +27,7 @@ import { type AuditAction, SESSION_HOURS, secretsEqual } from "./service.ts";
 import { auditPage } from "./views/audit.ts";
 import { devicesPage } from "./views/devices.ts";
 import type { View } from "./views/layout.ts";
-import { loginPage, messagePage, noticeBox } from "./views/messages.ts";
+import { loginPage, messagePage } from "./views/messages.ts";
 import { overviewPage } from "./views/overview.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
 import { userPage } from "./views/user.ts";
@@ -117,11 +116,6 @@ export function adminError(log: Logger, code: string | number, error: unknown, r
 
 type Auth = { kind: "session"; sessionId: string; csrf: string } | { kind: "bearer" };
 
-function notice(url: URL): Html | null {
-  const code = url.searchParams.get("notice");
-  return noticeBox(code ? (NOTICES[code] ?? null) : null);
-}
-
 function exportFileName(url: URL, extension: string, range?: RangeKey): string {
   const what =
     url.pathname
@@ -205,8 +199,10 @@ export function adminController(ctx: ReceiverContext) {
   function show(request: Request, auth: Auth, view: View, page: Html, services: Services): Response {
     if (!view.exported) return htmlResponse(page);
     audit(services, request, auth, "export", view.url.pathname, "html");
+    const range = parseRange(view.url.searchParams.get("range"), "30");
+    const named = view.url.pathname === "/admin/" || view.url.pathname.startsWith("/admin/users/");
     return htmlResponse(page, 200, {
-      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html")}"`,
+      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", named && range.ok ? range.range : undefined)}"`,
     });
   }
 
@@ -235,7 +231,7 @@ export function adminController(ctx: ReceiverContext) {
     problem: string | null,
     status = 200,
   ): Response {
-    return htmlResponse(tokensPage(view, services.tokens.list(), form, problem, notice(view.url)), status);
+    return htmlResponse(tokensPage(view, services.tokens.list(), form, problem), status);
   }
 
   return (
@@ -250,19 +246,19 @@ export function adminController(ctx: ReceiverContext) {
           if (auth) return redirect(safeReturn(query.next, "/admin/"));
           return htmlResponse(loginPage(safeReturn(query.next, "/admin/"), null));
         },
-        { query: AdminModel.login },
+        { query: AdminModel.loginQuery },
       )
       .post(
         "/admin/login",
         ({ request, body, cookie }) => {
-          const next = safeReturn(body.next, "/admin/");
+          const next = safeReturn(body?.next, "/admin/");
           const decision = loginLimiter.check(addressOf(request), Date.now());
           if (!decision.allowed) {
             ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
             return tooManyAttempts(decision.retryAfterSecs);
           }
           const services = ctx.store.services();
-          if (!body.token || !secretsEqual(body.token, adminToken)) {
+          if (!body?.token || !secretsEqual(body.token, adminToken)) {
             audit(services, request, null, "login-failed");
             return htmlResponse(
               loginPage(
@@ -374,20 +370,14 @@ export function adminController(ctx: ReceiverContext) {
         const a = auth as Auth;
         const view = viewFor(request, a);
         const services = ctx.store.services();
-        return show(request, a, view, devicesPage(view, services.keys.list(), notice(view.url)), services);
+        return show(request, a, view, devicesPage(view, services.keys.list()), services);
       })
       .get("/admin/tokens", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);
         const services = ctx.store.services();
         if (view.exported) {
-          return show(
-            request,
-            a,
-            view,
-            tokensPage(view, services.tokens.list(), EMPTY_FORM, null, null),
-            services,
-          );
+          return show(request, a, view, tokensPage(view, services.tokens.list(), EMPTY_FORM, null), services);
         }
         return renderTokensPage(services, view, EMPTY_FORM, null);
       })
@@ -425,9 +415,9 @@ export function adminController(ctx: ReceiverContext) {
           const a = auth as Auth;
           const services = ctx.store.services();
           const form: ProvisionForm = {
-            email: (body.email ?? "").trim(),
-            division: (body.division ?? "").trim(),
-            days: (body.days ?? String(DEFAULT_TOKEN_DAYS)).trim(),
+            email: (body?.email ?? "").trim(),
+            division: (body?.division ?? "").trim(),
+            days: (body?.days ?? String(DEFAULT_TOKEN_DAYS)).trim(),
           };
           const days = parseDays(form.days, DEFAULT_TOKEN_DAYS);
           const division = form.division === "" ? null : form.division;
@@ -449,7 +439,7 @@ export function adminController(ctx: ReceiverContext) {
           const services = ctx.store.services();
           const id = parseId(params.id);
           const token = id === null ? null : services.tokens.get(id);
-          const back = safeReturn(body.return, "/admin/tokens");
+          const back = safeReturn(body?.return, "/admin/tokens");
           if (!token || !services.tokens.revoke(token.id))
             return redirect(withNotice(back, "nothing-changed"));
           audit(services, request, auth as Auth, "revoke", token.email, `token #${token.id}`);
@@ -462,7 +452,7 @@ export function adminController(ctx: ReceiverContext) {
         ({ request, auth, params, body }) => {
           const services = ctx.store.services();
           const id = parseId(params.id);
-          const days = parseDays(body.days, DEFAULT_TOKEN_DAYS);
+          const days = parseDays(body?.days, DEFAULT_TOKEN_DAYS);
           const old = id === null ? null : services.tokens.get(id);
           if (!old) return redirect(withNotice("/admin/tokens", "nothing-changed"));
           const problem = provisioningProblem(old.email, old.division, days);
@@ -489,8 +479,8 @@ export function adminController(ctx: ReceiverContext) {
         "/admin/devices/revoke",
         ({ request, auth, body }) => {
           const services = ctx.store.services();
-          const back = safeReturn(body.return, "/admin/devices");
-          const publicKey = body.public_key ?? "";
+          const back = safeReturn(body?.return, "/admin/devices");
+          const publicKey = body?.public_key ?? "";
           const key = services.keys.find(publicKey);
           if (!key || !services.keys.revoke(publicKey)) return redirect(withNotice(back, "nothing-changed"));
           audit(
@@ -515,7 +505,7 @@ export function adminController(ctx: ReceiverContext) {
             ms: (performance.now() - started).toFixed(0),
             by: "admin",
           });
-          return redirect(withNotice(safeReturn(body.return, "/admin/"), "tiers-recomputed"));
+          return redirect(withNotice(safeReturn(body?.return, "/admin/"), "tiers-recomputed"));
         },
         { body: AdminModel.action },
       )

@@ -6,12 +6,14 @@ import { isRangeKey, type RangeKey } from "../analytics/ranges.ts";
 const field = t.Optional(t.String({ maxLength: 2000 }));
 
 export const AdminModel = {
-  login: t.Object({ token: field, next: field }),
+  // Bodies are optional: a post with no fields at all must reach the CSRF check (403), not fail here.
+  login: t.Optional(t.Object({ token: field, next: field })),
+  loginQuery: t.Object({ next: field }),
   /** Every state-changing form: the session's CSRF token, and where to go back to. */
-  action: t.Object({ csrf: field, return: field }),
-  provision: t.Object({ csrf: field, email: field, division: field, days: field }),
-  reissue: t.Object({ csrf: field, days: field }),
-  deviceRevoke: t.Object({ csrf: field, public_key: field, return: field }),
+  action: t.Optional(t.Object({ csrf: field, return: field })),
+  provision: t.Optional(t.Object({ csrf: field, email: field, division: field, days: field })),
+  reissue: t.Optional(t.Object({ csrf: field, days: field })),
+  deviceRevoke: t.Optional(t.Object({ csrf: field, public_key: field, return: field })),
   tokenId: t.Object({ id: t.String({ maxLength: 20 }) }),
   userEmail: t.Object({ email: t.String({ maxLength: 2000 }) }),
 };

@@ -59,12 +59,12 @@ export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
   });
 }
 
-export function devicesPage(view: View, keys: readonly DeviceKeyRow[], notice: Html | null): Html {
+export function devicesPage(view: View, keys: readonly DeviceKeyRow[]): Html {
   const active = keys.filter((k) => !k.revoked).length;
   return page(view, {
     title: "Device Keys",
     section: "devices",
-    body: html`${notice ?? ""}${section(
+    body: html`${section(
       "device-keys",
       "Device keys",
       devicesTable(view, keys),

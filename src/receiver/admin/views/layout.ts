@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { VERSION } from "../../../protocol/version.ts";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "../assets.ts";
 import { type Html, html, trusted } from "../html.ts";
+import { NOTICES } from "../model.ts";
 import { timeCell } from "./format.ts";
 
 export type Section = "overview" | "devices" | "tokens" | "audit";
@@ -42,6 +43,12 @@ export function withQuery(url: URL, changes: Record<string, string | null>): str
   }
   const query = params.toString();
   return `${url.pathname}${query ? `?${query}` : ""}`;
+}
+
+/** The message a redirect asked for (`?notice=<code>`), from a fixed list. */
+function notice(url: URL): Html {
+  const text = NOTICES[url.searchParams.get("notice") ?? ""];
+  return text ? html`<p class="notice" role="status">${text}</p>` : html``;
 }
 
 /** This page as a self-contained file (`?export`), keeping the range and table state. */
@@ -106,7 +113,7 @@ export function page(view: View, options: PageOptions): Html {
     view.exported ? html` class="exported"` : ""
   }><header class="top"><span class="brand">ccflux</span>${nav}</header><main><div class="heading"><h1>${options.title}</h1>${
     options.tools ?? ""
-  }</div>${options.body}</main></body></html>`;
+  }</div>${view.exported ? "" : notice(view.url)}${options.body}</main></body></html>`;
 }
 
 /** A small page for the login form, errors and notices: no navigation, no data. */

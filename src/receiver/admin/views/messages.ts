@@ -15,7 +15,3 @@ export function messagePage(title: string, message: string, action?: { href: str
     html`<p>${message}</p>${action ? html`<p><a href="${action.href}">${action.label}</a></p>` : ""}`,
   );
 }
-
-export function noticeBox(message: string | null): Html | null {
-  return message ? html`<p class="notice" role="status">${message}</p>` : null;
-}

@@ -80,12 +80,11 @@ export function tokensPage(
   tokens: readonly RefreshTokenRow[],
   form: ProvisionForm,
   problem: string | null,
-  notice: Html | null,
 ): Html {
   return page(view, {
     title: "Users & tokens",
     section: "tokens",
-    body: html`${notice ?? ""}${section(
+    body: html`${section(
       "add",
       "Add a user",
       addForm(view, form, problem),

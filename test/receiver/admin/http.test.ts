@@ -1,0 +1,536 @@
+// The dashboard over real HTTP against the real receiver: access, every form, the redirects, the
+// headers and the exports.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { toRfc3339 } from "../../../src/protocol/index.ts";
+import { Client, type Device, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
+import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
+import { ADMIN_TOKEN, AdminClient, expectSecurityHeaders } from "./admin-client.ts";
+
+const XSS_DEVICE = "<img src=x onerror=alert(1)>";
+
+let receiver: TestReceiver;
+let api: Client;
+let admin: AdminClient;
+let address = 0;
+
+/** A new browser from its own address (TRUST_PROXY is on here), so login limits never collide. */
+async function loggedIn(): Promise<AdminClient> {
+  const client = new AdminClient(receiver.url);
+  const response = await client.login(ADMIN_TOKEN, { "X-Real-IP": `10.1.0.${++address}` });
+  expect(response.status).toBe(303);
+  return client;
+}
+
+/** A user provisioned the guide's way, with a registered device and one signed report. */
+async function reportingUser(email: string, deviceId = "laptop") {
+  const refresh = guideToken();
+  receiver.sql(guideInsert(refresh, email, "engineering"));
+  const access = await api.exchange(refresh);
+  const device = newDevice();
+  expect((await api.registerKey(access, device, deviceId)).status).toBe(200);
+  await sendTurn(access, device, "s-1", 0);
+  return { refresh, access, device };
+}
+
+async function sendTurn(
+  access: string,
+  device: Device,
+  sessionId: string,
+  turnIndex: number,
+  at = Date.now(),
+) {
+  const body = report({ session_id: sessionId, turn_index: turnIndex, timestamp_utc: toRfc3339(at) });
+  const response = await api.send(access, body, device);
+  expect(response.status).toBe(200);
+}
+
+function auditRows(): string {
+  return receiver.sql(
+    "SELECT action || '|' || actor || '|' || address || '|' || subject FROM admin_audit ORDER BY id;",
+  );
+}
+
+beforeAll(async () => {
+  receiver = await startReceiver({
+    env: { ADMIN_TOKEN, BASE_URL: "https://ccflux.example.org", TRUST_PROXY: "1" },
+  });
+  api = new Client(receiver.url);
+  admin = await loggedIn();
+});
+afterAll(async () => {
+  await receiver.stop();
+  receiver.cleanup();
+});
+
+describe("access", () => {
+  test("without a session a page redirects to the login form and a form post is 401", async () => {
+    const anonymous = new AdminClient(receiver.url);
+    const page = await anonymous.get("/admin/users/a%40b.org?range=7");
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe(
+      `/admin/login?next=${encodeURIComponent("/admin/users/a%40b.org?range=7")}`,
+    );
+    expectSecurityHeaders(page);
+    const post = await anonymous.post("/admin/tokens", { email: "x@example.org" }, null);
+    expect(post.status).toBe(401);
+    expectSecurityHeaders(post);
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'x@example.org';")).toBe("0");
+  });
+
+  test("the login page asks for the admin token and carries the headers", async () => {
+    const response = await new AdminClient(receiver.url).get("/admin/login");
+    expect(response.status).toBe(200);
+    expectSecurityHeaders(response);
+    const page = await response.text();
+    expect(page).toContain('type="password" name="token"');
+    expect(page).not.toContain(ADMIN_TOKEN);
+  });
+
+  test("a wrong token is 401, sets no cookie, and is audited with the proxy's client address", async () => {
+    const client = new AdminClient(receiver.url);
+    const response = await client.login("wrong", { "X-Real-IP": "203.0.113.7" });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("set-cookie")).toBeNull();
+    expect(await response.text()).toContain("ADMIN_TOKEN");
+    expect(auditRows()).toContain("login-failed|anonymous|203.0.113.7|");
+  });
+
+  test("the right token starts a session: a random HttpOnly, SameSite=Strict cookie on /admin; only its hash is stored", async () => {
+    const client = new AdminClient(receiver.url);
+    const response = await client.login(ADMIN_TOKEN, { "X-Real-IP": "203.0.113.8" });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/admin/");
+    expectSecurityHeaders(response);
+    const cookie = response.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^ccflux_admin=[A-Za-z0-9_-]{40,};/);
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("SameSite=Strict");
+    expect(cookie).toContain("Path=/admin");
+    expect(cookie).toContain("Max-Age=43200");
+    expect(cookie).not.toContain("Secure");
+    expect(cookie).not.toContain(ADMIN_TOKEN);
+    const id = client.cookie.split("=")[1]!;
+    expect(
+      receiver.sql(`SELECT count(*) FROM admin_sessions WHERE id_hash = '${id}' OR csrf_token = '${id}';`),
+    ).toBe("0");
+    expect((await client.get("/admin/")).status).toBe(200);
+    expect(auditRows()).toContain("login|session|203.0.113.8|");
+  });
+
+  test("an expired session is refused: back to the login form", async () => {
+    const client = await loggedIn();
+    expect((await client.get("/admin/")).status).toBe(200);
+    receiver.sql("UPDATE admin_sessions SET expires_at = datetime('now', '-1 second');");
+    const response = await client.get("/admin/");
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toStartWith("/admin/login");
+    admin = await loggedIn();
+  });
+
+  test("logout is a POST with the CSRF token; afterwards the cookie is worthless", async () => {
+    const client = await loggedIn();
+    expect((await client.post("/admin/logout", {}, null)).status).toBe(403);
+    expect((await client.get("/admin/")).status).toBe(200);
+    const response = await client.post("/admin/logout");
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/admin/login");
+    expect(response.headers.get("set-cookie")).toContain("Max-Age=0");
+    expect((await client.get("/admin/")).status).toBe(303);
+    expect(auditRows()).toContain("logout|session|");
+  });
+
+  test("Authorization: Bearer ADMIN_TOKEN works on pages and forms (no CSRF); a wrong one is 401", async () => {
+    const bearer = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    for (const path of [
+      "/admin/",
+      "/admin/devices",
+      "/admin/tokens",
+      "/admin/audit",
+      "/admin/api/usage.json",
+    ]) {
+      const response = await fetch(`${receiver.url}${path}`, { headers: bearer, redirect: "manual" });
+      expect(response.status).toBe(200);
+      expectSecurityHeaders(response);
+    }
+    const added = await fetch(`${receiver.url}/admin/tokens`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { ...bearer, "Content-Type": "application/x-www-form-urlencoded" },
+      body: "email=script%40example.org&days=10",
+    });
+    expect(added.status).toBe(303);
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'script@example.org';")).toBe("1");
+    expect(auditRows()).toContain("provision|bearer|");
+    const wrong = await fetch(`${receiver.url}/admin/`, {
+      headers: { Authorization: "Bearer not-it", "X-Real-IP": "198.51.100.1" },
+      redirect: "manual",
+    });
+    expect(wrong.status).toBe(401);
+    expectSecurityHeaders(wrong);
+  });
+
+  test("login attempts are limited per client address (X-Real-IP, as TRUST_PROXY is on)", async () => {
+    const client = new AdminClient(receiver.url);
+    for (let i = 0; i < 10; i++) {
+      expect((await client.login("wrong", { "X-Real-IP": "192.0.2.50" })).status).toBe(401);
+    }
+    const limited = await client.login(ADMIN_TOKEN, { "X-Real-IP": "192.0.2.50" });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(limited.headers.get("set-cookie")).toBeNull();
+    expect(await limited.text()).toContain("Too many login attempts");
+    expect((await client.login(ADMIN_TOKEN, { "X-Real-IP": "192.0.2.51" })).status).toBe(303);
+  });
+});
+
+describe("CSRF", () => {
+  test("a form without the session's token, or with another session's, is 403 and changes nothing", async () => {
+    const other = await loggedIn();
+    const { device } = await reportingUser("csrf@example.org");
+    const tokenId = receiver.sql("SELECT id FROM refresh_tokens WHERE email = 'csrf@example.org';");
+    const attempts = [
+      admin.post("/admin/tokens", { email: "csrf-new@example.org" }, null),
+      admin.post("/admin/tokens", { email: "csrf-new@example.org" }, "forged"),
+      admin.post("/admin/tokens", { email: "csrf-new@example.org" }, other.csrf),
+      admin.post(`/admin/tokens/${tokenId}/revoke`, {}, null),
+      admin.post(`/admin/tokens/${tokenId}/reissue`, {}, "forged"),
+      admin.post("/admin/devices/revoke", { public_key: device.publicKey }, null),
+      admin.post("/admin/tiers/recompute", {}, null),
+    ];
+    for (const response of await Promise.all(attempts)) {
+      expect(response.status).toBe(403);
+      expectSecurityHeaders(response);
+      expect(await response.text()).toContain("nothing was changed");
+    }
+    expect(
+      receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email LIKE 'csrf%' AND revoked = 0;"),
+    ).toBe("1");
+    expect(receiver.sql(`SELECT revoked FROM device_keys WHERE public_key = '${device.publicKey}';`)).toBe(
+      "0",
+    );
+  });
+});
+
+describe("provisioning", () => {
+  test("add: redirect, then the token shown once with BASE_URL + /report; a reload shows it no more", async () => {
+    const response = await admin.post("/admin/tokens", {
+      email: "new.person@example.org",
+      division: "data",
+      days: "30",
+    });
+    expect(response.status).toBe(303);
+    const location = response.headers.get("location")!;
+    expect(location).toMatch(/^\/admin\/tokens\/issued\?reveal=[A-Za-z0-9_-]+$/);
+    const token = receiver.sql("SELECT token FROM refresh_tokens WHERE email = 'new.person@example.org';");
+    expect(token).toMatch(/^rtok_[0-9a-f]{64}$/);
+    expect(
+      receiver.sql(
+        "SELECT division, date(expires_at) = date('now', '+30 days') FROM refresh_tokens WHERE email = 'new.person@example.org';",
+      ),
+    ).toBe("data|1");
+
+    const shown = await admin.get(location);
+    expect(shown.status).toBe(200);
+    expectSecurityHeaders(shown);
+    const page = await shown.text();
+    expect(page).toContain(`Refresh token: ${token}`);
+    expect(page).toContain("Receiver URL:  https://ccflux.example.org/report");
+    expect(page).toContain("shown <strong>once</strong>");
+
+    const again = await admin.get(location);
+    expect(again.status).toBe(410);
+    expect(await again.text()).not.toContain(token);
+    expect(auditRows()).toContain("provision|session|");
+    // The token works for the reporter right away.
+    expect((await api.post("/token", token)).status).toBe(200);
+  });
+
+  test("bad input is refused with a clear message, keeps what was typed, and adds nothing", async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ email: "not-an-email", days: "365" }, "is not an email address such as jsmith@example.org"],
+      [
+        { email: "ok@example.org", division: "x".repeat(65), days: "365" },
+        "the division must be at most 64 characters",
+      ],
+      [{ email: "ok@example.org", days: "0" }, "days must be a whole number from 1 to 36500"],
+      [{ email: "ok@example.org", days: "ten" }, "days must be a whole number"],
+    ];
+    for (const [fields, message] of cases) {
+      const response = await admin.post("/admin/tokens", fields);
+      expect(response.status).toBe(400);
+      expectSecurityHeaders(response);
+      const page = await response.text();
+      expect(page).toContain(message);
+      expect(page).toContain(`value="${fields.email}"`);
+    }
+    expect(
+      receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email IN ('ok@example.org', 'not-an-email');"),
+    ).toBe("0");
+  });
+
+  test("revoke: back where it came from with a notice; the token stops working; a second revoke changes nothing", async () => {
+    const { refresh } = await reportingUser("revoke.me@example.org");
+    const id = receiver.sql("SELECT id FROM refresh_tokens WHERE email = 'revoke.me@example.org';");
+    const back = `/admin/users/${encodeURIComponent("revoke.me@example.org")}?range=7`;
+    const response = await admin.post(`/admin/tokens/${id}/revoke`, { return: back });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe(`${back}&notice=revoked`);
+    expect(receiver.sql(`SELECT revoked FROM refresh_tokens WHERE id = ${id};`)).toBe("1");
+    expect((await api.post("/token", refresh)).status).toBe(401);
+    expect(await (await admin.get(response.headers.get("location")!)).text()).toContain("Token revoked.");
+    const again = await admin.post(`/admin/tokens/${id}/revoke`, { return: "https://evil.example/" });
+    expect(again.headers.get("location")).toBe("/admin/tokens?notice=nothing-changed");
+    expect(auditRows()).toContain("revoke|session|127.0.0.1|revoke.me@example.org");
+  });
+
+  test("reissue: the old token is revoked and a new one for the same person is shown once", async () => {
+    await reportingUser("reissue.me@example.org");
+    const old = receiver.sql(
+      "SELECT id || '|' || token FROM refresh_tokens WHERE email = 'reissue.me@example.org';",
+    );
+    const [oldId, oldToken] = old.split("|");
+    const response = await admin.post(`/admin/tokens/${oldId}/reissue`, { days: "365" });
+    expect(response.status).toBe(303);
+    const page = await (await admin.get(response.headers.get("location")!)).text();
+    const rows = receiver.sql(
+      "SELECT id, revoked, division FROM refresh_tokens WHERE email = 'reissue.me@example.org' ORDER BY id;",
+    );
+    const newId = rows.split("\n")[1]!.split("|")[0]!;
+    expect(rows).toBe(`${oldId}|1|engineering\n${newId}|0|engineering`);
+    const newToken = receiver.sql(`SELECT token FROM refresh_tokens WHERE id = ${newId};`);
+    expect(page).toContain(newToken);
+    expect(page).not.toContain(oldToken!);
+    expect(auditRows()).toContain("reissue|session|");
+    expect((await admin.post("/admin/tokens/999999/reissue", {})).headers.get("location")).toBe(
+      "/admin/tokens?notice=nothing-changed",
+    );
+  });
+
+  test("device revoke: that key is refused on its next report; the user's other device keeps working", async () => {
+    const { access, device } = await reportingUser("two.devices@example.org", "jsmith-laptop");
+    const desktop = newDevice();
+    expect((await api.registerKey(access, desktop, "jsmith-desktop")).status).toBe(200);
+    const devices = await (await admin.get("/admin/devices")).text();
+    expect(devices).toContain(
+      "two.devices&#39;s device “jsmith-laptop” will stop reporting on its next turn; their other devices and their refresh token keep working",
+    );
+
+    const response = await admin.post("/admin/devices/revoke", {
+      public_key: device.publicKey,
+      return: "/admin/devices",
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/admin/devices?notice=device-revoked");
+    expect(receiver.sql(`SELECT revoked FROM device_keys WHERE public_key = '${device.publicKey}';`)).toBe(
+      "1",
+    );
+    expect((await api.send(access, report({ session_id: "s-2" }), device)).status).toBe(403);
+    await sendTurn(access, desktop, "s-3", 0);
+    expect(auditRows()).toContain("device-revoke|session|127.0.0.1|two.devices@example.org");
+    expect(
+      (await admin.post("/admin/devices/revoke", { public_key: device.publicKey })).headers.get("location"),
+    ).toBe("/admin/devices?notice=nothing-changed");
+  });
+});
+
+describe("pages", () => {
+  test("a device id full of markup shows as text on every page that lists it", async () => {
+    await reportingUser("xss@example.org", XSS_DEVICE);
+    for (const path of [
+      "/admin/devices",
+      "/admin/",
+      `/admin/users/${encodeURIComponent("xss@example.org")}`,
+    ]) {
+      const page = await (await admin.get(path)).text();
+      expect(page).toContain("&lt;img src=x onerror=alert(1)&gt;");
+      expect(page).not.toContain(XSS_DEVICE);
+    }
+  });
+
+  test("no refresh token, access token or admin token appears on any page", async () => {
+    const { refresh, access } = await reportingUser("secret.keeper@example.org");
+    const pages = [
+      "/admin/",
+      "/admin/?range=all",
+      "/admin/devices",
+      "/admin/tokens",
+      "/admin/audit",
+      `/admin/users/${encodeURIComponent("secret.keeper@example.org")}`,
+      "/admin/?export",
+    ];
+    const allTokens = receiver.sql("SELECT token FROM refresh_tokens;").split("\n");
+    for (const path of pages) {
+      const page = await (await admin.get(path)).text();
+      for (const secret of [refresh, access, ADMIN_TOKEN, ...allTokens]) expect(page).not.toContain(secret);
+    }
+  });
+
+  test("the overview has the cards, charts, tables and sections; the range selector applies to it", async () => {
+    const { access, device } = await reportingUser("ranges@example.org");
+    await sendTurn(access, device, "old-session", 0, Date.now() - 20 * 86_400_000);
+    const page = await (await admin.get("/admin/?range=30")).text();
+    for (const text of [
+      "Cache hit rate",
+      "Tokens per day by kind, the last 30 days",
+      "Top ",
+      "Tokens by model, the last 30 days",
+      'data-table="users"',
+      'data-table="models"',
+      "Seat tier estimate",
+      "Recent events",
+      'aria-current="true">30 days',
+    ]) {
+      expect(page).toContain(text);
+    }
+    const sessions = (p: string) =>
+      /Sessions<\/div><div class="card-value"><span title="([\d,]+)"/.exec(p)?.[1];
+    const week = await (await admin.get("/admin/?range=7")).text();
+    expect(Number(sessions(page))).toBe(Number(sessions(week)) + 1);
+    const bad = await admin.get("/admin/?range=365");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("use 7, 30, 90 or all");
+  });
+
+  test("a user page shows usage, windows, sessions, devices and tokens; an unknown user is 404", async () => {
+    await reportingUser("page.user@example.org", "page-laptop");
+    const response = await admin.get(`/admin/users/${encodeURIComponent("page.user@example.org")}`);
+    expect(response.status).toBe(200);
+    expectSecurityHeaders(response);
+    const page = await response.text();
+    for (const text of [
+      "5-hour windows",
+      'data-table="windows"',
+      'data-table="sessions"',
+      "page-laptop",
+      'data-table="tokens"',
+      "Limit events",
+    ]) {
+      expect(page).toContain(text);
+    }
+    const missing = await admin.get("/admin/users/nobody%40example.org");
+    expect(missing.status).toBe(404);
+    expectSecurityHeaders(missing);
+  });
+
+  test("recomputing tiers redirects back with a notice and stores the figures", async () => {
+    const response = await admin.post("/admin/tiers/recompute", { return: "/admin/?range=7" });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/admin/?range=7&notice=tiers-recomputed");
+    expect(
+      Number(receiver.sql("SELECT count(*) FROM tier_estimates WHERE range_key = '7';")),
+    ).toBeGreaterThan(0);
+  });
+
+  test("assets are served as files with the headers; unknown admin paths are a 404 page", async () => {
+    const css = await admin.get("/admin/assets/dashboard.css");
+    expect(css.headers.get("content-type")).toStartWith("text/css");
+    expectSecurityHeaders(css);
+    const js = await admin.get("/admin/assets/dashboard.js");
+    expect(js.headers.get("content-type")).toStartWith("text/javascript");
+    expect(await js.text()).toContain("data-confirm");
+    const missing = await admin.get("/admin/no-such-page");
+    expect(missing.status).toBe(404);
+    expectSecurityHeaders(missing);
+    expect(missing.headers.get("content-type")).toStartWith("text/html");
+  });
+});
+
+describe("exports", () => {
+  test("?export downloads a self-contained, read-only page: inline assets under a hash CSP, no forms, no links home", async () => {
+    const response = await admin.get("/admin/?range=7&users.q=eng&export");
+    expect(response.status).toBe(200);
+    expectSecurityHeaders(response);
+    expect(response.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="ccflux-overview-7days-\d{4}-\d{2}-\d{2}\.html"$/,
+    );
+    const page = await response.text();
+    expect(page).toContain("<style>");
+    expect(page).toContain("<script defer>");
+    expect(page).toMatch(
+      /http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;sha256-/,
+    );
+    expect(page).not.toContain("<form");
+    expect(page).not.toContain("/admin/assets/");
+    expect(page).not.toContain('href="/admin');
+    expect(page).not.toMatch(/src="http|href="http/);
+    expect(page).not.toContain(admin.csrf);
+    expect(page).toContain("read-only");
+    expect(auditRows()).toMatch(/export\|session\|[^|]+\|\/admin\//);
+  });
+
+  test("usage.csv and usage.json: one row per user, day and model for the range", async () => {
+    await reportingUser("export.me@example.org");
+    const csv = await admin.get("/admin/api/usage.csv?range=7");
+    expect(csv.status).toBe(200);
+    expectSecurityHeaders(csv);
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(csv.headers.get("content-disposition")).toMatch(/^attachment; filename="ccflux-usage-7days-/);
+    const lines = (await csv.text()).trimEnd().split("\r\n");
+    expect(lines[0]).toBe(
+      "day,email,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns",
+    );
+    const today = new Date().toISOString().slice(0, 10);
+    expect(lines).toContain(`${today},export.me@example.org,claude-sonnet-4-5,10,20,300,40,0,0,0,1`);
+    expect(lines.length - 1).toBe(
+      Number(receiver.sql(`SELECT count(*) FROM usage_daily WHERE day >= date('now', '-6 days');`)),
+    );
+
+    const json = await admin.get("/admin/api/usage.json?range=all");
+    expect(json.headers.get("content-type")).toBe("application/json");
+    const rows = (await json.json()) as Record<string, unknown>[];
+    expect(rows.length).toBe(Number(receiver.sql("SELECT count(*) FROM usage_daily;")));
+    expect(rows.find((r) => r.email === "export.me@example.org")).toMatchObject({
+      day: today,
+      input_tokens: 10,
+      turns: 1,
+    });
+
+    const bad = await admin.get("/admin/api/usage.csv?range=year");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("use 7, 30, 90 or all");
+    expect(auditRows()).toContain("export|session|");
+  });
+});
+
+describe("settings", () => {
+  test("without ADMIN_TOKEN every /admin URL is 503 with a page that says how to enable it", async () => {
+    const off = await startReceiver();
+    try {
+      for (const path of ["/admin/", "/admin", "/admin/login", "/admin/api/usage.csv"]) {
+        const response = await fetch(`${off.url}${path}`, { redirect: "manual" });
+        expect(response.status).toBe(503);
+        expectSecurityHeaders(response);
+        expect(await response.text()).toContain("ADMIN_TOKEN is not set");
+      }
+      expect((await fetch(`${off.url}/health`)).status).toBe(200);
+    } finally {
+      await off.stop();
+      off.cleanup();
+    }
+  });
+
+  test("COOKIE_SECURE adds Secure; without TRUST_PROXY X-Real-IP is ignored; a restart keeps the session", async () => {
+    const other = await startReceiver({ env: { ADMIN_TOKEN, COOKIE_SECURE: "1" } });
+    try {
+      const client = new AdminClient(other.url);
+      const response = await client.login(ADMIN_TOKEN, { "X-Real-IP": "203.0.113.99" });
+      expect(response.headers.get("set-cookie")).toContain("Secure");
+      expect(other.sql("SELECT address FROM admin_audit WHERE action = 'login';")).toBe("127.0.0.1");
+      // Spoofed addresses share the real one's budget: 9 more attempts, then the 11th is refused.
+      for (let i = 0; i < 9; i++) await client.login("wrong", { "X-Real-IP": `203.0.113.${i}` });
+      expect(
+        (await new AdminClient(other.url).login(ADMIN_TOKEN, { "X-Real-IP": "198.51.100.9" })).status,
+      ).toBe(429);
+
+      await other.stop();
+      const again = await other.restart();
+      try {
+        expect((await client.get("/admin/")).status).toBe(200);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      other.cleanup();
+    }
+  });
+});

@@ -1,0 +1,318 @@
+// The admin and analytics services and demo-data on a real SQLite file, without HTTP.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Report, toRfc3339 } from "../../../src/protocol/index.ts";
+import { SESSION_HOURS } from "../../../src/receiver/admin/service.ts";
+import { cacheHitRate } from "../../../src/receiver/admin/views/overview.ts";
+import { CommandError } from "../../../src/receiver/cli/admin.ts";
+import { fillDemoData } from "../../../src/receiver/cli/demo-data.ts";
+import { type Config, loadConfig } from "../../../src/receiver/config.ts";
+import { openDatabase } from "../../../src/receiver/db/database.ts";
+import { createServices } from "../../../src/receiver/services.ts";
+import type { Identity } from "../../../src/receiver/tokens/service.ts";
+import { sqlite3 } from "../../support/receiver.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "ccflux-admin-services-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function fresh() {
+  const path = join(dir, `db-${files++}.db`);
+  const config: Config = loadConfig({ DATABASE_PATH: path, ADMIN_TOKEN: "t" });
+  const db = openDatabase(path);
+  return { path, config, db, services: createServices(db, config) };
+}
+
+const HOUR = 3_600_000;
+const NOW = Date.parse("2026-11-27T12:30:00Z");
+
+function turn(
+  sessionId: string,
+  index: number,
+  at: number,
+  models: Record<string, [number, number, number, number]>,
+): Report {
+  return {
+    schema_version: 2,
+    session_id: sessionId,
+    turn_index: index,
+    timestamp_utc: toRfc3339(at),
+    models: Object.fromEntries(
+      Object.entries(models).map(([model, [input, output, cacheRead, cacheWrite]]) => [
+        model,
+        {
+          input_tokens: input,
+          output_tokens: output,
+          cache_read_tokens: cacheRead,
+          cache_write_tokens: cacheWrite,
+        },
+      ]),
+    ),
+  };
+}
+
+describe("admin sessions and show-once reveals", () => {
+  const { services, path } = fresh();
+
+  test("a session is found by its id for 12 hours, and only a hash of the id is stored", () => {
+    const id = services.admin.startSession("10.0.0.1", NOW);
+    const session = services.admin.session(id, NOW + SESSION_HOURS * HOUR - 1000);
+    expect(session?.csrfToken.length).toBeGreaterThan(30);
+    expect(session?.csrfToken).not.toBe(id);
+    expect(services.admin.session(id, NOW + SESSION_HOURS * HOUR)).toBeNull();
+    expect(sqlite3(path, "SELECT count(*) FROM admin_sessions WHERE id_hash = '" + id + "';")).toBe("0");
+    expect(sqlite3(path, "SELECT count(*) FROM admin_sessions;")).toBe("1");
+  });
+
+  test("ending a session makes its id worthless", () => {
+    const id = services.admin.startSession("10.0.0.1", NOW);
+    services.admin.endSession(id);
+    expect(services.admin.session(id, NOW)).toBeNull();
+  });
+
+  test("a reveal shows the token once, only within 10 minutes, with its current status", () => {
+    const issued = services.tokens.issue("once@example.org", null, 30, NOW);
+    const nonce = services.admin.createReveal(issued.id, NOW);
+    expect(services.admin.takeReveal("not-the-nonce", NOW)).toBeNull();
+    const shown = services.admin.takeReveal(nonce, NOW + 60_000);
+    expect(shown).toMatchObject({ id: issued.id, email: "once@example.org", token: issued.token });
+    expect(services.admin.takeReveal(nonce, NOW + 60_000)).toBeNull();
+
+    const late = services.admin.createReveal(issued.id, NOW);
+    expect(services.admin.takeReveal(late, NOW + 10 * 60_000)).toBeNull();
+
+    services.tokens.revoke(issued.id);
+    const revoked = services.admin.createReveal(issued.id, NOW);
+    expect(services.admin.takeReveal(revoked, NOW)?.status).toBe("revoked");
+  });
+
+  test("the audit log keeps entries newest first", () => {
+    services.admin.audit(
+      { action: "login", actor: "session", address: "1.2.3.4", subject: "", detail: "" },
+      NOW,
+    );
+    services.admin.audit(
+      { action: "revoke", actor: "bearer", address: "1.2.3.4", subject: "a@b.org", detail: "token #1" },
+      NOW + 1000,
+    );
+    expect(services.admin.auditLog(10).map((e) => e.action)).toEqual(["revoke", "login"]);
+  });
+});
+
+describe("dashboard queries", () => {
+  const { services } = fresh();
+  const alice: Identity = {
+    email: "alice@example.org",
+    refreshTokenId: services.tokens.issue("alice@example.org", "eng", 365, NOW).id,
+  };
+  const bob: Identity = {
+    email: "bob@example.org",
+    refreshTokenId: services.tokens.issue("bob@example.org", null, 365, NOW).id,
+  };
+  const day = (n: number, hour: number) => Date.parse("2026-11-27T00:00:00Z") - n * 24 * HOUR + hour * HOUR;
+
+  // Alice: two sessions today (one spans two models in one turn), one 40 days ago. Bob: one turn.
+  services.reports.store(
+    alice,
+    turn("a1", 0, day(0, 9), { sonnet: [100, 200, 1000, 50], haiku: [10, 20, 100, 5] }),
+    null,
+    NOW,
+  );
+  services.reports.store(
+    alice,
+    turn("a1", 1, day(0, 9) + 60_000, { sonnet: [100, 200, 1000, 50] }),
+    null,
+    NOW,
+  );
+  services.reports.store(alice, turn("a2", 0, day(0, 11), { sonnet: [1, 2, 3, 4] }), null, NOW);
+  services.reports.store(alice, turn("old", 0, day(40, 9), { opus: [5, 5, 5, 5] }), null, NOW);
+  services.reports.store(bob, turn("b1", 0, day(1, 15), { sonnet: [7, 8, 9, 10] }), null, NOW);
+
+  test("cards count distinct sessions and turns (not rows) and sum tokens in the range", () => {
+    const overview = services.analytics.overview("30", NOW);
+    expect(overview.totals).toEqual({
+      users: 2,
+      sessions: 3,
+      turns: 4,
+      input: 100 + 10 + 100 + 1 + 7,
+      output: 200 + 20 + 200 + 2 + 8,
+      cacheRead: 1000 + 100 + 1000 + 3 + 9,
+      cacheWrite: 50 + 5 + 50 + 4 + 10,
+    });
+    const all = services.analytics.overview("all", NOW);
+    expect(all.totals.sessions).toBe(4);
+    expect(all.models.find((m) => m.model === "opus")?.users).toBe(1);
+    expect(cacheHitRate({ input: 10, output: 999, cacheRead: 80, cacheWrite: 10 })).toBe("80.0%");
+  });
+
+  test("per user: division, sessions, turns and last active hour; per model: users and turns", () => {
+    const overview = services.analytics.overview("7", NOW);
+    const a = overview.users.find((u) => u.email === "alice@example.org")!;
+    expect(a).toMatchObject({
+      division: "eng",
+      sessions: 2,
+      turns: 3,
+      input: 211,
+      lastActive: "2026-11-27 11:00:00",
+    });
+    const sonnet = overview.models.find((m) => m.model === "sonnet")!;
+    expect(sonnet).toMatchObject({ users: 2, turns: 4 });
+    expect(overview.daily.map((d) => d.day)).toEqual(["2026-11-26", "2026-11-27"]);
+  });
+
+  test("a user's windows carry distinct sessions and mark limit events", () => {
+    services.reports.storeLimitEvent(
+      alice,
+      {
+        schema_version: 2,
+        session_id: "a2",
+        timestamp_utc: toRfc3339(day(0, 11) + 120_000),
+        kind: "rate_limit",
+      },
+      null,
+      NOW,
+    );
+    const windows = services.analytics.userWindows("alice@example.org", "7", NOW);
+    expect(windows).toHaveLength(1);
+    expect(windows[0]).toMatchObject({
+      start: day(0, 9),
+      sessions: 2,
+      turns: 3,
+      hasLimitEvent: true,
+      open: true,
+    });
+    expect(services.analytics.userWindows("alice@example.org", "all", NOW)).toHaveLength(2);
+  });
+
+  test("sessions of a user, newest first, with distinct turns", () => {
+    const sessions = services.analytics.userSessions("alice@example.org", "all", NOW, 10);
+    expect(sessions.map((s) => [s.sessionId, s.turns])).toEqual([
+      ["a2", 1],
+      ["a1", 2],
+      ["old", 1],
+    ]);
+  });
+
+  test("the export pages through usage_daily in key order", () => {
+    const first = services.analytics.exportPage("all", NOW, { day: "", email: "", model: "" }, 2);
+    expect(first.map((r) => [r.day, r.email, r.model])).toEqual([
+      ["2026-10-18", "alice@example.org", "opus"],
+      ["2026-11-26", "bob@example.org", "sonnet"],
+    ]);
+    const rest = services.analytics.exportPage("all", NOW, first[1]!, 10);
+    expect(rest.map((r) => r.model)).toEqual(["haiku", "sonnet"]);
+    expect(rest[1]).toMatchObject({ input_tokens: 201, turns: 3 });
+  });
+
+  test("a model keeps its colour slot; a new one gets the next", () => {
+    const slots = services.analytics.modelColourSlots(["sonnet", "haiku"]);
+    expect([slots.get("haiku"), slots.get("sonnet")]).toEqual([0, 1]);
+    const later = services.analytics.modelColourSlots(["opus", "sonnet"]);
+    expect([later.get("haiku"), later.get("sonnet"), later.get("opus")]).toEqual([0, 1, 2]);
+  });
+
+  test("recent events merge turns and limit events, newest received first", () => {
+    services.reports.storeLimitEvent(
+      bob,
+      { schema_version: 2, session_id: "b1", timestamp_utc: toRfc3339(day(1, 16)), kind: "rate_limit" },
+      null,
+      NOW + 5000,
+    );
+    const recent = services.analytics.recentEvents(3);
+    expect(recent[0]).toMatchObject({ kind: "limit", email: "bob@example.org" });
+    expect(recent).toHaveLength(3);
+  });
+});
+
+describe("stored tier estimates", () => {
+  const { services } = fresh();
+  // Closed windows a day apart, billed tokens as given (input only).
+  function windows(email: string, billed: number[], limitOnWindow?: number) {
+    const who: Identity = { email, refreshTokenId: services.tokens.issue(email, null, 365, NOW).id };
+    billed.forEach((tokens, i) => {
+      const at = Date.parse("2026-11-10T09:00:00Z") + i * 24 * HOUR;
+      services.reports.store(who, turn(`${email}-${i}`, 0, at, { sonnet: [tokens, 0, 0, 0] }), null, NOW);
+      if (i === limitOnWindow) {
+        services.reports.storeLimitEvent(
+          who,
+          {
+            schema_version: 2,
+            session_id: `${email}-${i}`,
+            timestamp_utc: toRfc3339(at + 60_000),
+            kind: "rate_limit",
+          },
+          null,
+          NOW,
+        );
+      }
+    });
+  }
+  windows("light@example.org", [100, 100, 110]);
+  windows("light2@example.org", [150, 150, 150, 150]);
+  windows("heavy@example.org", [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000], 2);
+  windows("new@example.org", [5000, 5000]);
+
+  test("are computed for every range and read back per user", async () => {
+    expect(await services.analytics.recomputeTierEstimates(NOW)).toBe(4);
+    const all = services.analytics.overview("all", NOW).users;
+    const tierOf = (email: string) => all.find((u) => u.email === email)?.windows;
+    expect(tierOf("light@example.org")).toMatchObject({
+      tier: 1,
+      confidence: "low",
+      p75BilledTokens: 110,
+      windowCount: 3,
+    });
+    expect(tierOf("light2@example.org")).toMatchObject({ tier: 1, confidence: "low" });
+    expect(tierOf("heavy@example.org")).toMatchObject({
+      tier: 2,
+      confidence: "confirmed",
+      limitWindows: 1,
+      peakBilledTokens: 1000,
+      averageBilledTokens: 1000,
+    });
+    expect(tierOf("new@example.org")).toMatchObject({ tier: null, countedWindows: 2, windowCount: 2 });
+    // Only the last 7 days: the windows of 10–19 Nov fall out of it.
+    expect(services.analytics.overview("7", NOW).users.every((u) => u.windows === null)).toBe(true);
+  });
+});
+
+describe("demo-data", () => {
+  test("writes through the report path, so every rollup matches the raw events", () => {
+    const { path, config, db } = fresh();
+    db.close();
+    const summary = fillDemoData(config, { users: 6, days: 4, seed: 3, force: false }, NOW);
+    expect(summary.usageRows).toBeGreaterThan(0);
+    const check = (sql: string) => sqlite3(path, sql);
+    expect(check("SELECT count(*) FROM usage_events;")).toBe(String(summary.usageRows));
+    expect(check("SELECT sum(input_tokens) + sum(cache_read_tokens) FROM usage_events;")).toBe(
+      check("SELECT sum(input_tokens) + sum(cache_read_tokens) FROM usage_daily;"),
+    );
+    expect(
+      check("SELECT count(*) FROM (SELECT DISTINCT email, session_id, turn_index FROM usage_events);"),
+    ).toBe(check("SELECT sum(turns) FROM usage_hourly;"));
+    expect(check("SELECT sum(turns) FROM session_days;")).toBe(String(summary.turns));
+    expect(Number(check("SELECT count(*) FROM refresh_tokens;"))).toBe(6);
+    expect(Number(check("SELECT count(DISTINCT model) FROM usage_daily;"))).toBeGreaterThan(1);
+  });
+
+  test("is the same for the same seed, and refuses a database with data unless forced", () => {
+    const a = fresh();
+    const b = fresh();
+    a.db.close();
+    b.db.close();
+    fillDemoData(a.config, { users: 4, days: 3, seed: 9, force: false }, NOW);
+    fillDemoData(b.config, { users: 4, days: 3, seed: 9, force: false }, NOW);
+    const fingerprint = "SELECT email, day, model, input_tokens, turns FROM usage_daily ORDER BY 1, 2, 3;";
+    expect(sqlite3(a.path, fingerprint)).toBe(sqlite3(b.path, fingerprint));
+    expect(() => fillDemoData(a.config, { users: 1, days: 1, seed: 1, force: false }, NOW)).toThrow(
+      CommandError,
+    );
+    expect(() => fillDemoData(a.config, { users: 1, days: 1, seed: 1, force: false }, NOW)).toThrow(
+      /already holds data .* --force/,
+    );
+    fillDemoData(a.config, { users: 1, days: 1, seed: 1, force: true }, NOW);
+    expect(sqlite3(a.path, "SELECT count(*) FROM refresh_tokens;")).toBe("5");
+  });
+});

@@ -1,0 +1,273 @@
+// The dashboard's pure parts: escaping, number and time formats, ranges, chart geometry, form
+// parsing, CSV/JSON streaming and the demo generator's randomness.
+import { describe, expect, test } from "bun:test";
+import { csvCell, usageStream } from "../../../src/receiver/admin/export.ts";
+import { escapeHtml, html, trusted } from "../../../src/receiver/admin/html.ts";
+import { parseDays, parseId, parseRange, safeReturn, withNotice } from "../../../src/receiver/admin/model.ts";
+import {
+  horizontalBars,
+  modelColour,
+  niceTicks,
+  OKABE_ITO,
+  stackedColumns,
+} from "../../../src/receiver/admin/views/charts.ts";
+import {
+  abbreviate,
+  formatInteger,
+  formatPercent,
+  timeCell,
+} from "../../../src/receiver/admin/views/format.ts";
+import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
+import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
+import type { UsageExportRow } from "../../../src/receiver/analytics/service.ts";
+import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
+
+const XSS = "<img src=x onerror=alert(1)>";
+
+describe("html template", () => {
+  test("escapes every interpolation, including attribute quotes", () => {
+    expect(html`<td title="${`"${XSS}'`}">${XSS}</td>`.text).toBe(
+      '<td title="&quot;&lt;img src=x onerror=alert(1)&gt;&#39;">&lt;img src=x onerror=alert(1)&gt;</td>',
+    );
+  });
+
+  test("nests templates without escaping them twice, joins arrays, drops null, undefined and false", () => {
+    const inner = html`<b>${"a&b"}</b>`;
+    expect(html`${inner}${[html`<i>1</i>`, "<2>"]}${null}${undefined}${false}${0}`.text).toBe(
+      "<b>a&amp;b</b><i>1</i>&lt;2&gt;0",
+    );
+  });
+
+  test("only trusted() passes markup through, and escapeHtml covers the five special characters", () => {
+    expect(html`${trusted("<style>a{}</style>")}`.text).toBe("<style>a{}</style>");
+    expect(escapeHtml(`&<>"'`)).toBe("&amp;&lt;&gt;&quot;&#39;");
+  });
+});
+
+describe("number formats", () => {
+  test("thousands separators and abbreviations with at most three significant figures", () => {
+    expect(formatInteger(1234567)).toBe("1,234,567");
+    expect(abbreviate(999)).toBe("999");
+    expect(abbreviate(1000)).toBe("1k");
+    expect(abbreviate(1234)).toBe("1.23k");
+    expect(abbreviate(45_678)).toBe("45.7k");
+    expect(abbreviate(3_270_000_000)).toBe("3.27B");
+    expect(abbreviate(275_400_000)).toBe("275M");
+  });
+
+  test("percent with one decimal, a dash when there is nothing to divide", () => {
+    expect(formatPercent(1, 3)).toBe("33.3%");
+    expect(formatPercent(5, 0)).toBe("–");
+  });
+
+  test("a stored UTC time becomes a <time> with an ISO instant the script can localise", () => {
+    const cell = timeCell("2026-05-11 03:04:05").text;
+    expect(cell).toContain('datetime="2026-05-11T03:04:05Z"');
+    expect(cell).toContain("2026-05-11 03:04 UTC");
+    expect(timeCell(null, "never").text).toContain("never");
+    expect(timeCell("2026-05-11 03:04:05", "", true).text).toContain("data-absolute");
+  });
+});
+
+describe("ranges", () => {
+  const now = Date.parse("2026-11-27T02:47:00Z");
+
+  test("the last N days end today, today included; all time starts before any data", () => {
+    expect(rangeStartDay("7", now)).toBe("2026-11-21");
+    expect(rangeStartDay("30", now)).toBe("2026-10-29");
+    expect(rangeStartDay("all", now) < "1970-01-01").toBe(true);
+    expect(rangeStartMs("7", now)).toBe(Date.parse("2026-11-21T00:00:00Z"));
+    expect(rangeStartMs("all", now)).toBe(0);
+  });
+
+  test("days between a start and now have no gaps, across a month end", () => {
+    expect(daysBetween("2026-10-30", now)).toEqual([
+      "2026-10-30",
+      "2026-10-31",
+      ...Array.from({ length: 27 }, (_, i) => `2026-11-${String(i + 1).padStart(2, "0")}`),
+    ]);
+  });
+
+  test("the range parameter: absent is the default, unknown is refused with the choices", () => {
+    expect(parseRange(null, "30")).toEqual({ ok: true, range: "30" });
+    expect(parseRange("all", "30")).toEqual({ ok: true, range: "all" });
+    const bad = parseRange("365", "30");
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.message).toContain("use 7, 30, 90 or all");
+  });
+});
+
+describe("form parsing", () => {
+  test("a return path stays inside the dashboard", () => {
+    expect(safeReturn("/admin/users/a%40b.org?range=7", "/admin/")).toBe("/admin/users/a%40b.org?range=7");
+    for (const evil of [
+      "https://evil.example/",
+      "//evil.example/admin/",
+      "/admin\\..",
+      "/other",
+      undefined,
+      "",
+    ]) {
+      expect(safeReturn(evil, "/admin/")).toBe("/admin/");
+    }
+  });
+
+  test("notices are codes added to the query", () => {
+    expect(withNotice("/admin/devices?devices.q=x", "device-revoked")).toBe(
+      "/admin/devices?devices.q=x&notice=device-revoked",
+    );
+  });
+
+  test("ids and days are whole numbers or refused", () => {
+    expect(parseId("12")).toBe(12);
+    expect(parseId("1e3")).toBeNull();
+    expect(parseId("-1")).toBeNull();
+    expect(parseDays(undefined, 365)).toBe(365);
+    expect(parseDays(" 30 ", 365)).toBe(30);
+    expect(parseDays("2.5", 365)).toBeNaN();
+  });
+
+  test("links keep the query except export; the export link adds it", () => {
+    const url = new URL("http://x/admin/?range=7&users.q=eng&export");
+    expect(withQuery(url, { range: "90" })).toBe("/admin/?range=90&users.q=eng");
+    expect(exportHref(new URL("http://x/admin/devices"))).toBe("/admin/devices?export");
+    expect(exportHref(new URL("http://x/admin/?range=7"))).toBe("/admin/?range=7&export");
+  });
+});
+
+describe("charts", () => {
+  test("nice ticks are 1, 2 or 5 × 10^k steps from 0 to at least the maximum", () => {
+    expect(niceTicks(95)).toEqual([0, 50, 100]);
+    expect(niceTicks(1234)).toEqual([0, 500, 1000, 1500]);
+    expect(niceTicks(0)).toEqual([0, 1]);
+    const ticks = niceTicks(7_300_000);
+    expect(ticks[ticks.length - 1]!).toBeGreaterThanOrEqual(7_300_000);
+  });
+
+  test("an all-zero chart says why it is empty instead of drawing", () => {
+    const chart = stackedColumns({
+      title: "Tokens per day, the last 7 days",
+      series: [{ name: "Input", colour: "#000" }],
+      columns: [{ label: "2026-11-27", values: [0] }],
+      xLabel: "Day",
+      yLabel: "Tokens",
+      empty: "No reports in the last 7 days.",
+    }).text;
+    expect(chart).toContain("No reports in the last 7 days.");
+    expect(chart).not.toContain("<svg");
+  });
+
+  test("every mark has a <title> with the exact value; axes are labelled; a legend for two series", () => {
+    const chart = stackedColumns({
+      title: "Tokens per day",
+      series: [
+        { name: "Input", colour: "#0072B2" },
+        { name: "Output", colour: "#D55E00" },
+      ],
+      columns: [
+        { label: "2026-11-26", values: [1234567, 5] },
+        { label: "2026-11-27", values: [10, 0] },
+      ],
+      xLabel: "Day (UTC)",
+      yLabel: "Tokens",
+      empty: "none",
+    }).text;
+    expect(chart).toContain("<title>2026-11-26 · Input: 1,234,567</title>");
+    expect(chart).toContain("<title>2026-11-26 · Output: 5</title>");
+    expect(chart).not.toContain("2026-11-27 · Output");
+    expect(chart).toContain("Day (UTC)</text>");
+    expect(chart).toContain('class="legend"');
+    expect(chart).not.toContain("style=");
+  });
+
+  test("bar labels are escaped and long ones shortened with the full text in a title", () => {
+    const chart = horizontalBars({
+      title: "By user",
+      series: [{ name: "Tokens", colour: "#999" }],
+      rows: [{ label: `${XSS}-a-very-long-name-that-goes-on@example.org`, values: [3] }],
+      xLabel: "Tokens",
+      empty: "none",
+    }).text;
+    expect(chart).not.toContain("<img");
+    expect(chart).toContain("…");
+    expect(chart).toContain(
+      "&lt;img src=x onerror=alert(1)&gt;-a-very-long-name-that-goes-on@example.org</title>",
+    );
+  });
+
+  test("model colours come from the Okabe–Ito palette by slot, wrapping after eight", () => {
+    expect(modelColour(0)).toBe(OKABE_ITO[0]!);
+    expect(modelColour(9)).toBe(OKABE_ITO[1]!);
+    expect(OKABE_ITO).toHaveLength(8);
+  });
+});
+
+describe("exports", () => {
+  test("CSV cells are quoted when needed and formulas from users' machines are defused", () => {
+    expect(csvCell("plain")).toBe("plain");
+    expect(csvCell('a,"b"')).toBe('"a,""b"""');
+    expect(csvCell("=HYPERLINK(1)")).toBe("'=HYPERLINK(1)");
+    expect(csvCell("+1,2")).toBe('"\'+1,2"');
+    expect(csvCell(-5)).toBe("-5");
+  });
+
+  function rows(n: number): UsageExportRow[] {
+    return Array.from({ length: n }, (_, i) => ({
+      day: "2026-11-27",
+      email: `u${String(i).padStart(5, "0")}@example.org`,
+      model: "m",
+      input_tokens: i,
+      output_tokens: 0,
+      cache_read_tokens: 0,
+      cache_write_tokens: 0,
+      cache_write_5m_tokens: 0,
+      cache_write_1h_tokens: 0,
+      requests: 0,
+      turns: 1,
+    }));
+  }
+
+  /** A fake page source over `all`, recording the keys it was asked to continue after. */
+  function pages(all: UsageExportRow[]) {
+    const asked: string[] = [];
+    return {
+      asked,
+      fetch: (after: { day: string; email: string; model: string }, limit: number) => {
+        asked.push(after.email);
+        return all.filter((r) => r.email > after.email).slice(0, limit);
+      },
+    };
+  }
+
+  test("JSON streams page by page into one valid array, continuing after the last key", async () => {
+    const all = rows(12_345);
+    const source = pages(all);
+    const parsed = (await new Response(usageStream("json", source.fetch)).json()) as UsageExportRow[];
+    expect(parsed).toEqual(all);
+    expect(source.asked).toEqual(["", all[4999]!.email, all[9999]!.email]);
+  });
+
+  test("an empty range is an empty JSON array and a CSV with only the header", async () => {
+    expect(await new Response(usageStream("json", () => [])).json()).toEqual([]);
+    expect(await new Response(usageStream("csv", () => [])).text()).toBe(
+      "day,email,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns\r\n",
+    );
+  });
+
+  test("CSV has one line per row after the header", async () => {
+    const text = await new Response(usageStream("csv", pages(rows(5001)).fetch)).text();
+    const lines = text.trimEnd().split("\r\n");
+    expect(lines).toHaveLength(5002);
+    expect(lines[1]).toBe("2026-11-27,u00000@example.org,m,0,0,0,0,0,0,0,1");
+  });
+});
+
+test("the demo generator's randomness is the same for the same seed and differs across seeds", () => {
+  const a = seededRandom(7);
+  const b = seededRandom(7);
+  const c = seededRandom(8);
+  const first = Array.from({ length: 5 }, a);
+  expect(Array.from({ length: 5 }, b)).toEqual(first);
+  expect(Array.from({ length: 5 }, c)).not.toEqual(first);
+  for (const value of first) expect(value >= 0 && value < 1).toBe(true);
+});
