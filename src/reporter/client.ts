@@ -32,9 +32,22 @@ export interface Answer {
 export class Client {
   private readonly tls: { ca: string } | undefined;
 
-  /** CCFLUX_CA_CERT adds a PEM CA (a company's own TLS); HTTPS_PROXY is honoured by Bun's fetch itself. */
-  constructor(env: Env) {
-    this.tls = env.CCFLUX_CA_CERT ? { ca: readFileSync(env.CCFLUX_CA_CERT, "utf8") } : undefined;
+  private constructor(ca: string | undefined) {
+    this.tls = ca ? { ca } : undefined;
+  }
+
+  /**
+   * CCFLUX_CA_CERT adds a PEM CA (a company's own TLS); HTTPS_PROXY is honoured by Bun's fetch itself.
+   * A string: why the client cannot be made, fit for a log line.
+   */
+  static create(env: Env): Client | string {
+    if (!env.CCFLUX_CA_CERT) return new Client(undefined);
+    try {
+      return new Client(readFileSync(env.CCFLUX_CA_CERT, "utf8"));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      return `CCFLUX_CA_CERT names a file that cannot be read (${code}): point it at your company's CA certificate in PEM form`;
+    }
   }
 
   async request(

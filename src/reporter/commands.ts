@@ -73,7 +73,8 @@ export async function doctor(env: Env): Promise<{ lines: string[]; ok: boolean }
   const endpoints = resolveEndpoints(config.endpoint, env);
   if (!endpoints.ok) return { ok: false, lines: [`endpoint: ${endpoints.message}`] };
   const { value: urls } = endpoints;
-  const client = new Client(env);
+  const client = Client.create(env);
+  if (typeof client === "string") return { ok: false, lines: [client] };
   const lines = [`receiver: ${urls.origin}`];
 
   const health = await client.request("GET", urls.health, {});

@@ -88,19 +88,18 @@ function describe(answer: Answer, what: string): string {
 }
 
 class Sender {
-  private readonly client: Client;
   private readonly log: Logger;
   private readonly status: SenderStatus;
   private accessToken: string | null = null;
   private sentCount = 0;
 
   constructor(
+    private readonly client: Client,
     private readonly env: Env,
     private readonly paths: StatePaths,
     private readonly config: Config,
     private readonly endpoints: Endpoints,
   ) {
-    this.client = new Client(env);
     this.log = logger(paths);
     this.status = readSenderStatus(paths);
   }
@@ -334,12 +333,17 @@ export async function runSender(env: Env): Promise<void> {
     logger(paths).error(endpoints.message);
     return;
   }
+  const client = Client.create(env);
+  if (typeof client === "string") {
+    logger(paths).error(client);
+    return;
+  }
   for (;;) {
     const release = acquireLock(paths.senderLock, { waitMs: 0, staleAfterMs: senderLockStaleMs(env) });
     if (!release) return;
     let result: Awaited<ReturnType<Sender["drain"]>>;
     try {
-      result = await new Sender(env, paths, config, endpoints.value).drain();
+      result = await new Sender(client, env, paths, config, endpoints.value).drain();
     } finally {
       release();
     }

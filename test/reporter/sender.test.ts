@@ -204,3 +204,14 @@ test("doctor checks health, token exchange and registration, and says what to fi
   home.env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT = "http://127.0.0.1:9";
   expect((await doctor(home.env)).lines.at(-1)).toMatch(/^health: not reachable \(\w+\)/);
 });
+
+test("an unreadable CCFLUX_CA_CERT is named in the log and by doctor, and nothing is sent", async () => {
+  setup(1, { CCFLUX_CA_CERT: "/nonexistent/company-ca.pem" });
+  await runSender(home.env);
+  expect(receiver.seen).toEqual([]);
+  expect(home.outbox()).toHaveLength(1);
+  const message = "CCFLUX_CA_CERT names a file that cannot be read (ENOENT)";
+  expect(errors()).toContain(message);
+  expect(errors()).not.toContain("/nonexistent");
+  expect((await doctor(home.env)).lines[0]).toStartWith(message);
+});
