@@ -6,7 +6,7 @@
 
 import { type ResponseUsage, supersedes, USAGE_FIELDS, type Usage } from "./transcript.ts";
 
-export const LEDGER_LIMIT = 20_000;
+export const LEDGER_LIMIT = 10_000;
 
 export interface Contribution {
   delta: Usage;
@@ -21,7 +21,7 @@ const HASH_MASK = (1n << 52n) - 1n;
 
 /**
  * Keys are hashed (to 52 bits, exact in a double) so the state file holds no message text, and the
- * whole ledger is one Float64Array: loading and saving 20,000 entries stays a few milliseconds.
+ * whole ledger is one Float64Array: loading and saving it stays a few milliseconds.
  */
 function hashKey(key: string): number {
   return Number(BigInt(Bun.hash(key)) & HASH_MASK);
