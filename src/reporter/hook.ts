@@ -112,7 +112,8 @@ export function runHook(event: string, stdin: string, env: Env): void {
       if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
     }
     // The outbox first, then the state: a crash in between re-reads the same lines into a report with
-    // the same turn index, which the receiver stores once.
+    // the same turn index, which the receiver stores once. (Lines written during that gap would ride
+    // on the repeated turn index and be taken for a retry: a window of one file write, accepted.)
     appendOutbox(paths.outbox, entries, log);
     saveState(paths, state);
   } finally {
