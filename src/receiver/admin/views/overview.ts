@@ -125,7 +125,7 @@ const USER_COLUMNS = [
     hint: "Windows in which Claude Code reported a usage limit",
   },
   { key: "tier", label: "Tier", numeric: true, hint: "Estimated seat tier and its confidence" },
-  { key: "last-active", label: "Last active", time: true },
+  { key: "last-active", label: "Active", time: true, hint: "Last active" },
 ];
 
 function tierSummary(users: readonly UserUsage[]): Html {

@@ -1,0 +1,289 @@
+// The dashboard in a real browser (Debian's chromium, which .ci/run installs): log in, add a user
+// and read the token, revoke a device, switch the range, filter and sort a table, open the export
+// from disk with the network off, and check that markup in a device id stays text.
+// Screenshots of the overview and a user page go to test/artifacts/.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { toRfc3339 } from "../../../src/protocol/index.ts";
+import { Client, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
+import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
+import { ADMIN_TOKEN } from "./admin-client.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(import.meta.dir, "../../../test/artifacts");
+const XSS_DEVICE = "<img src=x onerror=alert(1)>";
+const ROOT = join(import.meta.dir, "../../..");
+/** A browser step on 2 busy cores can take several seconds. */
+const STEP_TIMEOUT_MS = 60_000;
+
+let receiver: TestReceiver;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const problems: string[] = [];
+const alerts: string[] = [];
+
+async function seed(): Promise<void> {
+  const api = new Client(receiver.url);
+  const refresh = guideToken();
+  receiver.sql(guideInsert(refresh, "mallory@example.org", "research"));
+  const access = await api.exchange(refresh);
+  const xss = newDevice();
+  const spare = newDevice();
+  expect((await api.registerKey(access, xss, XSS_DEVICE)).status).toBe(200);
+  expect((await api.registerKey(access, spare, "mallory-lost-laptop")).status).toBe(200);
+  for (let turn = 0; turn < 3; turn++) {
+    const at = Date.now() - turn * 60_000;
+    const body = report({ session_id: "mallory-1", turn_index: turn, timestamp_utc: toRfc3339(at) });
+    expect((await api.send(access, body, xss)).status).toBe(200);
+  }
+}
+
+beforeAll(async () => {
+  // Loudly, not a skip: CI installs chromium, so its absence is a broken machine.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser test`,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-browser-"));
+  const filled = Bun.spawnSync(
+    [
+      process.execPath,
+      join(ROOT, "src/receiver/main.ts"),
+      "demo-data",
+      "--users",
+      "60",
+      "--days",
+      "40",
+      "--seed",
+      "4",
+    ],
+    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: join(dir, "ccflux.db") } },
+  );
+  expect(filled.exitCode).toBe(0);
+  receiver = await startReceiver({ dir, env: { ADMIN_TOKEN, BASE_URL: "https://ccflux.example.org" } });
+  await seed();
+  profile = mkdtempSync(join(tmpdir(), "ccflux-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("dialog", async (dialog) => {
+    if (dialog.type() === "alert") alerts.push(dialog.message());
+    await dialog.dismiss();
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, STEP_TIMEOUT_MS);
+
+afterAll(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await receiver?.stop();
+  receiver?.cleanup();
+}, STEP_TIMEOUT_MS);
+
+test(
+  "log in, then the overview renders with no script or policy errors",
+  async () => {
+    await page.goto(`${receiver.url}/admin/`);
+    expect(page.url()).toContain("/admin/login");
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${receiver.url}/admin/`);
+    await expect(page.locator("h1").textContent()).resolves.toBe("Overview");
+    await expect(page.locator("svg.plot").count()).resolves.toBeGreaterThanOrEqual(3);
+    // The script ran: times are relative and the table counts its rows.
+    await expect(page.locator('[data-count-for="users"]').textContent()).resolves.toBe("61 users");
+    await expect(page.locator("#recent time").first().textContent()).resolves.toMatch(/ago|just now/);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-overview.png"), fullPage: true });
+    expect(problems).toEqual([]);
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "a device id full of markup shows as text and runs nothing",
+  async () => {
+    await page.goto(`${receiver.url}/admin/devices`);
+    const cell = page.locator("td.device", { hasText: "onerror" });
+    await expect(cell.textContent()).resolves.toBe(XSS_DEVICE);
+    await expect(page.locator('img[src="x"]').count()).resolves.toBe(0);
+    expect(alerts).toEqual([]);
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "add a user: the token is shown once with the endpoint",
+  async () => {
+    await page.goto(`${receiver.url}/admin/tokens`);
+    await page.fill('input[name="email"]', "new.hire@example.org");
+    await page.fill('input[name="division"]', "platform");
+    await page.click("text=Add user and issue token");
+    await page.waitForURL(/\/admin\/tokens\/issued\?reveal=/);
+    const handout = await page.locator("#handout").textContent();
+    const token = receiver.sql("SELECT token FROM refresh_tokens WHERE email = 'new.hire@example.org';");
+    expect(handout).toBe(`Refresh token: ${token}\nReceiver URL:  https://ccflux.example.org/report`);
+    await page.reload();
+    await expect(page.locator("h1").textContent()).resolves.toBe("Already shown");
+    // The browser reports the 410 of that reload as a failed resource; it is the expected answer.
+    expect(problems.splice(0)).toEqual([
+      "console: Failed to load resource: the server responded with a status of 410 (Gone)",
+    ]);
+    await expect(page.content()).resolves.not.toContain(token);
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "revoke a device after a confirmation that says what will happen",
+  async () => {
+    await page.goto(`${receiver.url}/admin/devices?devices.q=mallory-lost`);
+    await expect(page.locator('table[data-table="devices"] tbody tr:not([hidden])').count()).resolves.toBe(1);
+    let question = "";
+    page.once("dialog", (dialog) => {
+      question = dialog.message();
+      void dialog.accept();
+    });
+    // The page-wide handler dismisses; this one answers first and accepts.
+    page.removeAllListeners("dialog");
+    page.once("dialog", async (dialog) => {
+      question = dialog.message();
+      await dialog.accept();
+    });
+    await page.locator("tbody tr:not([hidden]) button", { hasText: "Revoke" }).click();
+    await page.waitForURL(/notice=device-revoked/);
+    expect(question).toContain("“mallory-lost-laptop” will stop reporting on its next turn");
+    expect(question).toContain("their other devices and their refresh token keep working");
+    await expect(page.locator(".notice").textContent()).resolves.toContain("Device key revoked");
+    expect(receiver.sql("SELECT revoked FROM device_keys WHERE device_id = 'mallory-lost-laptop';")).toBe(
+      "1",
+    );
+    // The filter survived the redirect (it is in the query string).
+    await expect(page.locator('input[data-filter-for="devices"]').inputValue()).resolves.toBe("mallory-lost");
+    page.on("dialog", async (dialog) => {
+      if (dialog.type() === "alert") alerts.push(dialog.message());
+      await dialog.dismiss();
+    });
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "switch the range; filter and sort a table; both survive a reload",
+  async () => {
+    await page.goto(`${receiver.url}/admin/`);
+    const sessions = async () =>
+      Number(
+        (await page
+          .locator(".card", { hasText: "Sessions" })
+          .locator("span")
+          .getAttribute("title"))!.replaceAll(",", ""),
+      );
+    const month = await sessions();
+    await page.click('nav.range a:has-text("7 days")');
+    await page.waitForURL(/range=7/);
+    await expect(page.locator('nav.range a[aria-current="true"]').textContent()).resolves.toBe("7 days");
+    expect(await sessions()).toBeLessThan(month);
+
+    await page.fill('input[data-filter-for="users"]', "mallory");
+    await expect(page.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(1);
+    await page.fill('input[data-filter-for="users"]', "example.org");
+    await page.locator('table[data-table="users"] th[data-key="input"] button').click();
+    await page.locator('table[data-table="users"] th[data-key="input"] button').click();
+    expect(page.url()).toContain("users.sort=input");
+    expect(page.url()).toContain("users.dir=asc");
+    await page.fill('input[data-filter-for="users"]', "mallory");
+    await page.reload();
+    await expect(page.locator('input[data-filter-for="users"]').inputValue()).resolves.toBe("mallory");
+    await expect(page.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(1);
+    await expect(
+      page.locator('table[data-table="users"] th[data-key="input"]').getAttribute("aria-sort"),
+    ).resolves.toBe("ascending");
+    // The range links carry the table state along.
+    await expect(page.locator('nav.range a:has-text("90 days")').getAttribute("href")).resolves.toContain(
+      "users.q=mallory",
+    );
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "the export opens from disk with the network off: charts, times and filters still work",
+  async () => {
+    await page.goto(`${receiver.url}/admin/?range=30`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("a:has-text('Export')")]);
+    const file = join(profile, "export.html");
+    await download.saveAs(file);
+    expect(download.suggestedFilename()).toMatch(/^ccflux-overview-30days-\d{4}-\d{2}-\d{2}\.html$/);
+
+    await context.setOffline(true);
+    const offline = await context.newPage();
+    try {
+      const requests: string[] = [];
+      const errors: string[] = [];
+      offline.on("request", (request) => {
+        if (!request.url().startsWith("file:") && !request.url().startsWith("data:"))
+          requests.push(request.url());
+      });
+      offline.on("pageerror", (error) => errors.push(error.message));
+      offline.on("console", (message) => {
+        if (message.type() === "error") errors.push(message.text());
+      });
+      await offline.goto(`file://${file}`);
+      await expect(offline.locator("svg.plot").count()).resolves.toBeGreaterThanOrEqual(3);
+      await expect(offline.locator("form").count()).resolves.toBe(0);
+      await expect(offline.locator("#recent time").first().textContent()).resolves.toMatch(/ago|just now/);
+      await offline.fill('input[data-filter-for="users"]', "mallory");
+      await expect(offline.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(
+        1,
+      );
+      await expect(offline.locator("#recent td", { hasText: "onerror" }).first().textContent()).resolves.toBe(
+        XSS_DEVICE,
+      );
+      await expect(offline.locator('img[src="x"]').count()).resolves.toBe(0);
+      expect(requests).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await offline.close();
+      await context.setOffline(false);
+    }
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "a user page: windows, sessions, devices and tokens; screenshot",
+  async () => {
+    const heavy = receiver.sql(
+      "SELECT email FROM tier_estimates WHERE range_key = '30' ORDER BY limit_windows DESC, peak_billed_tokens DESC LIMIT 1;",
+    );
+    await page.goto(`${receiver.url}/admin/users/${encodeURIComponent(heavy)}?range=30`);
+    await expect(page.locator("h1").textContent()).resolves.toBe(heavy);
+    await expect(page.locator('table[data-table="windows"] tbody tr').count()).resolves.toBeGreaterThan(3);
+    await expect(page.locator('table[data-table="sessions"] tbody tr').count()).resolves.toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-user.png"), fullPage: true });
+    expect(problems).toEqual([]);
+    expect(alerts).toEqual([]);
+  },
+  STEP_TIMEOUT_MS,
+);
