@@ -38,7 +38,12 @@ async function time(url: string): Promise<Timing> {
     if (i >= WARM_UP) samples.push(ms);
   }
   samples.sort((a, b) => a - b);
-  return { median: percentile(samples, 50), p90: percentile(samples, 90), max: samples[samples.length - 1]!, bytes };
+  return {
+    median: percentile(samples, 50),
+    p90: percentile(samples, 90),
+    max: samples[samples.length - 1]!,
+    bytes,
+  };
 }
 
 function mib(bytes: number): string {
@@ -51,11 +56,14 @@ const dbPath = join(dir, "ccflux.db");
 try {
   console.log(`demo-data: ${USERS} users × ${DAYS} days into ${dbPath}`);
   const fillStarted = performance.now();
-  const fill = Bun.spawnSync([binary, "demo-data", "--users", String(USERS), "--days", String(DAYS), "--seed", "1"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: dbPath },
-    stdout: "inherit",
-    stderr: "inherit",
-  });
+  const fill = Bun.spawnSync(
+    [binary, "demo-data", "--users", String(USERS), "--days", String(DAYS), "--seed", "1"],
+    {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: dbPath },
+      stdout: "inherit",
+      stderr: "inherit",
+    },
+  );
   if (fill.exitCode !== 0) throw new Error("demo-data failed");
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   sqlite3(dbPath, "PRAGMA wal_checkpoint(TRUNCATE);");
@@ -89,7 +97,9 @@ try {
     for (const [label, path] of pages) results.push([label, await time(`${receiver.url}${path}`)]);
 
     console.log("");
-    console.log(`database: ${mib(dbBytes)} for ${rows.toLocaleString("en-US")} usage rows = ${Math.round(dbBytes / rows)} bytes per usage row (all tables and indexes)`);
+    console.log(
+      `database: ${mib(dbBytes)} for ${rows.toLocaleString("en-US")} usage rows = ${Math.round(dbBytes / rows)} bytes per usage row (all tables and indexes)`,
+    );
     console.log(`demo-data: ${fillSeconds.toFixed(1)} s; background tier computation: ${tierMs} ms`);
     console.log(`timings over ${RUNS} requests after ${WARM_UP} warm-ups, compiled binary, bearer auth:`);
     for (const [label, t] of results) {

@@ -148,14 +148,17 @@ function figures(row: EstimateRow): WindowFigures {
   };
 }
 
-function hourPoint(row: {
+/** One user-hour of usage_hourly. */
+interface HourRow {
   hour: string;
   input: number;
   output: number;
   cacheRead: number;
   cacheWrite: number;
   turns: number;
-}): ActivityPoint {
+}
+
+function hourPoint(row: HourRow): ActivityPoint {
   return {
     at: fromSqlTime(row.hour),
     input: row.input,
@@ -167,8 +170,9 @@ function hourPoint(row: {
 }
 
 export function createAnalyticsService(db: Database) {
+  // NOT INDEXED: a straight scan of the table beats one lookup per row through the day index.
   const dailyTotals = db.query<DayUsage, [string]>(
-    `SELECT day, ${SUMS} FROM usage_daily WHERE day >= ? GROUP BY day ORDER BY day`,
+    `SELECT day, ${SUMS} FROM usage_daily NOT INDEXED WHERE day >= ? GROUP BY day ORDER BY day`,
   );
   const byUserAndModel = db.query<TokenTotals & { email: string; model: string; turns: number }, [string]>(
     `SELECT email, model, ${SUMS}, sum(turns) AS turns FROM usage_daily WHERE day >= ? GROUP BY email, model`,
@@ -213,26 +217,12 @@ export function createAnalyticsService(db: Database) {
     `SELECT count(DISTINCT session_id) AS sessions, coalesce(sum(turns), 0) AS turns
      FROM session_days WHERE email = ? AND day >= ?`,
   );
-  const userHours = db.query<
-    { hour: string; input: number; output: number; cacheRead: number; cacheWrite: number; turns: number },
-    [string]
-  >(
+  const userHours = db.query<HourRow, [string]>(
     `SELECT hour, input_tokens AS input, output_tokens AS output, cache_read_tokens AS cacheRead,
        cache_write_tokens AS cacheWrite, turns
      FROM usage_hourly WHERE email = ? ORDER BY hour`,
   );
-  const hoursOfUsers = db.query<
-    {
-      email: string;
-      hour: string;
-      input: number;
-      output: number;
-      cacheRead: number;
-      cacheWrite: number;
-      turns: number;
-    },
-    [string, string]
-  >(
+  const hoursOfUsers = db.query<HourRow & { email: string }, [string, string]>(
     `SELECT email, hour, input_tokens AS input, output_tokens AS output, cache_read_tokens AS cacheRead,
        cache_write_tokens AS cacheWrite, turns
      FROM usage_hourly WHERE email >= ? AND email <= ? ORDER BY email, hour`,
@@ -271,10 +261,11 @@ export function createAnalyticsService(db: Database) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
-  const exportPage = db.query<UsageExportRow, [string, string, string, string, number]>(
+  // One row-value bound only, so each page starts right at its key in the day index.
+  const exportPage = db.query<UsageExportRow, [string, string, string, number]>(
     `SELECT day, email, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, requests, turns
-     FROM usage_daily WHERE day >= ? AND (day, email, model) > (?, ?, ?)
+     FROM usage_daily WHERE (day, email, model) > (?, ?, ?)
      ORDER BY day, email, model LIMIT ?`,
   );
 
@@ -505,7 +496,10 @@ export function createAnalyticsService(db: Database) {
       after: { day: string; email: string; model: string },
       limit: number,
     ): UsageExportRow[] {
-      return exportPage.all(rangeStartDay(range, now), after.day, after.email, after.model, limit);
+      const startDay = rangeStartDay(range, now);
+      // Before the range, start at its first day: ("", "") sorts before every email and model.
+      const from = after.day < startDay ? { day: startDay, email: "", model: "" } : after;
+      return exportPage.all(from.day, from.email, from.model, limit);
     },
 
     /** Colour slots for these models, giving new ones the next slot (in name order, so it is stable). */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Dialog, type Page } from "playwright-core";
 import { toRfc3339 } from "../../../src/protocol/index.ts";
 import { Client, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
@@ -25,6 +25,12 @@ let page: Page;
 let profile: string;
 const problems: string[] = [];
 const alerts: string[] = [];
+
+/** Any alert would mean markup ran; confirmations are dismissed unless a test accepts one. */
+async function dismissAndRecordAlerts(dialog: Dialog): Promise<void> {
+  if (dialog.type() === "alert") alerts.push(dialog.message());
+  await dialog.dismiss();
+}
 
 async function seed(): Promise<void> {
   const api = new Client(receiver.url);
@@ -87,10 +93,7 @@ beforeAll(async () => {
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(`console: ${message.text()}`);
   });
-  page.on("dialog", async (dialog) => {
-    if (dialog.type() === "alert") alerts.push(dialog.message());
-    await dialog.dismiss();
-  });
+  page.on("dialog", dismissAndRecordAlerts);
   mkdirSync(ARTIFACTS, { recursive: true });
 }, STEP_TIMEOUT_MS);
 
@@ -160,12 +163,7 @@ test(
     await page.goto(`${receiver.url}/admin/devices?devices.q=mallory-lost`);
     await expect(page.locator('table[data-table="devices"] tbody tr:not([hidden])').count()).resolves.toBe(1);
     let question = "";
-    page.once("dialog", (dialog) => {
-      question = dialog.message();
-      void dialog.accept();
-    });
-    // The page-wide handler dismisses; this one answers first and accepts.
-    page.removeAllListeners("dialog");
+    page.off("dialog", dismissAndRecordAlerts);
     page.once("dialog", async (dialog) => {
       question = dialog.message();
       await dialog.accept();
@@ -180,10 +178,7 @@ test(
     );
     // The filter survived the redirect (it is in the query string).
     await expect(page.locator('input[data-filter-for="devices"]').inputValue()).resolves.toBe("mallory-lost");
-    page.on("dialog", async (dialog) => {
-      if (dialog.type() === "alert") alerts.push(dialog.message());
-      await dialog.dismiss();
-    });
+    page.on("dialog", dismissAndRecordAlerts);
   },
   STEP_TIMEOUT_MS,
 );
