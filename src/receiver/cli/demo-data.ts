@@ -108,6 +108,9 @@ interface DemoDevice {
 
 interface DemoUser {
   identity: Identity;
+  refreshToken: string;
+  /** The last turn simulated, when the reporter would last have exchanged its token. */
+  lastTurnAt: number | null;
   /** Multiplies how much the person works with Claude Code; a few are far above 1. */
   intensity: number;
   utcOffsetHours: number;
@@ -230,6 +233,8 @@ export function fillDemoData(
         }
         users.push({
           identity: { email, refreshTokenId: issued.id },
+          refreshToken: issued.token,
+          lastTurnAt: null,
           intensity,
           utcOffsetHours: pick(random, ZONES),
           seatLimit: power && random() < 0.6 ? 1_100_000 : 220_000,
@@ -248,6 +253,8 @@ export function fillDemoData(
     }
 
     for (const user of users) {
+      // Reporters exchange their token as they work: this sets its last use and rolling expiry.
+      if (user.lastTurnAt !== null) services.tokens.exchange(user.refreshToken, user.lastTurnAt);
       for (const device of user.devices) {
         if (device.revokedAfter !== null && device.revokedAfter < now)
           services.keys.revoke(device.signer.publicKey);
@@ -302,6 +309,7 @@ function simulateDay(
       };
       summary.usageRows += services.reports.store(user.identity, report, device.signer, at + 2000);
       summary.turns++;
+      user.lastTurnAt = at;
       if (at >= windowStart + WINDOW_MS) {
         windowStart = Math.floor(at / HOUR_MS) * HOUR_MS;
         windowBilled = 0;

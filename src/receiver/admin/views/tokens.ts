@@ -72,7 +72,7 @@ function addForm(view: View, form: ProvisionForm, problem: string | null): Html 
   if (view.exported) return html``;
   return html`<form method="post" action="/admin/tokens" class="provision">${
     problem ? html`<p class="error" role="alert">${problem}</p>` : ""
-  }<input type="hidden" name="csrf" value="${view.csrf}"><label>Email <input type="email" name="email" required maxlength="254" value="${form.email}" placeholder="jsmith@example.org" autocomplete="off"></label><label>Division <span class="muted">(optional)</span> <input type="text" name="division" maxlength="${MAX_DIVISION}" value="${form.division}" placeholder="engineering"></label><label>Days valid <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" required value="${form.days}"></label><button type="submit">Add user and issue token</button></form>`;
+  }<input type="hidden" name="csrf" value="${view.csrf}"><label>Email <input type="email" name="email" required maxlength="254" value="${form.email}" placeholder="jsmith@example.org" autocomplete="off"></label><label>Division <input type="text" name="division" maxlength="${MAX_DIVISION}" value="${form.division}" placeholder="optional, such as engineering"></label><label>Days valid <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" required value="${form.days}"></label><button type="submit">Add user and issue token</button></form>`;
 }
 
 export function tokensPage(
