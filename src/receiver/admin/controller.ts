@@ -127,9 +127,9 @@ function exportFileName(url: URL, extension: string, range?: RangeKey): string {
 }
 
 export function adminController(ctx: ReceiverContext) {
-  const adminToken = ctx.config.adminToken;
+  const configured = ctx.config.adminToken;
   const app = new Elysia({ name: "admin" });
-  if (!adminToken) {
+  if (!configured) {
     const disabled = () =>
       message(
         503,
@@ -139,6 +139,7 @@ export function adminController(ctx: ReceiverContext) {
     return app.all("/admin", disabled).all("/admin/*", disabled);
   }
 
+  const adminToken: string = configured;
   const loginLimiter = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE, 10_000);
   const addressOf = (request: Request) => clientAddress(request, ctx.config.trustProxy);
 
@@ -172,7 +173,7 @@ export function adminController(ctx: ReceiverContext) {
   function authenticate(request: Request, sessionId: string | undefined): Auth | Response | null {
     const bearer = bearerToken(request);
     if (bearer !== null) {
-      if (secretsEqual(bearer, adminToken!)) return { kind: "bearer" };
+      if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
       const decision = loginLimiter.check(addressOf(request), Date.now());
       if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
       return adminResponse("The bearer token is not ADMIN_TOKEN.\n", 401, {
@@ -199,7 +200,7 @@ export function adminController(ctx: ReceiverContext) {
   function show(request: Request, auth: Auth, view: View, page: Html, services: Services): Response {
     if (!view.exported) return htmlResponse(page);
     audit(services, request, auth, "export", view.url.pathname, "html");
-    const range = parseRange(view.url.searchParams.get("range"), "30");
+    const range = rangeOf(view);
     const named = view.url.pathname === "/admin/" || view.url.pathname.startsWith("/admin/users/");
     return htmlResponse(page, 200, {
       "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", named && range.ok ? range.range : undefined)}"`,
@@ -214,16 +215,6 @@ export function adminController(ctx: ReceiverContext) {
     return message(400, "Unknown range", choice.message, { href: "/admin/", label: "Go to the overview" });
   }
 
-  function asset(body: string, type: string): Response {
-    return new Response(body, {
-      headers: {
-        "Content-Type": type,
-        ...SECURITY_HEADERS,
-        // The URL carries the version; still no-store, as for every admin response.
-      },
-    });
-  }
-
   function renderTokensPage(
     services: Services,
     view: View,
@@ -236,8 +227,12 @@ export function adminController(ctx: ReceiverContext) {
 
   return (
     app
-      .get("/admin/assets/dashboard.css", () => asset(DASHBOARD_CSS, "text/css; charset=utf-8"))
-      .get("/admin/assets/dashboard.js", () => asset(DASHBOARD_JS, "text/javascript; charset=utf-8"))
+      .get("/admin/assets/dashboard.css", () =>
+        adminResponse(DASHBOARD_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }),
+      )
+      .get("/admin/assets/dashboard.js", () =>
+        adminResponse(DASHBOARD_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }),
+      )
       .get(
         "/admin/login",
         ({ request, cookie, query }) => {

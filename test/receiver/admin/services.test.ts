@@ -62,7 +62,7 @@ describe("admin sessions and show-once reveals", () => {
     expect(session?.csrfToken.length).toBeGreaterThan(30);
     expect(session?.csrfToken).not.toBe(id);
     expect(services.admin.session(id, NOW + SESSION_HOURS * HOUR)).toBeNull();
-    expect(sqlite3(path, "SELECT count(*) FROM admin_sessions WHERE id_hash = '" + id + "';")).toBe("0");
+    expect(sqlite3(path, `SELECT count(*) FROM admin_sessions WHERE id_hash = '${id}';`)).toBe("0");
     expect(sqlite3(path, "SELECT count(*) FROM admin_sessions;")).toBe("1");
   });
 

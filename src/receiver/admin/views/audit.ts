@@ -11,7 +11,7 @@ export function auditTable(entries: readonly AuditEntry[]): Html {
     name: "audit",
     noun: "entries",
     columns: [
-      { key: "at", label: "When", time: true },
+      { key: "at", label: "When", byValue: true },
       { key: "action", label: "Action" },
       { key: "subject", label: "Subject" },
       { key: "detail", label: "Detail" },

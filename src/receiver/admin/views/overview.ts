@@ -124,8 +124,8 @@ const USER_COLUMNS = [
     numeric: true,
     hint: "Windows in which Claude Code reported a usage limit",
   },
-  { key: "tier", label: "Tier", numeric: true, hint: "Estimated seat tier and its confidence" },
-  { key: "last-active", label: "Active", time: true, hint: "Last active" },
+  { key: "tier", label: "Tier", byValue: true, hint: "Estimated seat tier and its confidence" },
+  { key: "last-active", label: "Active", byValue: true, hint: "Last active" },
 ];
 
 function tierSummary(users: readonly UserUsage[]): Html {
@@ -169,7 +169,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
     noun: "tiers",
     filter: false,
     columns: [
-      { key: "tier", label: "Tier", numeric: true },
+      { key: "tier", label: "Tier", byValue: true },
       { key: "users", label: "Users", numeric: true },
       {
         key: "p75",
@@ -203,7 +203,7 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
     name: "events",
     noun: "events",
     columns: [
-      { key: "received", label: "Received", time: true },
+      { key: "received", label: "Received", byValue: true },
       { key: "user", label: "User" },
       { key: "device", label: "Device" },
       { key: "what", label: "Event" },

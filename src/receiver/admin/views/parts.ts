@@ -29,8 +29,8 @@ export interface TableColumn {
   key: string;
   label: string;
   numeric?: boolean;
-  /** Sorts by instant (the cells' data-value) but reads as text, left-aligned. */
-  time?: boolean;
+  /** Sorts by the cells' data-value (an instant, a tier) but reads as text, left-aligned. */
+  byValue?: boolean;
   /** Explains the column on hover. */
   hint?: string;
 }
@@ -57,7 +57,7 @@ export function dataTable(options: TableOptions): Html {
     options.caption ? html`<caption>${options.caption}</caption>` : ""
   }<thead><tr>${options.columns.map(
     (c) =>
-      html`<th scope="col" data-key="${c.key}" data-type="${c.numeric || c.time ? "number" : "text"}"${
+      html`<th scope="col" data-key="${c.key}" data-type="${c.numeric || c.byValue ? "number" : "text"}"${
         c.numeric ? html` class="num"` : ""
       }${c.hint ? html` title="${c.hint}"` : ""}>${c.label}</th>`,
   )}</tr></thead><tbody>${options.rows}</tbody></table></div>`;

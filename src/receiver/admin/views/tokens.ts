@@ -30,9 +30,9 @@ export function tokensTable(view: View, tokens: readonly RefreshTokenRow[]): Htm
       { key: "user", label: "User" },
       { key: "division", label: "Division" },
       { key: "status", label: "Status" },
-      { key: "created", label: "Issued", time: true },
-      { key: "expires", label: "Expires", time: true },
-      { key: "used", label: "Last used", time: true },
+      { key: "created", label: "Issued", byValue: true },
+      { key: "expires", label: "Expires", byValue: true },
+      { key: "used", label: "Last used", byValue: true },
       ...(view.exported ? [] : [{ key: "actions", label: "" }]),
     ],
     rows: tokens.map(

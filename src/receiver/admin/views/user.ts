@@ -41,8 +41,8 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
     name: "windows",
     noun: "windows",
     columns: [
-      { key: "start", label: "Start", time: true },
-      { key: "end", label: "End", time: true },
+      { key: "start", label: "Start", byValue: true },
+      { key: "end", label: "End", byValue: true },
       { key: "state", label: "State" },
       { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
       { key: "total", label: "All tokens", numeric: true, hint: "Including cache reads and writes" },
@@ -72,8 +72,8 @@ function sessionsTable(sessions: readonly SessionSummary[]): Html {
     noun: "sessions",
     columns: [
       { key: "session", label: "Session" },
-      { key: "first", label: "First turn", time: true },
-      { key: "last", label: "Last turn", time: true },
+      { key: "first", label: "First turn", byValue: true },
+      { key: "last", label: "Last turn", byValue: true },
       { key: "turns", label: "Turns", numeric: true },
       { key: "input", label: "Input", numeric: true },
       { key: "output", label: "Output", numeric: true },
@@ -101,9 +101,9 @@ function limitEventsTable(events: readonly LimitEventRow[]): Html {
     noun: "limit events",
     filter: false,
     columns: [
-      { key: "at", label: "When", time: true },
+      { key: "at", label: "When", byValue: true },
       { key: "kind", label: "Kind" },
-      { key: "resets", label: "Resets", time: true },
+      { key: "resets", label: "Resets", byValue: true },
       { key: "device", label: "Device" },
       { key: "session", label: "Session" },
     ],
