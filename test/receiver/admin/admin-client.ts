@@ -1,6 +1,7 @@
 // A browser-like client for the dashboard over real HTTP: keeps the session cookie, reads the
 // CSRF token from pages, posts forms, never follows redirects (tests look at them).
 import { expect } from "bun:test";
+import type { TestReceiver } from "../../support/receiver.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -71,4 +72,16 @@ export function expectSecurityHeaders(response: Response): void {
   expect(csp).toContain("script-src 'self'");
   expect(csp).not.toContain("unsafe-inline");
   expect(csp).toContain("frame-ancestors 'none'");
+}
+
+/**
+ * Waits for the tier computation the receiver runs at start: it takes SQLite's write lock for a
+ * moment, and the sqlite3 CLI the tests use (like an admin's) gives up at once on a lock.
+ */
+export async function firstTierRun(receiver: TestReceiver): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!receiver.output().includes("tier estimates recomputed")) {
+    if (Date.now() > deadline) throw new Error(`no tier computation at start:\n${receiver.output()}`);
+    await Bun.sleep(10);
+  }
 }

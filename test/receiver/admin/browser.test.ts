@@ -10,7 +10,7 @@ import { type BrowserContext, chromium, type Dialog, type Page } from "playwrigh
 import { toRfc3339 } from "../../../src/protocol/index.ts";
 import { Client, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
-import { ADMIN_TOKEN } from "./admin-client.ts";
+import { ADMIN_TOKEN, firstTierRun } from "./admin-client.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "../../../test/artifacts");
@@ -72,6 +72,7 @@ beforeAll(async () => {
   );
   expect(filled.exitCode).toBe(0);
   receiver = await startReceiver({ dir, env: { ADMIN_TOKEN, BASE_URL: "https://ccflux.example.org" } });
+  await firstTierRun(receiver);
   await seed();
   profile = mkdtempSync(join(tmpdir(), "ccflux-chromium-"));
   context = await chromium.launchPersistentContext(profile, {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { toRfc3339 } from "../../../src/protocol/index.ts";
 import { Client, type Device, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
-import { ADMIN_TOKEN, AdminClient, expectSecurityHeaders } from "./admin-client.ts";
+import { ADMIN_TOKEN, AdminClient, expectSecurityHeaders, firstTierRun } from "./admin-client.ts";
 
 const XSS_DEVICE = "<img src=x onerror=alert(1)>";
 
@@ -54,6 +54,7 @@ beforeAll(async () => {
   receiver = await startReceiver({
     env: { ADMIN_TOKEN, BASE_URL: "https://ccflux.example.org", TRUST_PROXY: "1" },
   });
+  await firstTierRun(receiver);
   api = new Client(receiver.url);
   admin = await loggedIn();
 });
@@ -512,6 +513,7 @@ describe("settings", () => {
   test("COOKIE_SECURE adds Secure; without TRUST_PROXY X-Real-IP is ignored; a restart keeps the session", async () => {
     const other = await startReceiver({ env: { ADMIN_TOKEN, COOKIE_SECURE: "1" } });
     try {
+      await firstTierRun(other);
       const client = new AdminClient(other.url);
       const response = await client.login(ADMIN_TOKEN, { "X-Real-IP": "203.0.113.99" });
       expect(response.headers.get("set-cookie")).toContain("Secure");

@@ -189,7 +189,7 @@ export function horizontalBars(chart: HorizontalBarsChart): Html {
       const name = chart.series[s]?.name;
       return html`<rect x="${x0.toFixed(1)}" y="${y}" width="${Math.max(0.5, x(base) - x0).toFixed(1)}" height="${rowHeight - 6}" fill="${colour}"><title>${row.label}${name ? ` · ${name}` : ""}: ${formatInteger(value)}</title></rect>`;
     });
-    const fits = Math.floor(left / 7.6);
+    const fits = Math.floor(left / 8.2);
     const short = row.label.length > fits ? `${row.label.slice(0, fits - 1)}…` : row.label;
     const text = html`<text class="row-label" x="${left - 8}" y="${y + 12}" text-anchor="end">${short}<title>${row.label}</title></text>`;
     return html`${row.href ? html`<a href="${row.href}">${text}</a>` : text}${segments}<text class="value" x="${(x(totals[i]!) + 6).toFixed(1)}" y="${y + 12}">${abbreviate(totals[i]!)}<title>${formatInteger(totals[i]!)}</title></text>`;
