@@ -2,8 +2,7 @@
 // body size (413) → bearer present (401) → rate limit (429) → access token (401) → body parse (400).
 // Cheap checks come first so that garbage costs neither crypto nor database work.
 import type { ReceiverContext } from "./context.ts";
-import { DatabaseUnavailableError } from "./db/store.ts";
-import { apiError, bearerToken, databaseUnavailable, readBody, tooLarge, unauthorized } from "./http.ts";
+import { apiError, bearerToken, readBody, tooLarge, unauthorized } from "./http.ts";
 import type { Services } from "./services.ts";
 import type { Identity } from "./tokens/service.ts";
 
@@ -43,12 +42,7 @@ export async function admit(
       { "Retry-After": String(decision.retryAfterSecs) },
     );
   }
-  try {
-    return { bearer, body, services: ctx.store.services() };
-  } catch (error) {
-    if (error instanceof DatabaseUnavailableError) return databaseUnavailable();
-    throw error;
-  }
+  return { bearer, body, services: ctx.store.services() };
 }
 
 /** `admit`, then a valid access token and a JSON body. */
@@ -59,7 +53,7 @@ export async function authorize(
 ): Promise<Authorized | Response> {
   const admitted = await admit(ctx, request, onRejected);
   if (admitted instanceof Response) return admitted;
-  const identity = admitted.services.tokens.authenticate(admitted.bearer);
+  const identity = admitted.services.tokens.authenticate(admitted.bearer, Date.now());
   if (!identity) {
     onRejected?.(401);
     return unauthorized(

@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { adminController, adminError, isAdminPath } from "./admin/controller.ts";
 import type { ReceiverContext } from "./context.ts";
+import { DatabaseUnavailableError } from "./db/store.ts";
 import { healthController } from "./health/controller.ts";
 import { apiError, databaseUnavailable } from "./http.ts";
 import { keysController } from "./keys/controller.ts";
@@ -16,10 +17,13 @@ export function createApp(ctx: ReceiverContext) {
       if (code === "NOT_FOUND") return apiError(404, "not-found", "No such endpoint.");
       // SQLite refusing (busy behind an admin's lock, read-only disk, broken file) is the
       // database being unavailable: the reporter keeps the report and retries.
-      if (error instanceof Error && error.name === "SQLiteError") {
+      if (
+        error instanceof DatabaseUnavailableError ||
+        (error instanceof Error && error.name === "SQLiteError")
+      ) {
         ctx.log.warn("database unavailable", {
           path: new URL(request.url).pathname,
-          reason: (error as { code?: string }).code,
+          reason: (error as { code?: string }).code ?? error.message,
         });
         return databaseUnavailable();
       }

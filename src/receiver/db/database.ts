@@ -44,6 +44,8 @@ export function configure(db: Database): void {
   db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
+  // Checkpoint every ~16 MiB of WAL rather than 4 MiB: fewer fsyncs per report under load.
+  db.run("PRAGMA wal_autocheckpoint = 4000");
   db.run("PRAGMA foreign_keys = ON");
 }
 

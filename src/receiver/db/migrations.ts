@@ -71,11 +71,11 @@ export const MIGRATIONS: readonly string[] = [
     claude_code_version TEXT,
     UNIQUE (email, session_id, turn_index, model)
   );
-  CREATE INDEX usage_events_email_time ON usage_events (email, event_at);
-  CREATE INDEX usage_events_refresh_token ON usage_events (refresh_token_id);
 
   -- Deleting a refresh token (the guide's re-provisioning) must work whatever the admin's
   -- foreign_keys setting: its access tokens go, usage rows keep their history without the link.
+  -- usage_events has no index beyond its unique key on purpose: every index is written on every
+  -- report. Per-user reads use the key's email prefix; a rare re-provisioning can afford one scan.
   CREATE TRIGGER refresh_tokens_release AFTER DELETE ON refresh_tokens
   BEGIN
     DELETE FROM access_tokens WHERE refresh_token_id = OLD.id;

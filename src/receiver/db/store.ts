@@ -6,6 +6,7 @@ import { dirname } from "node:path";
 import type { Config } from "../config.ts";
 import { createServices, type Services } from "../services.ts";
 import { type Database, openDatabase } from "./database.ts";
+import { WriteQueue } from "./write-queue.ts";
 
 export class DatabaseUnavailableError extends Error {}
 
@@ -30,6 +31,7 @@ export class Store {
   private opened: Opened | null = null;
   private lastAttempt = 0;
   private lastError = "";
+  private readonly writes = new WriteQueue<Services>(() => this.services());
 
   constructor(
     private readonly config: Config,
@@ -58,6 +60,15 @@ export class Store {
     } catch (error) {
       throw this.unavailable((error as Error).message);
     }
+  }
+
+  /**
+   * Runs `job` in a transaction on the current file, sharing the commit with the other writes of
+   * this turn of the event loop; resolves once committed. Rejects with DatabaseUnavailableError or
+   * the SQLite error when the write could not be made.
+   */
+  write<T>(job: (services: Services) => T): Promise<T> {
+    return this.writes.run(job);
   }
 
   /** A real read and write, and a writable folder (SQLite creates its journal files there). */

@@ -76,7 +76,6 @@ export function reportsController(ctx: ReceiverContext) {
       ctx.metrics.increment("reports_sig_rejected");
       return apiError(403, signer, SIGNATURE_ADVICE[signer]);
     }
-    if (signer) req.services.keys.touch(signer.publicKey, now);
     return { req, value: valid.value, signer, now };
   }
 
@@ -87,7 +86,10 @@ export function reportsController(ctx: ReceiverContext) {
         const checked = await signedRequest(request, validateReport);
         if (checked instanceof Response) return checked;
         const { req, value, signer, now } = checked;
-        const stored = req.services.reports.store(req.identity, value, signer, now);
+        const stored = await ctx.store.write((services) => {
+          if (signer) services.keys.touch(signer.publicKey, now);
+          return services.reports.store(req.identity, value, signer, now);
+        });
         ctx.metrics.increment("reports_accepted");
         return json({ status: stored > 0 ? "stored" : "already-stored", stored });
       },
@@ -99,7 +101,10 @@ export function reportsController(ctx: ReceiverContext) {
         const checked = await signedRequest(request, validateLimitEvent);
         if (checked instanceof Response) return checked;
         const { req, value, signer, now } = checked;
-        const isNew = req.services.reports.storeLimitEvent(req.identity, value, signer, now);
+        const isNew = await ctx.store.write((services) => {
+          if (signer) services.keys.touch(signer.publicKey, now);
+          return services.reports.storeLimitEvent(req.identity, value, signer, now);
+        });
         ctx.metrics.increment("limit_events_accepted");
         if (isNew) ctx.log.info("limit event", { email: req.identity.email, kind: value.kind });
         return json({ status: isNew ? "stored" : "already-stored" });

@@ -76,10 +76,12 @@ export function createTokenService(
   const purgeExpired = db.query<unknown, [number]>(
     "DELETE FROM access_tokens WHERE refresh_token_id = ? AND unixepoch(expires_at) <= unixepoch('now')",
   );
-  const findAccess = db.query<Identity, [string]>(
+  // access_tokens rows are only ever written here, in toSqlTime form, so text comparison is exact
+  // (and cheaper on the hot path); refresh_tokens.expires_at may be typed by hand, so unixepoch().
+  const findAccess = db.query<Identity, [string, string]>(
     `SELECT r.email AS email, r.id AS refreshTokenId
      FROM access_tokens a JOIN refresh_tokens r ON r.id = a.refresh_token_id
-     WHERE a.token_hash = ? AND unixepoch(a.expires_at) > unixepoch('now')
+     WHERE a.token_hash = ? AND a.expires_at > ?
        AND r.revoked = 0 AND unixepoch(r.expires_at) > unixepoch('now')`,
   );
   const countActive = db.query<{ n: number }, []>(
@@ -140,8 +142,8 @@ export function createTokenService(
     },
 
     /** Who holds this access token, or null when it is unknown, expired, or its refresh token is not valid. */
-    authenticate(accessToken: string): Identity | null {
-      return findAccess.get(sha256Hex(accessToken));
+    authenticate(accessToken: string, now: number): Identity | null {
+      return findAccess.get(sha256Hex(accessToken), toSqlTime(now));
     },
 
     activeAccessTokens(): number {
