@@ -14,6 +14,8 @@ export interface ReceiverOptions {
   binary?: boolean;
   /** Reuse a folder (and so its database) from an earlier receiver. */
   dir?: string;
+  /** Run the receiver through this command, e.g. setpriv to drop root. */
+  wrap?: string[];
 }
 
 export interface TestReceiver {
@@ -65,6 +67,7 @@ export async function startReceiver(options: ReceiverOptions = {}, port = 0): Pr
     LISTEN_ADDR: `127.0.0.1:${port}`,
     ...options.env,
   };
+  if (options.wrap) command = [...options.wrap, ...command];
   const proc = Bun.spawn(command, { cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const chunks: string[] = [];
   const done = Promise.all([collect(proc.stdout, chunks), collect(proc.stderr, chunks)]);

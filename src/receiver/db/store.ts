@@ -31,7 +31,14 @@ export class Store {
   private opened: Opened | null = null;
   private lastAttempt = 0;
   private lastError = "";
-  private readonly writes = new WriteQueue<Services>(() => this.services());
+  // Each group commit first checks that the folder and file still take writes: an fd opened before
+  // the disk went read-only (chmod, a remount) may still write, but the report must be refused
+  // with 503, not stored where a restart cannot open it.
+  private readonly writes = new WriteQueue<Services>(() => {
+    const services = this.services();
+    this.assertWritable();
+    return services;
+  });
 
   constructor(
     private readonly config: Config,
@@ -75,12 +82,23 @@ export class Store {
   probe(): boolean {
     try {
       const services = this.services();
-      accessSync(dirname(this.config.databasePath), constants.W_OK);
-      accessSync(this.config.databasePath, constants.R_OK | constants.W_OK);
+      this.assertWritable();
       services.health.probe(Date.now());
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /** Throws DatabaseUnavailableError unless the folder and the file are writable by this user. */
+  private assertWritable(): void {
+    try {
+      accessSync(dirname(this.config.databasePath), constants.W_OK);
+      accessSync(this.config.databasePath, constants.R_OK | constants.W_OK);
+    } catch (error) {
+      throw new DatabaseUnavailableError(
+        `DATABASE_PATH=${this.config.databasePath}: the file or its folder is not writable (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
   }
 
