@@ -8,7 +8,7 @@
 // the modes underneath it. The file descriptors the receiver already holds stay writable, which
 // is the hard case: only the receiver's own check keeps it from writing.
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdtempSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, report } from "../support/client.ts";
@@ -29,16 +29,22 @@ function setModes(dir: string, folder: number, file: number): void {
 }
 
 test("a read-only database folder: /health 503, reports 503 not lost, recovery without restart", async () => {
-  expect(process.getuid?.()).toBe(0); // the test flips modes as root; the receiver is nobody
+  // As root (CI) the receiver runs as nobody; as anyone else it runs as that user, whom modes bind.
+  const root = process.getuid?.() === 0;
   ensureBinary();
   const dir = mkdtempSync(join(tmpdir(), "ccflux-disk-"));
-  chownSync(dir, NOBODY, NOBODY);
+  if (root) chownSync(dir, NOBODY, NOBODY);
   receiver = await startReceiver({
     binary: true,
     dir,
-    wrap: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"],
+    wrap: root ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : undefined,
     env: { REQUIRE_SIGNATURES: "1", RATE_LIMIT_PER_MINUTE: "100000" },
   });
+  if (root) {
+    // setpriv execs the receiver in place: the process is the receiver, running as nobody.
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${receiver.proc.pid}/status`, "utf8"))?.[1];
+    expect(uid).toBe(String(NOBODY));
+  }
   const [user] = await provision(receiver, 1);
   const client = new Client(receiver.url);
   const send = (turn: number) =>
@@ -62,7 +68,7 @@ test("a read-only database folder: /health 503, reports 503 not lost, recovery w
     expect([200, 503]).toContain(exchange.status);
   } finally {
     setModes(dir, 0o755, 0o644);
-    for (const name of readdirSync(dir)) chownSync(join(dir, name), NOBODY, NOBODY);
+    if (root) for (const name of readdirSync(dir)) chownSync(join(dir, name), NOBODY, NOBODY);
   }
 
   // Repaired: the same process recovers (the reopen interval is 1 s).
