@@ -45,6 +45,8 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
       hostname: config.listen.hostname,
       port: config.listen.port,
       development: false,
+      // A second receiver on the same port must fail, not silently share the traffic.
+      reusePort: false,
       // Our own check answers 413 with a JSON body first; this is only the backstop.
       maxRequestBodySize: Math.max(config.bodyLimitKb, 1024) * 1024 * 2,
       async fetch(request, srv) {
