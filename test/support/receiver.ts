@@ -40,7 +40,9 @@ export interface TestReceiver {
 
 export function sqlite3(dbPath: string, statement: string): string {
   // The CLI's busy timeout is 0: a statement that meets the receiver's brief commit would fail.
-  const result = Bun.spawnSync(["sqlite3", "-bail", "-cmd", ".timeout 5000", dbPath], { stdin: Buffer.from(statement) });
+  const result = Bun.spawnSync(["sqlite3", "-bail", "-cmd", ".timeout 5000", dbPath], {
+    stdin: Buffer.from(statement),
+  });
   if (result.exitCode !== 0) throw new Error(`sqlite3 failed: ${result.stderr.toString()}`);
   return result.stdout.toString().trim();
 }
