@@ -219,3 +219,32 @@ export function describeConfig(config: Config): string {
   }
   return lines.join("\n");
 }
+
+const GUIDE_PLACEHOLDER_TOKEN = "your-strong-admin-token-here";
+const SHORTEST_SAFE_ADMIN_TOKEN = 16;
+
+/** Settings that work but are unsafe; said once at start, so the guide's unit still starts as written. */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  const token = config.adminToken;
+  if (
+    token === GUIDE_PLACEHOLDER_TOKEN ||
+    (token !== undefined && token.length < SHORTEST_SAFE_ADMIN_TOKEN)
+  ) {
+    warnings.push(
+      `ADMIN_TOKEN is ${token === GUIDE_PLACEHOLDER_TOKEN ? "the setup guide's placeholder" : "shorter than 16 characters"}: anyone could guess it; set a new one made with: openssl rand -hex 32`,
+    );
+  }
+  if (
+    config.adminToken &&
+    !config.cookieSecure &&
+    config.listen.hostname !== "127.0.0.1" &&
+    config.listen.hostname !== "::1" &&
+    config.listen.hostname !== "localhost"
+  ) {
+    warnings.push(
+      `COOKIE_SECURE is off while LISTEN_ADDR=${formatAddress(config.listen)} is reachable from other machines: put the receiver behind HTTPS and set COOKIE_SECURE=1`,
+    );
+  }
+  return warnings;
+}

@@ -3,7 +3,7 @@ import { VERSION } from "../protocol/version.ts";
 import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
 import { recordClientAddress } from "./client-address.ts";
-import { type Config, describeConfig, formatAddress } from "./config.ts";
+import { type Config, configWarnings, describeConfig, formatAddress } from "./config.ts";
 import type { ReceiverContext } from "./context.ts";
 import { Store } from "./db/store.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -80,6 +80,7 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
   });
   console.log(`ccflux-receiver listening on ${address}`);
   log.info("started", { version: VERSION });
+  for (const warning of configWarnings(config)) log.warn(warning);
   const tiers = startTierRecomputation(ctx);
 
   let stopping: Promise<void> | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, describeConfig, loadConfig } from "../../src/receiver/config.ts";
+import { ConfigError, configWarnings, describeConfig, loadConfig } from "../../src/receiver/config.ts";
 
 describe("loadConfig", () => {
   test("defaults match the guide", () => {
@@ -85,4 +85,20 @@ test("describeConfig prints the guide's block and never a secret", () => {
   ]);
   expect(text).not.toContain("s3cret");
   expect(describeConfig(loadConfig({}))).toContain("ADMIN_TOKEN = unset");
+});
+
+test("the guide's placeholder or a short admin token, and an insecure cookie off loopback, are warned about", () => {
+  expect(configWarnings(loadConfig({ ADMIN_TOKEN: "your-strong-admin-token-here" }))[0]).toContain(
+    "the setup guide's placeholder",
+  );
+  expect(configWarnings(loadConfig({ ADMIN_TOKEN: "short" }))[0]).toContain("shorter than 16 characters");
+  expect(configWarnings(loadConfig({ ADMIN_TOKEN: "a".repeat(64) }))).toEqual([]);
+  expect(
+    configWarnings(loadConfig({ ADMIN_TOKEN: "a".repeat(64), LISTEN_ADDR: "0.0.0.0:8080" }))[0],
+  ).toContain("COOKIE_SECURE is off");
+  expect(
+    configWarnings(
+      loadConfig({ ADMIN_TOKEN: "a".repeat(64), LISTEN_ADDR: "0.0.0.0:8080", COOKIE_SECURE: "1" }),
+    ),
+  ).toEqual([]);
 });
