@@ -46,8 +46,8 @@ interface Kind {
 }
 const kinds = new Map<string, Kind>();
 function record(kind: string, ms: number, status: string): void {
-  let k = kinds.get(kind);
-  if (!k) kinds.set(kind, (k = { latencies: [], statuses: new Map() }));
+  const k = kinds.get(kind) ?? { latencies: [], statuses: new Map<string, number>() };
+  kinds.set(kind, k);
   k.latencies.push(ms);
   k.statuses.set(status, (k.statuses.get(status) ?? 0) + 1);
 }
