@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type { Config } from "../config.ts";
-import { openDatabase } from "../db/database.ts";
+import { type Database, openDatabase } from "../db/database.ts";
 import { createKeyService } from "../keys/service.ts";
 import { createTokenService, DEFAULT_TOKEN_DAYS, provisioningProblem } from "../tokens/service.ts";
 
@@ -44,6 +44,28 @@ function parse(args: string[], options: ParseArgsOptionsConfig, help: string): P
   }
 }
 
+/** Parses the arguments, answers --help, and otherwise runs `body` on the open database. */
+function withDatabase(
+  config: Config,
+  args: string[],
+  options: ParseArgsOptionsConfig,
+  help: string,
+  out: Out,
+  body: (parsed: Parsed, db: Database) => void,
+): void {
+  const parsed = parse(args, options, help);
+  if (parsed.values.help) {
+    out(help);
+    return;
+  }
+  const db = openDatabase(config.databasePath);
+  try {
+    body(parsed, db);
+  } finally {
+    db.close();
+  }
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
@@ -58,19 +80,14 @@ function table(rows: string[][]): string {
 
 export function usersCommand(config: Config, args: string[], out: Out): void {
   const help = ADMIN_HELP.users;
-  const { values, positionals } = parse(
-    args,
-    { division: { type: "string" }, days: { type: "string" }, json: { type: "boolean" } },
-    help,
-  );
-  const [action, email, ...extra] = positionals;
-  if (values.help) {
-    out(help);
-    return;
-  }
-  if (extra.length || !action) throw new UsageError(help);
-  const db = openDatabase(config.databasePath);
-  try {
+  const options: ParseArgsOptionsConfig = {
+    division: { type: "string" },
+    days: { type: "string" },
+    json: { type: "boolean" },
+  };
+  withDatabase(config, args, options, help, out, ({ values, positionals }, db) => {
+    const [action, email, ...extra] = positionals;
+    if (extra.length || !action) throw new UsageError(help);
     const tokens = createTokenService(db, config);
     if (action === "add" && email) {
       const days = values.days === undefined ? DEFAULT_TOKEN_DAYS : Number(values.days);
@@ -117,22 +134,14 @@ export function usersCommand(config: Config, args: string[], out: Out): void {
     } else {
       throw new UsageError(help);
     }
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export function devicesCommand(config: Config, args: string[], out: Out): void {
   const help = ADMIN_HELP.devices;
-  const { values, positionals } = parse(args, { json: { type: "boolean" } }, help);
-  const [action, arg, ...extra] = positionals;
-  if (values.help) {
-    out(help);
-    return;
-  }
-  if (extra.length || !action) throw new UsageError(help);
-  const db = openDatabase(config.databasePath);
-  try {
+  withDatabase(config, args, { json: { type: "boolean" } }, help, out, ({ values, positionals }, db) => {
+    const [action, arg, ...extra] = positionals;
+    if (extra.length || !action) throw new UsageError(help);
     const keys = createKeyService(db);
     if (action === "list") {
       const rows = keys.list(arg);
@@ -166,29 +175,21 @@ export function devicesCommand(config: Config, args: string[], out: Out): void {
     } else {
       throw new UsageError(help);
     }
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export function backupCommand(config: Config, args: string[], out: Out): void {
   const help = ADMIN_HELP.backup;
-  const { values, positionals } = parse(args, {}, help);
-  if (values.help) {
-    out(help);
-    return;
-  }
-  const [file, ...extra] = positionals;
-  if (!file || extra.length) throw new UsageError(help);
-  if (existsSync(file)) throw new CommandError(`backup: ${file} already exists; choose a new file name`);
-  const db = openDatabase(config.databasePath);
-  try {
-    // VACUUM INTO reads one snapshot, so the copy is consistent while the receiver writes.
-    db.run("VACUUM INTO ?", [file]);
-  } catch (error) {
-    throw new CommandError(`backup: cannot write ${file} (${(error as Error).message})`);
-  } finally {
-    db.close();
-  }
-  out(`Backed up ${config.databasePath} to ${file}.`);
+  withDatabase(config, args, {}, help, out, ({ positionals }, db) => {
+    const [file, ...extra] = positionals;
+    if (!file || extra.length) throw new UsageError(help);
+    if (existsSync(file)) throw new CommandError(`backup: ${file} already exists; choose a new file name`);
+    try {
+      // VACUUM INTO reads one snapshot, so the copy is consistent while the receiver writes.
+      db.run("VACUUM INTO ?", [file]);
+    } catch (error) {
+      throw new CommandError(`backup: cannot write ${file} (${(error as Error).message})`);
+    }
+    out(`Backed up ${config.databasePath} to ${file}.`);
+  });
 }
