@@ -278,16 +278,43 @@ const ADMIN_GETS = [
   "/admin/tokens/issued",
 ];
 
-function adminRequest(r: Random, users: User[]): Request {
+/** A logged-in dashboard session: its cookie and CSRF token. */
+interface Session {
+  cookie: string;
+  csrf: string;
+}
+
+function adminRequest(r: Random, users: User[], session: Session): Request {
   const auth = pick(r, [
     `Bearer ${ADMIN_TOKEN}`,
     `Bearer ${ADMIN_TOKEN}`,
     `Bearer ${randomText(r, 60)}`,
     "",
     `bearer ${ADMIN_TOKEN}`,
+    "session",
+    "session",
+    "session",
   ]);
-  const headers: Record<string, string> = auth ? { Authorization: auth } : {};
-  const form = (fields: Record<string, unknown>) => {
+  const headers: Record<string, string> = {};
+  const viaSession = auth === "session";
+  if (viaSession) {
+    headers.Cookie = pick(r, [
+      session.cookie,
+      session.cookie,
+      `${session.cookie}x`,
+      `ccflux_admin=${randomText(r, 40)}`,
+    ]);
+  } else if (auth) {
+    headers.Authorization = auth;
+  }
+  const form = (given: Record<string, unknown>) => {
+    // A session's form carries the CSRF token: right, wrong, missing or of the wrong type.
+    const fields = viaSession
+      ? {
+          csrf: pick(r, [session.csrf, session.csrf, session.csrf, "", `${session.csrf}x`, anyValue(r)]),
+          ...given,
+        }
+      : given;
     const kind = int(r, 4);
     if (kind === 0) {
       headers["Content-Type"] = "application/json";
@@ -374,9 +401,10 @@ function adminRequest(r: Random, users: User[]): Request {
     default:
       return {
         method: "POST",
-        path: pick(r, ["/admin/tiers/recompute", "/admin/logout"]),
+        // A session never logs out here: the rest of the run uses it.
+        path: viaSession ? "/admin/tiers/recompute" : pick(r, ["/admin/tiers/recompute", "/admin/logout"]),
         headers,
-        body: form({ csrf: text(), return: text() }),
+        body: form(viaSession ? { return: text() } : { csrf: text(), return: text() }),
       };
   }
 }
@@ -467,6 +495,17 @@ test(`fuzz: ${TOTAL} hostile requests, no 5xx, no crash, bounded RSS, dashboard 
     env: { ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE: "100000", TIER_INFERENCE_INTERVAL_SECS: "5" },
   });
   const users = await provision(receiver, 20, "fuzzer");
+  const login = await fetch(`${receiver.url}/admin/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: `token=${ADMIN_TOKEN}`,
+    redirect: "manual",
+  });
+  expect(login.status).toBe(303);
+  const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+  const overview = await (await fetch(`${receiver.url}/admin/`, { headers: { Cookie: cookie } })).text();
+  const session: Session = { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(overview)?.[1] ?? "" };
+  expect(session.csrf).not.toBe("");
   const r = rng(SEED);
   const statuses = new Map<string, number>();
   const failures: string[] = [];
@@ -484,7 +523,7 @@ test(`fuzz: ${TOTAL} hostile requests, no 5xx, no crash, bounded RSS, dashboard 
         kind < 0.05
           ? rawRequest(r, port, users)
           : kind < 0.25
-            ? adminRequest(r, users)
+            ? adminRequest(r, users, session)
             : apiRequest(r, users, n);
       let status: string;
       if (request.raw) {
@@ -505,12 +544,9 @@ test(`fuzz: ${TOTAL} hostile requests, no 5xx, no crash, bounded RSS, dashboard 
           status = receiver!.proc.exitCode === null ? `client:${(error as Error).name}` : "receiver-died";
         }
       }
-      statuses.set(
-        `${request.path.split("?")[0]!.replace(/\/admin\/(users|tokens)\/[^/]+/, "/admin/$1/*")} ${status}`,
-        (statuses.get(
-          `${request.path.split("?")[0]!.replace(/\/admin\/(users|tokens)\/[^/]+/, "/admin/$1/*")} ${status}`,
-        ) ?? 0) + 1,
-      );
+      const route = request.path.split("?")[0]!.replace(/\/admin\/(users|tokens)\/[^/]+/, "/admin/$1/*");
+      const key = `${request.headers.Cookie === session.cookie ? "session " : ""}${route} ${status}`;
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
       if (status.startsWith("5") || status === "receiver-died") {
         if (failures.length < 10)
           failures.push(
@@ -546,6 +582,11 @@ test(`fuzz: ${TOTAL} hostile requests, no 5xx, no crash, bounded RSS, dashboard 
   expect(count("/limit-event 200")).toBeGreaterThan(20);
   expect(count("/register-key 200")).toBeGreaterThan(20);
   expect(count("/admin/tokens 303")).toBeGreaterThan(10);
+  // Session forms got through with the right CSRF token and were refused with a wrong one.
+  const matching = (pattern: RegExp) =>
+    [...statuses].filter(([k]) => pattern.test(k)).reduce((s, [, v]) => s + v, 0);
+  expect(matching(/^session \/admin\/(tokens|tiers\/recompute|devices\/revoke) 303$/)).toBeGreaterThan(4);
+  expect(matching(/^session .* 403$/)).toBeGreaterThan(10);
 
   // Afterwards the dashboard shows everything stored.
   const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
