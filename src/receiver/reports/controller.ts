@@ -13,6 +13,8 @@ import {
 import { type Authorized, authorize } from "../api.ts";
 import type { ReceiverContext } from "../context.ts";
 import { apiError, json } from "../http.ts";
+import type { Services } from "../services.ts";
+import type { Identity } from "../tokens/service.ts";
 import type { Signer } from "./service.ts";
 import { verifyEd25519 } from "./verify.ts";
 
@@ -61,11 +63,15 @@ export function reportsController(ctx: ReceiverContext) {
   const countRejection = (status: number) =>
     ctx.metrics.increment(status === 429 ? "reports_rate_limited" : "reports_auth_rejected");
 
-  /** Everything up to and including the signature; the caller stores what is returned. */
-  async function signedRequest<T>(
+  /**
+   * Every check up to and including the signature, then `write` in the shared commit (touching the
+   * signing key's last_seen_at beside it); the answer, or what `write` returned once committed.
+   */
+  async function acceptSigned<T, R>(
     request: Request,
     validate: (body: unknown) => { ok: true; value: T } | { ok: false; message: string },
-  ): Promise<Response | { req: Authorized; value: T; signer: Signer | null; now: number }> {
+    write: (services: Services, who: Identity, value: T, signer: Signer | null, now: number) => R,
+  ): Promise<Response | { who: Identity; value: T; result: R }> {
     const req = await authorize(ctx, request, countRejection);
     if (req instanceof Response) return req;
     const valid = validate(req.json);
@@ -76,38 +82,36 @@ export function reportsController(ctx: ReceiverContext) {
       ctx.metrics.increment("reports_sig_rejected");
       return apiError(403, signer, SIGNATURE_ADVICE[signer]);
     }
-    return { req, value: valid.value, signer, now };
+    const result = await ctx.store.write((services) => {
+      if (signer) services.keys.touch(signer.publicKey, now);
+      return write(services, req.identity, valid.value, signer, now);
+    });
+    return { who: req.identity, value: valid.value, result };
   }
 
   return new Elysia({ name: "reports" })
     .post(
       "/report",
       async ({ request }) => {
-        const checked = await signedRequest(request, validateReport);
-        if (checked instanceof Response) return checked;
-        const { req, value, signer, now } = checked;
-        const stored = await ctx.store.write((services) => {
-          if (signer) services.keys.touch(signer.publicKey, now);
-          return services.reports.store(req.identity, value, signer, now);
-        });
+        const done = await acceptSigned(request, validateReport, (services, ...args) =>
+          services.reports.store(...args),
+        );
+        if (done instanceof Response) return done;
         ctx.metrics.increment("reports_accepted");
-        return json({ status: stored > 0 ? "stored" : "already-stored", stored });
+        return json({ status: done.result > 0 ? "stored" : "already-stored", stored: done.result });
       },
       { parse: "none" },
     )
     .post(
       "/limit-event",
       async ({ request }) => {
-        const checked = await signedRequest(request, validateLimitEvent);
-        if (checked instanceof Response) return checked;
-        const { req, value, signer, now } = checked;
-        const isNew = await ctx.store.write((services) => {
-          if (signer) services.keys.touch(signer.publicKey, now);
-          return services.reports.storeLimitEvent(req.identity, value, signer, now);
-        });
+        const done = await acceptSigned(request, validateLimitEvent, (services, ...args) =>
+          services.reports.storeLimitEvent(...args),
+        );
+        if (done instanceof Response) return done;
         ctx.metrics.increment("limit_events_accepted");
-        if (isNew) ctx.log.info("limit event", { email: req.identity.email, kind: value.kind });
-        return json({ status: isNew ? "stored" : "already-stored" });
+        if (done.result) ctx.log.info("limit event", { email: done.who.email, kind: done.value.kind });
+        return json({ status: done.result ? "stored" : "already-stored" });
       },
       { parse: "none" },
     );
