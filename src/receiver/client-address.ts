@@ -1,9 +1,9 @@
-// The address a request came from, recorded by the server before the app sees the request,
-// so features (admin login limits, the audit log) need not reach into the server object.
-const addresses = new WeakMap<Request, string>();
+// The address a request came from. The server registers how to ask for the peer address once;
+// only the features that need it (admin login limits, the audit log) ask, so the report path never does.
+let peerAddress: (request: Request) => string | undefined = () => undefined;
 
-export function recordClientAddress(request: Request, address: string): void {
-  addresses.set(request, address);
+export function setPeerAddressLookup(lookup: (request: Request) => string | undefined): void {
+  peerAddress = lookup;
 }
 
 /** The peer address, or with TRUST_PROXY the proxy's X-Real-IP / first X-Forwarded-For hop. */
@@ -13,5 +13,5 @@ export function clientAddress(request: Request, trustProxy: boolean): string {
       request.headers.get("x-real-ip") ?? request.headers.get("x-forwarded-for")?.split(",")[0];
     if (forwarded?.trim()) return forwarded.trim().slice(0, 64);
   }
-  return addresses.get(request) ?? "unknown";
+  return peerAddress(request) ?? "unknown";
 }

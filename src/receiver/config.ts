@@ -62,10 +62,6 @@ export function parseListenAddress(raw: string, name: string): ListenAddress {
   return { hostname: match[1] ?? match[2]!, port };
 }
 
-function text(raw: string): string {
-  return raw;
-}
-
 function optionalText(raw: string): string | undefined {
   return raw === "" ? undefined : raw;
 }
@@ -98,7 +94,7 @@ const SETTINGS = [
     name: "DATABASE_PATH",
     key: "databasePath",
     fallback: "ccflux.db",
-    parse: text,
+    parse: (raw: string) => raw,
     show,
     help: "SQLite file; missing folders are created",
   }),

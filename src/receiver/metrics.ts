@@ -24,10 +24,6 @@ export class Metrics {
     this.counters.set(name, this.counters.get(name)! + 1);
   }
 
-  get(name: CounterName): number {
-    return this.counters.get(name)!;
-  }
-
   /** `route` is the matched route pattern, never the raw path, so label sets stay few. */
   observeRequest(route: string, status: number, ms: number): void {
     const key = `${route}\u0000${Math.floor(status / 100)}xx`;

@@ -2,7 +2,7 @@
 import { VERSION } from "../protocol/version.ts";
 import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
-import { recordClientAddress } from "./client-address.ts";
+import { setPeerAddressLookup } from "./client-address.ts";
 import { type Config, configWarnings, describeConfig, formatAddress } from "./config.ts";
 import type { ReceiverContext } from "./context.ts";
 import { Store } from "./db/store.ts";
@@ -49,16 +49,17 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
       reusePort: false,
       // Our own check answers 413 with a JSON body first; this is only the backstop.
       maxRequestBodySize: Math.max(config.bodyLimitKb, 1024) * 1024 * 2,
-      async fetch(request, srv) {
+      async fetch(request) {
         const started = performance.now();
-        recordClientAddress(request, srv.requestIP(request)?.address ?? "unknown");
         const response = await app.handle(request);
         const ms = performance.now() - started;
+        // Unknown paths are logged as "other": a mistyped URL may carry anything, even a token.
         const path = new URL(request.url).pathname;
-        ctx.metrics.observeRequest(routeLabel(path), response.status, ms);
+        const route = routeLabel(path);
+        ctx.metrics.observeRequest(route, response.status, ms);
         log.info("request", {
           method: request.method,
-          path: routeLabel(path) === "other" ? "other" : path,
+          path: route === "other" ? "other" : path,
           status: response.status,
           ms: ms.toFixed(1),
         });
@@ -74,6 +75,7 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     }
     throw error;
   }
+  setPeerAddressLookup((request) => server.requestIP(request)?.address);
   const address = formatAddress({
     hostname: config.listen.hostname,
     port: server.port ?? config.listen.port,

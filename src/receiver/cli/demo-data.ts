@@ -246,7 +246,7 @@ export function fillDemoData(
 
     for (let day = 0; day < options.days; day++) {
       const dayStart = firstDay + day * DAY_MS;
-      // One transaction per day: the report service's own transactions nest as savepoints.
+      // One transaction per day holds that day's reports: one commit instead of thousands.
       db.transaction(() => {
         for (const user of users) simulateDay(user, dayStart, now, random, services, summary);
       }).immediate();

@@ -98,88 +98,89 @@ export function createReportService(db: Database) {
      ON CONFLICT (email, session_id, timestamp_utc) DO NOTHING`,
   );
 
-  const store = db.transaction(
-    (who: Identity, report: Report, signer: Signer | null, receivedAt: number): number => {
-      const at = eventTime(report.timestamp_utc, receivedAt);
-      const eventAt = toSqlTime(at);
-      const day = eventAt.slice(0, 10);
-      const newTurn = turnSeen.get(who.email, report.session_id, report.turn_index) === null;
-      const sessionStart = report.session_start_utc ? parseRfc3339(report.session_start_utc) : null;
-      const hourly = [0, 0, 0, 0];
-      let stored = 0;
-      for (const [model, usage] of Object.entries(report.models)) {
-        const sub = usage.subagent;
-        const inserted = insertEvent.run(
-          who.email,
-          who.refreshTokenId,
-          signer?.publicKey ?? null,
-          signer?.deviceId ?? "",
-          report.session_id,
-          report.turn_index,
-          model,
-          eventAt,
-          toSqlTime(receivedAt),
-          sessionStart === null ? null : toSqlTime(sessionStart),
-          usage.input_tokens,
-          usage.output_tokens,
-          usage.cache_read_tokens,
-          usage.cache_write_tokens,
-          usage.cache_write_5m_tokens ?? null,
-          usage.cache_write_1h_tokens ?? null,
-          usage.requests ?? null,
-          sub?.input_tokens ?? null,
-          sub?.output_tokens ?? null,
-          sub?.cache_read_tokens ?? null,
-          sub?.cache_write_tokens ?? null,
-          report.schema_version,
-          report.plugin_version ?? null,
-          report.claude_code_version ?? null,
-        );
-        if (inserted.changes === 0) continue; // a retry: this turn's model is already stored
-        stored++;
-        addDaily.run(
-          who.email,
-          day,
-          model,
-          usage.input_tokens,
-          usage.output_tokens,
-          usage.cache_read_tokens,
-          usage.cache_write_tokens,
-          usage.cache_write_5m_tokens ?? 0,
-          usage.cache_write_1h_tokens ?? 0,
-          usage.requests ?? 0,
-          sub?.input_tokens ?? 0,
-          sub?.output_tokens ?? 0,
-          sub?.cache_read_tokens ?? 0,
-          sub?.cache_write_tokens ?? 0,
-        );
-        hourly[0]! += usage.input_tokens;
-        hourly[1]! += usage.output_tokens;
-        hourly[2]! += usage.cache_read_tokens;
-        hourly[3]! += usage.cache_write_tokens;
-      }
-      if (stored > 0) {
-        const turns = newTurn ? 1 : 0;
-        addHourly.run(
-          who.email,
-          `${eventAt.slice(0, 13)}:00:00`,
-          hourly[0]!,
-          hourly[1]!,
-          hourly[2]!,
-          hourly[3]!,
-          turns,
-        );
-        addSessionDay.run(who.email, day, report.session_id, turns);
-      }
-      return stored;
-    },
-  );
+  // Several statements that must land together: callers run it inside their transaction (the
+  // write queue gives each request a savepoint of its own), so it opens none itself.
+  const store = (who: Identity, report: Report, signer: Signer | null, receivedAt: number): number => {
+    const at = eventTime(report.timestamp_utc, receivedAt);
+    const eventAt = toSqlTime(at);
+    const day = eventAt.slice(0, 10);
+    const newTurn = turnSeen.get(who.email, report.session_id, report.turn_index) === null;
+    const sessionStart = report.session_start_utc ? parseRfc3339(report.session_start_utc) : null;
+    const hourly = [0, 0, 0, 0];
+    let stored = 0;
+    for (const [model, usage] of Object.entries(report.models)) {
+      const sub = usage.subagent;
+      const inserted = insertEvent.run(
+        who.email,
+        who.refreshTokenId,
+        signer?.publicKey ?? null,
+        signer?.deviceId ?? "",
+        report.session_id,
+        report.turn_index,
+        model,
+        eventAt,
+        toSqlTime(receivedAt),
+        sessionStart === null ? null : toSqlTime(sessionStart),
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.cache_write_5m_tokens ?? null,
+        usage.cache_write_1h_tokens ?? null,
+        usage.requests ?? null,
+        sub?.input_tokens ?? null,
+        sub?.output_tokens ?? null,
+        sub?.cache_read_tokens ?? null,
+        sub?.cache_write_tokens ?? null,
+        report.schema_version,
+        report.plugin_version ?? null,
+        report.claude_code_version ?? null,
+      );
+      if (inserted.changes === 0) continue; // a retry: this turn's model is already stored
+      stored++;
+      addDaily.run(
+        who.email,
+        day,
+        model,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.cache_write_5m_tokens ?? 0,
+        usage.cache_write_1h_tokens ?? 0,
+        usage.requests ?? 0,
+        sub?.input_tokens ?? 0,
+        sub?.output_tokens ?? 0,
+        sub?.cache_read_tokens ?? 0,
+        sub?.cache_write_tokens ?? 0,
+      );
+      hourly[0]! += usage.input_tokens;
+      hourly[1]! += usage.output_tokens;
+      hourly[2]! += usage.cache_read_tokens;
+      hourly[3]! += usage.cache_write_tokens;
+    }
+    if (stored > 0) {
+      const turns = newTurn ? 1 : 0;
+      addHourly.run(
+        who.email,
+        `${eventAt.slice(0, 13)}:00:00`,
+        hourly[0]!,
+        hourly[1]!,
+        hourly[2]!,
+        hourly[3]!,
+        turns,
+      );
+      addSessionDay.run(who.email, day, report.session_id, turns);
+    }
+    return stored;
+  };
 
   return {
-    /** Stores what is new in the report; returns how many model rows were new (0 for a retry). */
-    store(who: Identity, report: Report, signer: Signer | null, receivedAt: number): number {
-      return store.immediate(who, report, signer, receivedAt);
-    },
+    /**
+     * Stores what is new in the report; returns how many model rows were new (0 for a retry).
+     * Runs inside the caller's transaction.
+     */
+    store,
 
     /** Returns whether the event was new. */
     storeLimitEvent(who: Identity, event: LimitEvent, signer: Signer | null, receivedAt: number): boolean {
