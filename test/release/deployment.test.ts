@@ -302,3 +302,82 @@ describe("Caddyfile", () => {
     expect(existsSync(file)).toBe(true);
   });
 });
+
+describe("ccflux-litestream.service and litestream.yml", () => {
+  const text = readFileSync(join(RELEASE, "ccflux-litestream.service"), "utf8");
+  const litestream = parseUnit(text);
+  const config = readFileSync(join(RELEASE, "litestream.yml"), "utf8");
+  const envExample = readFileSync(join(RELEASE, "litestream.env.example"), "utf8");
+
+  test("runs as the receiver's user on the receiver's database, hardened at least as much", () => {
+    for (const key of [
+      "Service.User",
+      "Service.Group",
+      "Service.WorkingDirectory",
+      "Service.ReadWritePaths",
+    ]) {
+      expect(`${key}=${litestream.get(key)}`).toBe(`${key}=${unit.get(key)}`);
+    }
+    const database = (unit.get("Service.Environment") ?? []).find((l) => l.startsWith("DATABASE_PATH="));
+    expect(litestream.get("Service.Environment")).toContain(database!);
+    for (const [key, values] of unit) {
+      if (
+        !key.startsWith("Service.") ||
+        !/^Service\.(Protect|Private|Restrict|NoNew|Lock|Capab|Ambient|UMask|SystemCallArch)/.test(key)
+      )
+        continue;
+      expect(`${key}=${litestream.get(key)}`).toBe(`${key}=${values}`);
+    }
+    expect(litestream.get("Service.ExecStart")).toEqual([
+      "/usr/local/bin/litestream replicate -config /etc/ccflux/litestream.yml",
+    ]);
+    // Independent of the receiver: no Requires/BindsTo/PartOf either way.
+    for (const key of ["Unit.Requires", "Unit.BindsTo", "Unit.PartOf", "Unit.Requisite"]) {
+      expect(litestream.has(key)).toBe(false);
+      expect(unit.has(key)).toBe(false);
+    }
+  });
+
+  test("systemd-analyze verifies it without a warning and rates its exposure low", () => {
+    const analyze = tool("systemd-analyze");
+    if (!analyze) return;
+    const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
+    try {
+      const fake = join(dir, "litestream");
+      writeFileSync(fake, "#!/bin/sh\n");
+      chmodSync(fake, 0o755);
+      const file = join(dir, "ccflux-litestream.service");
+      writeFileSync(file, text.replace("ExecStart=/usr/local/bin/litestream", `ExecStart=${fake}`));
+      const verify = Bun.spawnSync([analyze, "verify", file]);
+      expect(verify.stderr.toString()).toBe("");
+      expect(verify.exitCode).toBe(0);
+      const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
+      const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
+      expect(Number(rating)).toBeLessThanOrEqual(3.5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the config takes every setting from the unit or its environment file, and the file names no other", () => {
+    const settings = config
+      .split("\n")
+      .filter((line) => !line.trim().startsWith("#"))
+      .join("\n");
+    const referenced = new Set([...settings.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!));
+    expect(referenced.size).toBeGreaterThanOrEqual(4);
+    const fromUnit = (litestream.get("Service.Environment") ?? []).map((l) => l.slice(0, l.indexOf("=")));
+    const fromFile = [...envExample.matchAll(/^#?([A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+    // Litestream reads the S3 keys from the environment by itself.
+    const readByLitestream = ["LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY"];
+    for (const name of referenced)
+      expect(`${name}: ${[...fromUnit, ...fromFile].includes(name)}`).toBe(`${name}: true`);
+    for (const name of fromFile) {
+      expect(`${name}: ${referenced.has(name) || readByLitestream.includes(name)}`).toBe(`${name}: true`);
+    }
+    expect(litestream.get("Service.EnvironmentFile")).toEqual(["/etc/ccflux/litestream.env"]);
+    // No secret in a world-readable file: the keys are empty in the example and absent from the config.
+    expect(settings).not.toMatch(/secret|access-key/i);
+    expect(envExample).toMatch(/^LITESTREAM_SECRET_ACCESS_KEY=$/m);
+  });
+});
