@@ -69,6 +69,30 @@ test.skipIf(!existsSync(GUIDE_PATH))("the copy of the guide's unit is the guide'
   expect(guide.slice(start, end + "WantedBy=multi-user.target".length)).toBe(GUIDE_UNIT);
 });
 
+/** systemd-analyze verify finds nothing to say and security rates the unit's exposure low. */
+function analyzeUnit(name: string, text: string, program: string): void {
+  const analyze = tool("systemd-analyze");
+  if (!analyze) return;
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
+  try {
+    // verify insists that ExecStart exists; everything else is the shipped file.
+    const fake = join(dir, "program");
+    writeFileSync(fake, "#!/bin/sh\n");
+    chmodSync(fake, 0o755);
+    const file = join(dir, name);
+    writeFileSync(file, text.replace(`ExecStart=${program}`, `ExecStart=${fake}`));
+    const verify = Bun.spawnSync([analyze, "verify", file]);
+    expect(verify.stderr.toString()).toBe("");
+    expect(verify.exitCode).toBe(0);
+    const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
+    const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
+    expect(Number(rating)).toBeLessThanOrEqual(3.5);
+    expect(security.exitCode).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const UNIT_TEXT = readFileSync(join(RELEASE, "ccflux-receiver.service"), "utf8");
 const unit = parseUnit(UNIT_TEXT);
 const one = (key: string) => {
@@ -131,26 +155,7 @@ describe("ccflux-receiver.service", () => {
   });
 
   test("systemd-analyze verifies it without a warning and rates its exposure low", () => {
-    const analyze = tool("systemd-analyze");
-    if (!analyze) return;
-    const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
-    try {
-      // verify insists that ExecStart exists; everything else is the shipped file.
-      const fake = join(dir, "ccflux-receiver");
-      writeFileSync(fake, "#!/bin/sh\n");
-      chmodSync(fake, 0o755);
-      const file = join(dir, "ccflux-receiver.service");
-      writeFileSync(file, UNIT_TEXT.replace("ExecStart=/usr/local/bin/ccflux-receiver", `ExecStart=${fake}`));
-      const verify = Bun.spawnSync([analyze, "verify", file]);
-      expect(verify.stderr.toString()).toBe("");
-      expect(verify.exitCode).toBe(0);
-      const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
-      const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
-      expect(Number(rating)).toBeLessThanOrEqual(3.5);
-      expect(security.exitCode).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    analyzeUnit("ccflux-receiver.service", UNIT_TEXT, "/usr/local/bin/ccflux-receiver");
   });
 });
 
@@ -431,24 +436,7 @@ describe("ccflux-litestream.service and litestream.yml", () => {
   });
 
   test("systemd-analyze verifies it without a warning and rates its exposure low", () => {
-    const analyze = tool("systemd-analyze");
-    if (!analyze) return;
-    const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
-    try {
-      const fake = join(dir, "litestream");
-      writeFileSync(fake, "#!/bin/sh\n");
-      chmodSync(fake, 0o755);
-      const file = join(dir, "ccflux-litestream.service");
-      writeFileSync(file, text.replace("ExecStart=/usr/local/bin/litestream", `ExecStart=${fake}`));
-      const verify = Bun.spawnSync([analyze, "verify", file]);
-      expect(verify.stderr.toString()).toBe("");
-      expect(verify.exitCode).toBe(0);
-      const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
-      const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
-      expect(Number(rating)).toBeLessThanOrEqual(3.5);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    analyzeUnit("ccflux-litestream.service", text, "/usr/local/bin/litestream");
   });
 
   test("the config takes every setting from the unit or its environment file, and the file names no other", () => {
