@@ -19,7 +19,7 @@ import {
 } from "../../../src/receiver/admin/views/format.ts";
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
 import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
-import type { UsageExportRow } from "../../../src/receiver/analytics/service.ts";
+import type { UsageExportRow } from "../../../src/receiver/analytics/usage-export.ts";
 import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";

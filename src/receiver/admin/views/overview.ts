@@ -1,7 +1,9 @@
 // /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
+
+import type { Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
 import { daysBetween, type RangeKey, rangeLabel, rangeStartDay } from "../../analytics/ranges.ts";
-import type { Overview, RecentEvent, TokenTotals, UserUsage } from "../../analytics/service.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
+import type { TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
 import { abbreviate, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
