@@ -17,7 +17,9 @@ import type { Html } from "./html.ts";
 import {
   AdminModel,
   parseDays,
+  parseDivision,
   parseId,
+  parseOverviewRange,
   parseRange,
   type RangeChoice,
   safeReturn,
@@ -29,6 +31,8 @@ import { devicesPage } from "./views/devices.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
 import { overviewPage } from "./views/overview.ts";
+import { userHref } from "./views/parts.ts";
+import { searchPage } from "./views/search.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
 import { userPage } from "./views/user.ts";
 
@@ -38,6 +42,9 @@ export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const AUDIT_ROWS = 500;
 const RECENT_EVENTS = 50;
 const USER_SESSIONS = 200;
+/** A search reads at most this many matches (then asks for more of the email) and this long a text. */
+const SEARCH_MATCHES = 1000;
+const SEARCH_CHARS = 200;
 
 /** Scripts may be loaded from /admin/assets only; styles likewise; SVG colours are attributes. */
 const CONTENT_SECURITY_POLICY =
@@ -317,18 +324,21 @@ export function adminController(ctx: ReceiverContext) {
       .get("/admin/", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);
-        const choice = rangeOf(view);
-        if (!choice.ok) return badRange(choice);
+        const { range, problem } = parseOverviewRange(view.url.searchParams, view.now);
+        const division = parseDivision(view.url.searchParams);
         const services = ctx.store.services();
-        const overview = services.analytics.overview(choice.range, view.now);
+        const overview = services.analytics.overview(range, view.now, division);
         const page = overviewPage(view, {
-          range: choice.range,
           overview,
+          division,
+          problem,
           recent: services.analytics.recentEvents(RECENT_EVENTS),
+          lastActive: (email) => services.analytics.lastActiveOf(email),
           colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
           pricesTakenOn: ctx.config.prices.takenOn,
         });
+        if (problem) return htmlResponse(page, 400);
         return show(request, a, view, page, services);
       })
       .get(
@@ -364,6 +374,25 @@ export function adminController(ctx: ReceiverContext) {
         },
         { params: AdminModel.userEmail },
       )
+      .get("/admin/search", ({ request, auth }) => {
+        const view = viewFor(request, auth as Auth);
+        const raw = view.url.searchParams.get("q") ?? "";
+        const q = raw.trim().slice(0, SEARCH_CHARS);
+        const problem =
+          raw.trim().length > SEARCH_CHARS
+            ? `The search was cut to its first ${SEARCH_CHARS} characters.`
+            : null;
+        const people = q ? ctx.store.services().analytics.findPeople(q, SEARCH_MATCHES + 1) : [];
+        if (people.length === 1 && !view.exported && !problem) return redirect(userHref(people[0]!.email));
+        return htmlResponse(
+          searchPage(view, {
+            q,
+            people: people.slice(0, SEARCH_MATCHES),
+            truncated: people.length > SEARCH_MATCHES,
+            problem,
+          }),
+        );
+      })
       .get("/admin/devices", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);

@@ -63,9 +63,11 @@ export function totalCost(table: PriceTable, usages: Iterable<PricedUsage>): Cos
 
 /** Adds `more` into `into`. */
 export function addCost(into: Cost, more: Cost): Cost {
-  return {
-    usd: into.usd + more.usd,
-    priced: into.priced || more.priced,
-    unpricedModels: [...new Set([...into.unpricedModels, ...more.unpricedModels])].sort(),
-  };
+  const unpricedModels =
+    more.unpricedModels.length === 0
+      ? into.unpricedModels
+      : into.unpricedModels.length === 0
+        ? more.unpricedModels
+        : [...new Set([...into.unpricedModels, ...more.unpricedModels])].sort();
+  return { usd: into.usd + more.usd, priced: into.priced || more.priced, unpricedModels };
 }

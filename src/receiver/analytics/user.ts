@@ -6,6 +6,7 @@ import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost
 import { createEstimateReader } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
 import { type RangeKey, rangeStartDay, rangeStartMs } from "./ranges.ts";
+import { windowAnchor } from "./recompute.ts";
 import {
   addTokens,
   CACHE_SPLIT_SUMS,
@@ -29,6 +30,8 @@ export interface SessionSummary extends TokenTotals {
 export interface LimitEventRow {
   eventAt: string;
   kind: string;
+  /** Claude Code's limit type (five_hour, seven_day, …); null from reporters that send none. */
+  limitType: string | null;
   resetsAt: string | null;
   deviceId: string;
   sessionId: string;
@@ -69,7 +72,8 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
   const userLimitEvents = db.query<LimitEventRow, [string]>(
-    `SELECT event_at AS eventAt, kind, resets_at AS resetsAt, device_id AS deviceId, session_id AS sessionId
+    `SELECT event_at AS eventAt, kind, limit_type AS limitType, resets_at AS resetsAt, device_id AS deviceId,
+       session_id AS sessionId
      FROM limit_events WHERE email = ? ORDER BY event_at DESC`,
   );
   const userKnown = db.query<{ one: number }, [string, string, string]>(
@@ -78,7 +82,20 @@ export function createUserQueries(db: Database, prices: PriceTable) {
        OR EXISTS (SELECT 1 FROM device_keys WHERE email = ?)`,
   );
 
+  // Plain-text match on the email, any case: instr() sees no wildcard, whatever the search holds.
+  const findPeople = db.query<{ email: string; division: string | null }, [string, number]>(
+    `SELECT email, (SELECT nullif(division, '') FROM refresh_tokens r WHERE r.email = people.email
+         ORDER BY id DESC LIMIT 1) AS division
+     FROM (SELECT email FROM usage_pairs UNION SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys) people
+     WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
+  );
+
   return {
+    /** People whose email contains the text (any case), in email order, at most `limit`. */
+    findPeople(text: string, limit: number): { email: string; division: string | null }[] {
+      return findPeople.all(text, limit);
+    },
+
     userExists(email: string): boolean {
       return userKnown.get(email, email, email) !== null;
     },
@@ -108,10 +125,22 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      */
     userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
       const from = rangeStartMs(range, now);
-      const limitTimes = userLimitEvents.all(email).map((row) => fromSqlTime(row.eventAt));
-      const windows = computeWindows(userHours.all(email).map(hourPoint), now, limitTimes).filter(
-        (w) => w.start >= from,
-      );
+      const events = userLimitEvents.all(email);
+      const anchors = events
+        .map((row) =>
+          windowAnchor({
+            eventAt: fromSqlTime(row.eventAt),
+            resetsAt: row.resetsAt === null ? null : fromSqlTime(row.resetsAt),
+            limitType: row.limitType,
+          }),
+        )
+        .filter((at): at is number => at !== null);
+      const windows = computeWindows(
+        userHours.all(email).map(hourPoint),
+        now,
+        events.map((row) => fromSqlTime(row.eventAt)),
+        anchors,
+      ).filter((w) => w.start >= from);
       const sessionHours = userSessionHours
         .all(email, toSqlTime(from))
         .map((row) => ({ sessionId: row.sessionId, at: fromSqlTime(row.hour) }));

@@ -202,4 +202,65 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
   `,
+  // 4: rollups that make every dashboard range as cheap as the shortest. Filled from usage_daily,
+  // then kept in the same transaction as each report.
+  `
+  -- Per user and model: running totals through each day with usage, so any range of days is two
+  -- lookups per user and model (totals through its last day minus totals before its first).
+  CREATE TABLE usage_cumulative (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    turns INTEGER NOT NULL,
+    active_days INTEGER NOT NULL,
+    PRIMARY KEY (email, model, day)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_cumulative
+    SELECT email, model, day, sum(input_tokens) OVER w, sum(output_tokens) OVER w, sum(cache_read_tokens) OVER w,
+      sum(cache_write_tokens) OVER w, sum(cache_write_5m_tokens) OVER w, sum(cache_write_1h_tokens) OVER w,
+      sum(turns) OVER w, count(*) OVER w
+    FROM usage_daily WINDOW w AS (PARTITION BY email, model ORDER BY day);
+
+  -- Per user and model: the first and last day with usage (the pairs a range can hold).
+  CREATE TABLE usage_pairs (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    PRIMARY KEY (email, model)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_pairs SELECT email, model, min(day), max(day) FROM usage_daily GROUP BY email, model;
+
+  -- The whole organisation per day and model, for headline figures and charts over any range.
+  CREATE TABLE usage_org_daily (
+    day TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    turns INTEGER NOT NULL,
+    PRIMARY KEY (day, model)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_org_daily
+    SELECT day, model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+      sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(turns)
+    FROM usage_daily GROUP BY day, model;
+
+  -- Limit events over a range of days, for everyone.
+  CREATE INDEX limit_events_time ON limit_events (event_at);
+
+  -- What the window job learns from confirmed limits, per range and user.
+  ALTER TABLE tier_estimates ADD COLUMN limit_billed_tokens INTEGER;
+  ALTER TABLE tier_estimates ADD COLUMN anchored_windows INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tier_estimates ADD COLUMN peak_week_billed_tokens INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -88,6 +88,44 @@ export function createReportService(db: Database) {
        subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
        turns = turns + 1`,
   );
+  // The dashboard's range rollups (migration 4): organisation per day, and per user and model the
+  // days it spans and running totals, so a late report for an old day moves every later total.
+  const addOrgDaily = db.query<unknown, (string | number)[]>(
+    `INSERT INTO usage_org_daily (day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+       cache_write_5m_tokens, cache_write_1h_tokens, turns)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+     ON CONFLICT (day, model) DO UPDATE SET
+       input_tokens = input_tokens + excluded.input_tokens,
+       output_tokens = output_tokens + excluded.output_tokens,
+       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+       cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+       cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+       turns = turns + 1`,
+  );
+  const addPair = db.query<unknown, [string, string, string]>(
+    `INSERT INTO usage_pairs (email, model, first_day, last_day) VALUES (?1, ?2, ?3, ?3)
+     ON CONFLICT (email, model) DO UPDATE SET
+       first_day = min(first_day, excluded.first_day), last_day = max(last_day, excluded.last_day)`,
+  );
+  // A day's first row starts from the totals of the user's previous day with this model.
+  const openCumulativeDay = db.query<unknown, [string, string, string]>(
+    `INSERT INTO usage_cumulative (email, model, day, input_tokens, output_tokens, cache_read_tokens,
+       cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, turns, active_days)
+     SELECT ?1, ?2, ?3, coalesce(p.input_tokens, 0), coalesce(p.output_tokens, 0), coalesce(p.cache_read_tokens, 0),
+       coalesce(p.cache_write_tokens, 0), coalesce(p.cache_write_5m_tokens, 0), coalesce(p.cache_write_1h_tokens, 0),
+       coalesce(p.turns, 0), coalesce(p.active_days, 0)
+     FROM (SELECT 1) LEFT JOIN (SELECT * FROM usage_cumulative WHERE email = ?1 AND model = ?2 AND day < ?3
+       ORDER BY day DESC LIMIT 1) p ON true
+     WHERE true ON CONFLICT (email, model, day) DO NOTHING`,
+  );
+  const addCumulative = db.query<unknown, (string | number)[]>(
+    `UPDATE usage_cumulative SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
+       cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
+       cache_write_5m_tokens = cache_write_5m_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,
+       turns = turns + 1, active_days = active_days + ?
+     WHERE email = ? AND model = ? AND day >= ?`,
+  );
   const addHourly = db.query<unknown, [string, string, number, number, number, number, number]>(
     `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
      VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -180,6 +218,18 @@ export function createReportService(db: Database) {
         sub?.cache_read_tokens ?? 0,
         sub?.cache_write_tokens ?? 0,
       );
+      const tokens = [
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.cache_write_5m_tokens ?? 0,
+        usage.cache_write_1h_tokens ?? 0,
+      ];
+      addOrgDaily.run(day, model, ...tokens);
+      addPair.run(who.email, model, day);
+      const newDay = openCumulativeDay.run(who.email, model, day).changes;
+      addCumulative.run(...tokens, newDay, who.email, model, day);
       hourly[0]! += usage.input_tokens;
       hourly[1]! += usage.output_tokens;
       hourly[2]! += usage.cache_read_tokens;
