@@ -15,7 +15,7 @@ export function createServices(db: Database, config: Config) {
     keys: createKeyService(db),
     reports: createReportService(db),
     health: createHealthService(db),
-    admin: createAdminService(db),
+    admin: createAdminService(db, config.adminToken),
     analytics: createAnalyticsService(db),
   };
 }

@@ -6,7 +6,7 @@ import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
 import type { TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
-import { abbreviate, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
+import { abbreviate, countOf, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge, userHref } from "./parts.ts";
 
@@ -168,7 +168,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
     );
   const table = dataTable({
     name: "tiers",
-    noun: "tiers",
+    item: "tier",
     filter: false,
     columns: [
       { key: "tier", label: "Tier", byValue: true },
@@ -203,7 +203,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
-    noun: "events",
+    item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
       { key: "user", label: "User" },
@@ -236,7 +236,7 @@ export function modelTable(
   const withUsers = models.some((m) => m.users !== undefined);
   return dataTable({
     name,
-    noun: "models",
+    item: "model",
     filter: false,
     columns: [
       { key: "model", label: "Model" },
@@ -299,7 +299,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "by-user",
     "Tokens by user",
     horizontalBars({
-      title: `Top ${Math.min(TOP_USERS_IN_CHART, topUsers.length)} users by tokens, ${label}`,
+      title: `Top ${countOf(Math.min(TOP_USERS_IN_CHART, topUsers.length), "user")} by tokens, ${label}`,
       series: TOKEN_SERIES,
       rows: topUsers.map((u) => ({
         label: u.email,
@@ -319,7 +319,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Usage by user",
     dataTable({
       name: "users",
-      noun: "users",
+      item: "user",
       columns: USER_COLUMNS,
       rows: [...overview.users].sort((a, b) => totalTokens(b) - totalTokens(a)).map((u) => userRow(view, u)),
       empty,
