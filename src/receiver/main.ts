@@ -48,7 +48,14 @@ async function main(args: string[]): Promise<void> {
     throw error;
   }
   try {
-    if (command !== undefined) return COMMANDS[command]!(config, rest, (line) => console.log(line));
+    if (command !== undefined) {
+      return COMMANDS[command]!(
+        config,
+        rest,
+        (line) => console.log(line),
+        (line) => console.error(`ccflux-receiver: ${line}`),
+      );
+    }
     // Handlers go in first: systemd may send SIGTERM the moment we say we are listening.
     let receiver: ReturnType<typeof startReceiver> | undefined;
     const onSignal = () => (receiver ? receiver.stop() : Promise.resolve()).then(() => process.exit(0));

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, fchmodSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -28,6 +28,7 @@ export function openDatabase(path: string, create = true): Database {
   }
   let db: Database;
   try {
+    if (create) createPrivateFile(path);
     db = new Database(path, { create, readwrite: true, strict: true });
     configure(db);
     migrate(db);
@@ -38,6 +39,27 @@ export function openDatabase(path: string, create = true): Database {
     );
   }
   return db;
+}
+
+/**
+ * Creates `path` empty with mode 0600 unless it exists. The file holds refresh tokens in plain
+ * text, so it must never take the caller's umask; SQLite gives its -wal and -shm the same mode.
+ * Returns false when the file was already there.
+ */
+export function createPrivateFile(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600); // a umask cannot widen a mode, but say it outright
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 export function configure(db: Database): void {
