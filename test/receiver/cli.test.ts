@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
+import { MIGRATIONS } from "../../src/receiver/db/migrations.ts";
+import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { Client, newDevice } from "../support/client.ts";
 import { sqlite3, startReceiver } from "../support/receiver.ts";
 
@@ -46,6 +48,15 @@ test("an invalid setting stops the start with one line naming it, exit 2", () =>
     "ccflux-receiver: RATE_LIMIT_PER_MINUTE=fast: expected a whole number from 1 to 1000000000",
   );
   expect(cli(["frobnicate"]).code).toBe(2);
+});
+
+test("a database from a newer receiver: one line, and the exit status the unit does not restart on", () => {
+  const newer = join(dir, "newer.db");
+  expect(cli(["users", "add", "n@example.org"], { DATABASE_PATH: newer }).code).toBe(0);
+  sqlite3(newer, `PRAGMA user_version = ${MIGRATIONS.length + 1};`);
+  const result = cli([], { DATABASE_PATH: newer, LISTEN_ADDR: "127.0.0.1:0" });
+  expect(result.code).toBe(EXIT_STATUS.schemaTooNew);
+  expect(result.err.trim().split("\n")).toEqual([expect.stringMatching(/newer than this receiver knows/)]);
 });
 
 test("a port already in use: one clear line, exit 1", async () => {
