@@ -176,7 +176,7 @@ const SETTINGS = [
     fallback: "false",
     parse: parseBoolean,
     show: showBool,
-    help: "take the client address from X-Real-IP / X-Forwarded-For",
+    help: "take the client address from X-Real-IP, which the shipped proxy configs overwrite",
   }),
   define({
     name: "TIER_INFERENCE_INTERVAL_SECS",

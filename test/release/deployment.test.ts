@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/controller.ts";
 import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
 import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";
@@ -191,6 +192,49 @@ describe("ccflux-receiver.env.example", () => {
   });
 });
 
+/** The receiver as the shipped env file runs it behind a proxy, with the dashboard on. */
+const PROXIED_ENV = { TRUST_PROXY: "true", ADMIN_TOKEN: "a-long-admin-token-for-the-proxy-tests" };
+
+/**
+ * Wrong logins through the proxy, each forging a new address in every header a client might try:
+ * the receiver must see, limit and audit the proxy's peer (127.0.0.1) every time.
+ */
+async function forgedAddressesDoNotCount(
+  origin: string,
+  receiver: TestReceiver,
+  init: { headers?: Record<string, string>; tls?: { rejectUnauthorized: boolean } } = {},
+): Promise<void> {
+  const statuses: number[] = [];
+  for (let i = 1; i <= LOGIN_ATTEMPTS_PER_MINUTE + 2; i++) {
+    const response = await fetch(`${origin}/admin/login`, {
+      method: "POST",
+      headers: {
+        ...init.headers,
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Real-IP": `203.0.113.${i}`,
+        "X-Forwarded-For": `198.51.100.${i}`,
+        Forwarded: `for=192.0.2.${i}`,
+      },
+      body: "token=wrong&next=%2Fadmin%2F",
+      redirect: "manual",
+      tls: init.tls,
+    });
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  expect(statuses).toEqual([...Array<number>(LOGIN_ATTEMPTS_PER_MINUTE).fill(401), 429, 429]);
+  expect(receiver.sql("SELECT DISTINCT address FROM admin_audit")).toBe("127.0.0.1");
+  // The request log names the address too, and never a forged one.
+  await Bun.sleep(100); // the log is flushed within 50 ms
+  const requests = receiver
+    .output()
+    .split("\n")
+    .filter((l) => l.includes(" request ") && l.includes("/admin"));
+  expect(requests.length).toBeGreaterThanOrEqual(LOGIN_ATTEMPTS_PER_MINUTE + 2);
+  for (const line of requests) expect(line).toContain(" address=127.0.0.1");
+  expect(receiver.output()).not.toMatch(/203\.0\.113\.|198\.51\.100\.|192\.0\.2\./);
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -213,7 +257,7 @@ describe("nginx.conf", () => {
   beforeAll(async () => {
     if (!nginx) return;
     dir = mkdtempSync(join(tmpdir(), "ccflux-nginx-"));
-    receiver = await startReceiver();
+    receiver = await startReceiver({ env: PROXIED_ENV });
     const openssl = Bun.spawnSync(
       // biome-ignore format: one option per pair reads better
       ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -290,6 +334,14 @@ http {
     expect(plain.status).toBe(301);
     expect(plain.headers.get("location")).toBe("https://ccflux.example.org/health");
   });
+
+  test("a client cannot forge the address the receiver limits and logs", async () => {
+    if (!nginx) return;
+    await forgedAddressesDoNotCount(`https://127.0.0.1:${httpsPort}`, receiver, {
+      headers: { Host: "ccflux.example.org" },
+      tls: { rejectUnauthorized: false },
+    });
+  });
 });
 
 describe("Caddyfile", () => {
@@ -308,4 +360,44 @@ describe("Caddyfile", () => {
     expect(validated.exitCode).toBe(0);
     expect(existsSync(file)).toBe(true);
   });
+
+  test("a client cannot forge the address the receiver limits and logs", async () => {
+    const caddy = tool("caddy");
+    if (!caddy) return;
+    const dir = mkdtempSync(join(tmpdir(), "ccflux-caddy-"));
+    const receiver = await startReceiver({ env: PROXIED_ENV });
+    let proc: ReturnType<typeof Bun.spawn> | undefined;
+    try {
+      const port = await freePort();
+      // The shipped site block as it is, but served on a loopback port over plain HTTP (no
+      // certificate to fetch) and proxying to the test's receiver; no admin API, storage in dir.
+      const site = readFileSync(join(RELEASE, "Caddyfile"), "utf8")
+        .replace("ccflux.example.org {", `http://127.0.0.1:${port} {`)
+        .replace("127.0.0.1:8080", `127.0.0.1:${receiver.port}`);
+      const file = join(dir, "Caddyfile");
+      writeFileSync(file, `{\n\tadmin off\n\tstorage file_system ${dir}\n}\n${site}`);
+      const env = { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir };
+      proc = Bun.spawn([caddy, "run", "--config", file, "--adapter", "caddyfile"], {
+        env,
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
+        } catch (error) {
+          if (Date.now() > deadline || proc.exitCode !== null) throw error;
+        }
+        await Bun.sleep(50);
+      }
+      await forgedAddressesDoNotCount(`http://127.0.0.1:${port}`, receiver);
+    } finally {
+      proc?.kill("SIGTERM");
+      await proc?.exited;
+      await receiver.stop();
+      receiver.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -3,7 +3,7 @@
 import { Elysia } from "elysia";
 import type { RangeKey } from "../analytics/ranges.ts";
 import { rangeShortLabel } from "../analytics/ranges.ts";
-import { clientAddress } from "../client-address.ts";
+import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
 import { DatabaseUnavailableError } from "../db/store.ts";
 import { bearerToken } from "../http.ts";
@@ -33,7 +33,7 @@ import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/
 import { userPage } from "./views/user.ts";
 
 export const SESSION_COOKIE = "ccflux_admin";
-/** Login attempts (and failed bearer tokens) per client address over any 60 s. */
+/** Login attempts (and failed bearer tokens) per client address (IPv6: per /64) over any 60 s. */
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const AUDIT_ROWS = 500;
 const RECENT_EVENTS = 50;
@@ -142,6 +142,7 @@ export function adminController(ctx: ReceiverContext) {
   const adminToken: string = configured;
   const loginLimiter = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE, 10_000);
   const addressOf = (request: Request) => clientAddress(request, ctx.config.trustProxy);
+  const limitKeyOf = (request: Request) => addressLimitKey(addressOf(request));
 
   function audit(
     services: Services,
@@ -174,7 +175,7 @@ export function adminController(ctx: ReceiverContext) {
     const bearer = bearerToken(request);
     if (bearer !== null) {
       if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
-      const decision = loginLimiter.check(addressOf(request), Date.now());
+      const decision = loginLimiter.check(limitKeyOf(request), Date.now());
       if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
       return adminResponse("The bearer token is not ADMIN_TOKEN.\n", 401, {
         "Content-Type": "text/plain; charset=utf-8",
@@ -247,7 +248,7 @@ export function adminController(ctx: ReceiverContext) {
         "/admin/login",
         ({ request, body, cookie }) => {
           const next = safeReturn(body?.next, "/admin/");
-          const decision = loginLimiter.check(addressOf(request), Date.now());
+          const decision = loginLimiter.check(limitKeyOf(request), Date.now());
           if (!decision.allowed) {
             ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
             return tooManyAttempts(decision.retryAfterSecs);

@@ -1,6 +1,6 @@
 // GET /admin/api/usage.csv and .json: one row per user, day and model, streamed page by page
 // (keyset pagination, a fresh query per page), so memory stays flat on any range.
-import { EXPORT_COLUMNS, type UsageExportRow } from "../analytics/service.ts";
+import { EXPORT_COLUMNS, type UsageExportRow } from "../analytics/usage-export.ts";
 
 const PAGE_ROWS = 5000;
 

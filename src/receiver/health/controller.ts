@@ -20,7 +20,16 @@ export function healthController(ctx: ReceiverContext) {
       try {
         active = ctx.store.services().tokens.activeAccessTokens();
       } catch {}
-      const body = ctx.metrics.render({ active_access_tokens: active, rate_limiter_keys: ctx.limiter.size });
+      const body = ctx.metrics.render({
+        active_access_tokens: {
+          value: active,
+          help: "Access tokens not yet expired whose refresh token is live; -1 when the database cannot be read.",
+        },
+        rate_limiter_keys: {
+          value: ctx.limiter.size,
+          help: "Tokens the API rate limiter is tracking now.",
+        },
+      });
       return new Response(body, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
     });
 }

@@ -19,7 +19,7 @@ import {
 } from "../../../src/receiver/admin/views/format.ts";
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
 import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
-import type { UsageExportRow } from "../../../src/receiver/analytics/service.ts";
+import type { UsageExportRow } from "../../../src/receiver/analytics/usage-export.ts";
 import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -148,7 +148,7 @@ describe("charts", () => {
     const chart = stackedColumns({
       title: "Tokens per day, the last 7 days",
       series: [{ name: "Input", colour: "#000" }],
-      columns: [{ label: "2026-11-27", values: [0] }],
+      columns: [{ label: "2026-11-27", tick: "27 Nov", values: [0] }],
       xLabel: "Day",
       yLabel: "Tokens",
       empty: "No reports in the last 7 days.",
@@ -165,8 +165,8 @@ describe("charts", () => {
         { name: "Output", colour: "#D55E00" },
       ],
       columns: [
-        { label: "2026-11-26", values: [1234567, 5] },
-        { label: "2026-11-27", values: [10, 0] },
+        { label: "2026-11-26", tick: "26 Nov", values: [1234567, 5] },
+        { label: "2026-11-27", tick: "27 Nov", values: [10, 0] },
       ],
       xLabel: "Day (UTC)",
       yLabel: "Tokens",

@@ -1,12 +1,15 @@
 // /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
-import { daysBetween, type RangeKey, rangeLabel, rangeStartDay } from "../../analytics/ranges.ts";
-import type { Overview, RecentEvent, TokenTotals, UserUsage } from "../../analytics/service.ts";
+
+import type { Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
+import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
+import type { DayUsage, TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
 import { abbreviate, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge, userHref } from "./parts.ts";
+import { timeColumns } from "./time-columns.ts";
 
 const TOP_USERS_IN_CHART = 15;
 /** Drawing width of the charts shown two side by side. */
@@ -42,46 +45,29 @@ export function usageCards(t: TokenTotals & { sessions: number; turns: number },
   )}${card("Cache hit rate", cacheHitRate(t), "cache reads ÷ (input + cache reads + cache writes)")}</div>`;
 }
 
-/** The daily chart's days: the whole range, or from the first day with data for all time. */
-export function chartDays(range: RangeKey, daily: readonly { day: string }[], now: number): string[] {
-  const first = range === "all" ? daily[0]?.day : rangeStartDay(range, now);
-  return first ? daysBetween(first, now) : [];
-}
-
 /**
  * `who` names the user on a user page ("" on the overview).
- * Tokens per day stacked by kind, then input and output alone: cache reads are usually many
- * times the rest, which would flatten the billed tokens into a sliver.
+ * Tokens per day (per week, month or years over a long range) stacked by kind, then input and
+ * output alone: cache reads are usually many times the rest, which would flatten the billed
+ * tokens into a sliver.
  */
-export function dailyCharts(
-  who: string,
-  range: RangeKey,
-  daily: readonly (TokenTotals & { day: string })[],
-  now: number,
-): Html {
-  const byDay = new Map(daily.map((d) => [d.day, d]));
-  const days = chartDays(range, daily, now);
+export function dailyCharts(who: string, range: RangeKey, daily: readonly DayUsage[], now: number): Html {
+  const { per, axis, columns } = timeColumns(range, daily, now);
   const label = rangeLabel(range);
   const empty = `No reports in ${label}.`;
   const title = (what: string) => (who ? `${who}: ${what}` : `${what[0]!.toUpperCase()}${what.slice(1)}`);
   return html`${stackedColumns({
-    title: title(`tokens per day by kind, ${label}`),
+    title: title(`tokens per ${per} by kind, ${label}`),
     series: TOKEN_SERIES,
-    columns: days.map((day) => {
-      const d = byDay.get(day);
-      return { label: day, values: d ? tokenValues(d) : [0, 0, 0, 0] };
-    }),
-    xLabel: "Day (UTC)",
+    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: tokenValues(c) })),
+    xLabel: axis,
     yLabel: "Tokens",
     empty,
   })}${stackedColumns({
-    title: title(`billed tokens per day (input and output), ${label}`),
+    title: title(`billed tokens per ${per} (input and output), ${label}`),
     series: TOKEN_SERIES.slice(0, 2),
-    columns: days.map((day) => {
-      const d = byDay.get(day);
-      return { label: day, values: d ? [d.input, d.output] : [0, 0] };
-    }),
-    xLabel: "Day (UTC)",
+    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: [c.input, c.output] })),
+    xLabel: axis,
     yLabel: "Tokens",
     empty,
     height: 200,

@@ -1,6 +1,7 @@
 // Pieces several pages share: cards, the range selector, sortable tables, tier badges.
+
+import type { WindowFigures } from "../../analytics/estimates.ts";
 import { RANGE_KEYS, type RangeKey, rangeLabel, rangeShortLabel } from "../../analytics/ranges.ts";
-import type { WindowFigures } from "../../analytics/service.ts";
 import { type Html, html } from "../html.ts";
 import { abbreviate, formatInteger } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";

@@ -1,12 +1,9 @@
 // /admin/users/<email>: one person's daily usage, 5-hour windows, sessions, devices and tokens.
+
+import type { WindowFigures } from "../../analytics/estimates.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
-import type {
-  LimitEventRow,
-  SessionSummary,
-  TokenTotals,
-  WindowFigures,
-  WindowWithSessions,
-} from "../../analytics/service.ts";
+import type { TokenTotals } from "../../analytics/totals.ts";
+import type { LimitEventRow, SessionSummary, WindowWithSessions } from "../../analytics/user.ts";
 import { summarizeWindows } from "../../analytics/windows.ts";
 import type { DeviceKeyRow } from "../../keys/service.ts";
 import type { RefreshTokenRow } from "../../tokens/service.ts";
