@@ -123,19 +123,11 @@ describe("a database its user cannot write", () => {
     ["0600, not even readable", 0o600],
   ])("left by root (%s): the start is refused in one line naming the fix", async (_name, mode) => {
     const dir = await triedAsAdmin(mode);
-    const started = Bun.spawn({
-      cmd: [...(service ?? []), process.execPath, join(import.meta.dir, "../../src/receiver/main.ts")],
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        DATABASE_PATH: join(dir, "ccflux.db"),
-        LISTEN_ADDR: "127.0.0.1:0",
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect(await started.exited).toBe(1);
-    const lines = (await new Response(started.stderr).text()).trim().split("\n");
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: join(dir, "ccflux.db") };
+    const main = join(import.meta.dir, "../../src/receiver/main.ts");
+    const started = Bun.spawnSync([...(service ?? []), process.execPath, main], { cwd: dir, env });
+    expect(started.exitCode).toBe(1);
+    const lines = started.stderr.toString().trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`not writable by user ${serviceUser}`));
     expect(lines[0]).toMatch(fix(dir));
