@@ -2,7 +2,7 @@
 import { VERSION } from "../protocol/version.ts";
 import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
-import { setPeerAddressLookup } from "./client-address.ts";
+import { clientAddress, setPeerAddressLookup } from "./client-address.ts";
 import { type Config, configWarnings, describeConfig, formatAddress } from "./config.ts";
 import type { ReceiverContext } from "./context.ts";
 import { Store } from "./db/store.ts";
@@ -72,6 +72,7 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
           path: route === "other" ? "other" : path,
           status: response.status,
           ms: ms.toFixed(1),
+          address: clientAddress(request, config.trustProxy),
         });
         return response;
       },

@@ -3,7 +3,7 @@
 import { type Cookie, Elysia } from "elysia";
 import type { RangeKey } from "../analytics/ranges.ts";
 import { rangeShortLabel } from "../analytics/ranges.ts";
-import { clientAddress } from "../client-address.ts";
+import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
 import { DatabaseUnavailableError } from "../db/store.ts";
 import { bearerToken, isClientAbort } from "../http.ts";
@@ -34,7 +34,7 @@ import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/
 import { userPage } from "./views/user.ts";
 
 export const SESSION_COOKIE = "ccflux_admin";
-/** Login attempts (and failed bearer tokens) per client address over any 60 s. */
+/** Login attempts (and failed bearer tokens) per client address (IPv6: per /64) over any 60 s. */
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const AUDIT_ROWS = 500;
 const RECENT_EVENTS = 50;
@@ -152,6 +152,7 @@ export function adminController(ctx: ReceiverContext) {
   const adminToken: string = configured;
   const loginLimiter = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE, 10_000);
   const addressOf = (request: Request) => clientAddress(request, ctx.config.trustProxy);
+  const limitKeyOf = (request: Request) => addressLimitKey(addressOf(request));
 
   function audit(
     services: Services,
@@ -187,15 +188,15 @@ export function adminController(ctx: ReceiverContext) {
   function authenticate(request: Request, sessionId: string | undefined): Auth | Response | null {
     const bearer = bearerToken(request);
     if (bearer !== null) {
-      const address = addressOf(request);
+      const limitKey = limitKeyOf(request);
       const now = Date.now();
-      const decision = loginLimiter.peek(address, now);
+      const decision = loginLimiter.peek(limitKey, now);
       if (!decision.allowed) {
-        ctx.log.warn("admin login rate-limited", { address });
+        ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
         return tooManyAttempts(decision.retryAfterSecs);
       }
       if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
-      loginLimiter.check(address, now);
+      loginLimiter.check(limitKey, now);
       audit(ctx.store.services(), request, null, "login-failed", "", "wrong bearer token");
       return adminResponse("The bearer token is not ADMIN_TOKEN.\n", 401, {
         "Content-Type": "text/plain; charset=utf-8",
@@ -268,7 +269,7 @@ export function adminController(ctx: ReceiverContext) {
         "/admin/login",
         ({ request, body, cookie }) => {
           const next = safeReturn(body?.next, "/admin/");
-          const decision = loginLimiter.check(addressOf(request), Date.now());
+          const decision = loginLimiter.check(limitKeyOf(request), Date.now());
           if (!decision.allowed) {
             ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
             return tooManyAttempts(decision.retryAfterSecs);
@@ -347,6 +348,7 @@ export function adminController(ctx: ReceiverContext) {
           recent: services.analytics.recentEvents(RECENT_EVENTS),
           colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
+          pricesTakenOn: ctx.config.prices.takenOn,
         });
         return show(request, a, view, page, services);
       })
@@ -377,6 +379,7 @@ export function adminController(ctx: ReceiverContext) {
             devices: services.keys.list(email),
             tokens: services.tokens.list(email),
             colourSlots: services.analytics.modelColourSlots(usage.models.map((m) => m.model)),
+            pricesTakenOn: ctx.config.prices.takenOn,
           });
           return show(request, a, view, page, services);
         },

@@ -16,7 +16,8 @@ const FORMULA_AFTER_SEPARATOR = /([,;|\t\r\n])(?=[ \u00a0]*[=+\-@\t\r])/g;
 const FORMULA_AT_START = /^[ \u00a0]*[=+\-@\t\r]/;
 const NEEDS_QUOTES = /[",;|\t\r\n]/;
 
-export function csvCell(value: string | number): string {
+export function csvCell(value: string | number | null): string {
+  if (value === null) return "";
   if (typeof value === "number") return String(value);
   const inner = value.replace(FORMULA_AFTER_SEPARATOR, "$1'");
   const text = FORMULA_AT_START.test(inner) ? `'${inner}` : inner;

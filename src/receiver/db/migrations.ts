@@ -197,4 +197,9 @@ export const MIGRATIONS: readonly string[] = [
     slot INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: what a limit event says about the limit (protocol v2 limit_type and overage_status).
+  `
+  ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
+  ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
+  `,
 ];

@@ -68,7 +68,7 @@ export function auditPage(view: View, entries: readonly AuditEntry[], limit: num
       "audit-log",
       "Audit log",
       auditTable(entries),
-      `The last ${countOf(limit, "entry", "entries")}, newest first. Client addresses come from X-Real-IP / X-Forwarded-For only when TRUST_PROXY is on.`,
+      `The last ${countOf(limit, "entry", "entries")}, newest first. Client addresses come from X-Real-IP (set by the proxy) only when TRUST_PROXY is on.`,
     )}${sessionsSection(view)}`,
   });
 }
