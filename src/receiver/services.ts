@@ -18,7 +18,7 @@ export function createServices(db: Database, config: Config) {
     modelNames: createModelNames(db),
     health: createHealthService(db),
     admin: createAdminService(db),
-    analytics: createAnalyticsService(db),
+    analytics: createAnalyticsService(db, config.prices),
   };
 }
 

@@ -197,7 +197,12 @@ export const MIGRATIONS: readonly string[] = [
     slot INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 3: distinct model names are capped per user and per organisation (reports/model-names.ts).
+  // 3: what a limit event says about the limit (protocol v2 limit_type and overage_status).
+  `
+  ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
+  ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
+  `,
+  // 4: distinct model names are capped per user and per organisation (reports/model-names.ts).
   // model_colours doubles as the organisation's list of names; the slot index makes the next slot
   // a lookup instead of a scan.
   `

@@ -1,14 +1,32 @@
 // /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
 
-import type { Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
+import { addCost, type Cost, NO_COST } from "../../analytics/cost.ts";
+import type { DivisionUsage, Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
 import { addTokens, type DayUsage, type TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
-import { abbreviate, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
+import {
+  abbreviate,
+  costText,
+  formatInteger,
+  formatPercent,
+  timeCell,
+  timeSortKey,
+  unpricedNote,
+} from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
-import { card, dataTable, numberCell, rangeSelector, section, tierBadge, userHref } from "./parts.ts";
+import {
+  card,
+  costCell,
+  dataTable,
+  numberCell,
+  rangeSelector,
+  section,
+  tierBadge,
+  userHref,
+} from "./parts.ts";
 import { timeColumns } from "./time-columns.ts";
 
 const TOP_USERS_IN_CHART = 15;
@@ -21,6 +39,8 @@ export interface OverviewData {
   recent: RecentEvent[];
   colourSlots: Map<string, number>;
   tierIntervalSecs: number;
+  /** The day the price table was read, for the cost note. */
+  pricesTakenOn: string;
 }
 
 export function tokenValues(t: TokenTotals): number[] {
@@ -35,8 +55,20 @@ export function cacheHitRate(t: TokenTotals): string {
   return formatPercent(t.cacheRead, t.input + t.cacheRead + t.cacheWrite);
 }
 
-export function usageCards(t: TokenTotals & { sessions: number; turns: number }, users?: number): Html {
-  return html`<div class="cards">${users === undefined ? "" : card("Users", users)}${card("Sessions", t.sessions)}${card(
+/** The cost note beside every cost figure: what it is and how old the prices are. */
+export function costNote(pricesTakenOn: string): string {
+  return `At API list prices of ${pricesTakenOn}, as a comparison: seats are not billed per token. Models without a list price are shown as unpriced, never as $0.`;
+}
+
+export function usageCards(
+  t: TokenTotals & { sessions: number; turns: number; cost: Cost },
+  users?: number,
+): Html {
+  return html`<div class="cards">${users === undefined ? "" : card("Users", users)}${card(
+    "At API prices",
+    costText(t.cost),
+    unpricedNote(t.cost) || "comparison figure",
+  )}${card("Sessions", t.sessions)}${card(
     "Turns",
     t.turns,
   )}${card("Input tokens", t.input)}${card("Output tokens", t.output)}${card("Cache reads", t.cacheRead)}${card(
@@ -80,7 +112,7 @@ function userRow(view: View, user: UserUsage): Html {
     user.input,
   )}${numberCell(user.output)}${numberCell(user.cacheRead)}${numberCell(user.cacheWrite)}${numberCell(
     totalTokens(user),
-  )}${numberCell(user.sessions)}${numberCell(user.turns)}${numberCell(w ? w.peakBilledTokens : null)}${numberCell(
+  )}${costCell(user.cost)}${numberCell(user.sessions)}${numberCell(user.turns)}${numberCell(w ? w.peakBilledTokens : null)}${numberCell(
     w ? Math.round(w.averageBilledTokens) : null,
   )}${numberCell(w ? w.limitWindows : null)}<td data-value="${w?.tier ?? 0}">${tierBadge(w)}</td><td data-value="${timeSortKey(
     user.lastActive,
@@ -95,6 +127,7 @@ const USER_COLUMNS = [
   { key: "cache-reads", label: "Cache reads", numeric: true },
   { key: "cache-writes", label: "Cache writes", numeric: true },
   { key: "total", label: "Total", numeric: true, hint: "All four kinds of tokens" },
+  { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
   { key: "sessions", label: "Sessions", numeric: true },
   { key: "turns", label: "Turns", numeric: true },
   {
@@ -184,6 +217,44 @@ function tierSummary(users: readonly UserUsage[]): Html {
   }`;
 }
 
+function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html {
+  return dataTable({
+    name: "divisions",
+    noun: "divisions",
+    filter: false,
+    columns: [
+      { key: "division", label: "Division" },
+      { key: "users", label: "Users", numeric: true },
+      { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
+      { key: "cache-reads", label: "Cache reads", numeric: true },
+      { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
+    ],
+    rows: [...divisions]
+      .sort((a, b) => b.input + b.output - (a.input + a.output))
+      .map(
+        (d) =>
+          html`<tr><td>${d.division ?? html`<span class="muted">no division</span>`}</td>${numberCell(d.users)}${numberCell(
+            d.input + d.output,
+          )}${numberCell(d.cacheRead)}${costCell(d.cost)}</tr>`,
+      ),
+    empty,
+  });
+}
+
+function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
+  return html`<details><summary>Cost per day</summary>${dataTable({
+    name: "days",
+    noun: "days",
+    filter: false,
+    columns: [
+      { key: "day", label: "Day (UTC)" },
+      { key: "cost", label: "Cost", numeric: true },
+    ],
+    rows: [...daily].reverse().map((d) => html`<tr><td>${d.day}</td>${costCell(d.cost)}</tr>`),
+    empty,
+  })}</details>`;
+}
+
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
@@ -210,7 +281,7 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   });
 }
 
-type ModelRow = TokenTotals & { model: string; turns: number; users?: number };
+type ModelRow = TokenTotals & { model: string; turns: number; users?: number; cost: Cost };
 
 /** Models drawn as bars of their own on a chart; the rest share one "other" bar. */
 export const MODEL_BARS = 8;
@@ -237,10 +308,12 @@ export function largestModels(
     output: 0,
     cacheRead: 0,
     cacheWrite: 0,
+    cost: NO_COST,
   };
   for (const m of others) {
     rest.turns += m.turns;
     addTokens(rest, m);
+    rest.cost = addCost(rest.cost, m.cost);
   }
   return { shown: sorted.slice(0, keep), rest: { ...rest, model: `${others.length} other models` } };
 }
@@ -264,7 +337,9 @@ export function modelTable(
       withUsers ? numberCell(m.users ?? null) : ""
     }${numberCell(m.turns)}${numberCell(m.input)}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(
       m.cacheWrite,
-    )}${numberCell(totalTokens(m))}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}</tr>`;
+    )}${numberCell(totalTokens(m))}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}${costCell(
+      m.cost,
+    )}</tr>`;
   return dataTable({
     name,
     noun: "models",
@@ -279,6 +354,7 @@ export function modelTable(
       { key: "cache-writes", label: "Cache writes", numeric: true },
       { key: "total", label: "Total", numeric: true },
       { key: "share", label: "Share", numeric: true, hint: "Share of all tokens in the range" },
+      { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
     ],
     rows: [
       ...shown.map((m) => row(m, modelColour(colourSlots.get(m.model)))),
@@ -352,6 +428,11 @@ export function overviewPage(view: View, data: OverviewData): Html {
       computed,
       "not computed yet",
     )}.`,
+  )}${section(
+    "divisions",
+    "Divisions",
+    html`${divisionTable(overview.divisions, empty)}${dailyCostTable(overview.daily, empty)}`,
+    costNote(data.pricesTakenOn),
   )}${section("models", "Models", modelTable("models", overview.models, data.colourSlots, empty))}${section(
     "tiers",
     "Seat tier estimate",
