@@ -474,6 +474,18 @@ describe("protocol v2", () => {
   });
 });
 
+test("API answers are never cached: /token's access token, and every other answer, carry Cache-Control: no-store", async () => {
+  const { token, access } = await user();
+  const exchanged = await client.post("/token", token);
+  expect(exchanged.status).toBe(200);
+  expect(exchanged.headers.get("cache-control")).toBe("no-store");
+  const refused = await client.post("/token", "rtok_unknown");
+  expect(refused.headers.get("cache-control")).toBe("no-store");
+  const reported = await client.send(access, report({ session_id: "no-store" }));
+  expect(reported.headers.get("cache-control")).toBe("no-store");
+  expect((await fetch(`${receiver.url}/health`)).headers.get("cache-control")).toBe("no-store");
+});
+
 test("an unknown path answers 404 with a JSON error", async () => {
   await expectError(await fetch(`${receiver.url}/nope`), 404, "not-found");
 });
