@@ -29,7 +29,7 @@ import { devicesPage } from "./views/devices.ts";
 import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
-import { overviewPage } from "./views/overview.ts";
+import { modelsInColour, overviewPage } from "./views/overview.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
 import { userPage } from "./views/user.ts";
 
@@ -346,7 +346,7 @@ export function adminController(ctx: ReceiverContext) {
           range: choice.range,
           overview,
           recent: services.analytics.recentEvents(RECENT_EVENTS),
-          colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
+          colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
           pricesTakenOn: ctx.config.prices.takenOn,
         });
@@ -378,7 +378,7 @@ export function adminController(ctx: ReceiverContext) {
             limitEvents: services.analytics.userLimitEvents(email),
             devices: services.keys.list(email),
             tokens: services.tokens.list(email),
-            colourSlots: services.analytics.modelColourSlots(usage.models.map((m) => m.model)),
+            colourSlots: services.analytics.modelColourSlots(modelsInColour(usage.models)),
             pricesTakenOn: ctx.config.prices.takenOn,
           });
           return show(request, a, view, page, services);

@@ -1,7 +1,7 @@
 // Numbers and times as the dashboard shows them (STYLE.md): thousands separated, abbreviated only
 // where space is tight, times as UTC instants that the page's script shows in the viewer's zone.
 import { fromSqlTime } from "../../../protocol/index.ts";
-import type { Cost } from "../../analytics/cost.ts";
+import { type Cost, UNPRICED_NAMES_LISTED } from "../../analytics/cost.ts";
 import { type Html, html } from "../html.ts";
 
 const WHOLE = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -88,7 +88,11 @@ export function costText(cost: Cost): string {
 
 /** Says which models have no price, for a tooltip; "" when all are priced. */
 export function unpricedNote(cost: Cost): string {
-  return cost.unpricedModels.length > 0
-    ? `No list price for ${cost.unpricedModels.join(", ")}: those tokens are not in this figure.`
-    : "";
+  const names = cost.unpricedModels;
+  if (names.length === 0) return "";
+  const listed =
+    names.length > UNPRICED_NAMES_LISTED
+      ? `${names.slice(0, UNPRICED_NAMES_LISTED).join(", ")} and others`
+      : names.join(", ");
+  return `No list price for ${listed}: those tokens are not in this figure.`;
 }
