@@ -9,6 +9,8 @@ import { Store } from "./db/store.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { startReplicationMonitor } from "./replication/monitor.ts";
+import { startRawEventPruning } from "./retention/schedule.ts";
 
 const API_ROUTES = new Set(["/token", "/register-key", "/report", "/limit-event", "/health", "/metrics"]);
 const STOP_DEADLINE_MS = 4500;
@@ -37,6 +39,9 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     log,
     metrics: new Metrics(),
     limiter: new RateLimiter(config.rateLimitPerMinute),
+    replication: config.litestreamMetricsUrl
+      ? startReplicationMonitor(config.litestreamMetricsUrl, config.databasePath, log)
+      : undefined,
   };
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -85,12 +90,15 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
   log.info("started", { version: VERSION });
   for (const warning of configWarnings(config)) log.warn(warning);
   const tiers = startTierRecomputation(ctx);
+  const pruning = startRawEventPruning(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       log.info("stopping", { reason: "signal" });
       tiers.stop();
+      pruning.stop();
+      ctx.replication?.stop();
       const force = setTimeout(() => server.stop(true), STOP_DEADLINE_MS);
       await server.stop(); // finishes requests in flight
       clearTimeout(force);

@@ -6,6 +6,7 @@ import type { Database } from "./db/database.ts";
 import { createHealthService } from "./health/service.ts";
 import { createKeyService } from "./keys/service.ts";
 import { createReportService } from "./reports/service.ts";
+import { createRetentionService } from "./retention/service.ts";
 import { createTokenService } from "./tokens/service.ts";
 
 export function createServices(db: Database, config: Config) {
@@ -14,6 +15,7 @@ export function createServices(db: Database, config: Config) {
     tokens: createTokenService(db, config),
     keys: createKeyService(db),
     reports: createReportService(db),
+    retention: createRetentionService(db),
     health: createHealthService(db),
     admin: createAdminService(db),
     analytics: createAnalyticsService(db, config.prices),
