@@ -1,6 +1,7 @@
 // Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { toRfc3339, toSqlTime } from "../../src/protocol/index.ts";
+import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
 import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
   Client,
@@ -243,6 +244,31 @@ describe("POST /report validation", () => {
   });
 });
 
+describe("distinct model names", () => {
+  const usage = { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 };
+  const models = (from: number, to: number) =>
+    Object.fromEntries(Array.from({ length: to - from }, (_, i) => [`flood-${from + i}`, usage]));
+
+  test(`a user's ${MAX_MODELS_PER_USER + 1}th model name: 400 too-many-models, nothing of that report stored`, async () => {
+    const { access, device, email } = await user();
+    expect((await client.send(access, report({ turn_index: 0, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+    expect(
+      (await client.send(access, report({ turn_index: 1, models: models(20, 32) }), device)).status,
+    ).toBe(200);
+    const refused = report({ turn_index: 2, models: { ...models(0, 5), "flood-32": usage } });
+    await expectError(await client.send(access, refused, device), 400, "too-many-models");
+    expect(
+      receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}' AND turn_index = 2;`),
+    ).toBe("0");
+    // Names the user already has keep working.
+    expect((await client.send(access, report({ turn_index: 3, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+  });
+});
+
 describe("POST /report signatures", () => {
   async function signed(device: Device, body = JSON.stringify(report())) {
     return { body, headers: signHeaders(body, device) };
@@ -441,6 +467,49 @@ describe("protocol v2", () => {
       "invalid-body",
     );
   });
+
+  test("POST /limit-event stores the limit type and overage status; a bad one is refused", async () => {
+    const { access, device, email } = await user();
+    const event = {
+      schema_version: 2,
+      session_id: "limited",
+      timestamp_utc: "2026-11-27T02:00:00Z",
+      kind: "rate_limit",
+      resets_at: "2026-12-01T00:00:00Z",
+      limit_type: "seven_day_opus",
+      overage_status: "rejected",
+    };
+    expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
+    // A reporter from before these fields: stored with NULLs.
+    const {
+      limit_type: _,
+      overage_status: __,
+      ...older
+    } = { ...event, timestamp_utc: "2026-11-27T03:00:00Z" };
+    expect((await client.send(access, older, device, "/limit-event")).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT event_at, coalesce(limit_type, '-'), coalesce(overage_status, '-') FROM limit_events WHERE email = '${email}' ORDER BY event_at;`,
+      ),
+    ).toBe("2026-11-27 02:00:00|seven_day_opus|rejected\n2026-11-27 03:00:00|-|-");
+    await expectError(
+      await client.send(access, { ...event, limit_type: "Five Hours; DROP" }, device, "/limit-event"),
+      400,
+      "invalid-body",
+    );
+  });
+});
+
+test("API answers are never cached: /token's access token, and every other answer, carry Cache-Control: no-store", async () => {
+  const { token, access } = await user();
+  const exchanged = await client.post("/token", token);
+  expect(exchanged.status).toBe(200);
+  expect(exchanged.headers.get("cache-control")).toBe("no-store");
+  const refused = await client.post("/token", "rtok_unknown");
+  expect(refused.headers.get("cache-control")).toBe("no-store");
+  const reported = await client.send(access, report({ session_id: "no-store" }));
+  expect(reported.headers.get("cache-control")).toBe("no-store");
+  expect((await fetch(`${receiver.url}/health`)).headers.get("cache-control")).toBe("no-store");
 });
 
 test("an unknown path answers 404 with a JSON error", async () => {

@@ -5,17 +5,23 @@ import type { Gauge } from "../metrics.ts";
 import type { ReplicationMonitor } from "../replication/monitor.ts";
 
 export function healthController(ctx: ReceiverContext) {
+  // The log says what is wrong, with the fix, once per change rather than once per probe.
+  let lastDetail = "";
   return new Elysia({ name: "health" })
     .get("/health", () => {
+      const problem = ctx.store.probe();
+      if (problem && problem.detail !== lastDetail) ctx.log.warn(problem.detail);
+      lastDetail = problem?.detail ?? "";
       // The replica's state is said, never acted on: a lagging or stopped Litestream must not
       // make a load balancer or monitor take a receiver that stores reports out of service.
       const replication = ctx.replication?.status();
       const extra = replication
         ? { replication: replication.state, replication_lag_seconds: replication.lagSeconds }
         : {};
-      return ctx.store.probe()
-        ? json({ status: "ok", db: "ok", ...extra })
-        : json({ status: "degraded", db: "error", ...extra }, 503);
+      // v1 reads status and db; reason is for the people looking.
+      return problem
+        ? json({ status: "degraded", db: "error", reason: problem.reason, ...extra }, 503)
+        : json({ status: "ok", db: "ok", ...extra });
     })
     .get("/metrics", () => {
       let active = -1; // -1 says the database could not be read

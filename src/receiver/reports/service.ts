@@ -104,10 +104,23 @@ export function createReportService(db: Database) {
   );
   const insertLimitEvent = db.query<
     unknown,
-    [string, string, string, string, string, string | null, string | null, string, string]
+    [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string | null,
+      string | null,
+      string | null,
+      string | null,
+      string,
+      string,
+    ]
   >(
-    `INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, resets_at, public_key, device_id, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, resets_at, limit_type, overage_status,
+       public_key, device_id, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, session_id, timestamp_utc) DO NOTHING`,
   );
 
@@ -206,6 +219,8 @@ export function createReportService(db: Database) {
         toSqlTime(at),
         event.kind,
         resets === null ? null : toSqlTime(resets),
+        event.limit_type ?? null,
+        event.overage_status ?? null,
         signer?.publicKey ?? null,
         signer?.deviceId ?? "",
         toSqlTime(receivedAt),
