@@ -37,6 +37,7 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
+  journal: string;
   activityLog: string;
   errorsLog: string;
 }
@@ -54,6 +55,7 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
+    journal: join(dir, "journal.jsonl"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

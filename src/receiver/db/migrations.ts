@@ -197,4 +197,9 @@ export const MIGRATIONS: readonly string[] = [
     slot INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // a restored or copied database answers its own, older number and reporters send again what it lacks.
+  `
+  ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
