@@ -4,7 +4,8 @@ import { type ApiErrorCode, ERROR_HEADER } from "../protocol/index.ts";
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "Content-Type": "application/json", ...headers },
+    // Nothing the API answers may be kept by a cache: /token's body is a bearer secret.
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers },
   });
 }
 

@@ -16,7 +16,7 @@ export function createServices(db: Database, config: Config) {
     reports: createReportService(db),
     health: createHealthService(db),
     admin: createAdminService(db),
-    analytics: createAnalyticsService(db),
+    analytics: createAnalyticsService(db, config.prices),
   };
 }
 

@@ -6,7 +6,7 @@ import { toRfc3339 } from "../protocol/index.ts";
 import type { Ledger } from "./ledger.ts";
 import type { SessionState } from "./state.ts";
 import { TurnTotals } from "./totals.ts";
-import { scanChunk } from "./transcript.ts";
+import { type LimitHit, scanChunk } from "./transcript.ts";
 
 export interface TranscriptFile {
   path: string;
@@ -62,6 +62,8 @@ const FIRST_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface Collected {
   totals: TurnTotals;
+  /** Usage-limit refusals read for the first time. */
+  limits: LimitHit[];
   /** Lines mentioning usage that were not UTF-8 or not JSON. */
   skippedLines: number;
 }
@@ -74,6 +76,7 @@ export function collectNewUsage(
   ledger: Ledger,
 ): Collected {
   const totals = new TurnTotals();
+  const limits: LimitHit[] = [];
   let skippedLines = 0;
   for (const file of files) {
     const key = offsetKey(sessionId, file.path);
@@ -85,12 +88,13 @@ export function collectNewUsage(
         const contribution = ledger.take(response);
         if (contribution) totals.add(response, contribution);
       }
+      for (const limit of scan.limits) if (ledger.firstSight(limit.key)) limits.push(limit);
       return scan.consumed;
     });
     if (result !== null) session.offsets[key] = result;
   }
   if (!session.start && totals.firstCall !== null) session.start = toRfc3339(totals.firstCall);
-  return { totals, skippedLines };
+  return { totals, limits, skippedLines };
 }
 
 /**

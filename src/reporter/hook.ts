@@ -1,7 +1,13 @@
 // `ccflux hook <event>`: local work only. Read what the transcripts gained, count it, append one frozen
 // report per turn to the outbox, start the sender, and return. Never prints, never fails the turn.
 
-import { type LimitEvent, toRfc3339, validateLimitEvent, validateReport } from "../protocol/index.ts";
+import {
+  type LimitEvent,
+  parseRfc3339,
+  toRfc3339,
+  validateLimitEvent,
+  validateReport,
+} from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
 import { collectNewUsage, sessionFiles } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
@@ -10,14 +16,13 @@ import { isKeyRevoked } from "./keys.ts";
 import { logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
 import { loadState, saveState, sessionState } from "./state.ts";
+import type { LimitHit } from "./transcript.ts";
 
 export interface HookInput {
   sessionId: string;
   transcriptPath: string;
   /** hook_event_name, e.g. "Stop" ("" when absent). */
   event: string;
-  /** StopFailure only: the kind of API error that ended the turn. */
-  errorType: string;
 }
 
 /** The hook JSON Claude Code writes on stdin; null when it is not one. */
@@ -36,14 +41,27 @@ export function parseHookInput(text: string): HookInput | null {
     sessionId,
     transcriptPath: string(json.transcript_path),
     event: string(json.hook_event_name),
-    // Claude Code names the error kind error_type; some versions put it in error.
-    errorType: string(json.error_type) || string(json.error),
   };
 }
 
-/** `StopFailure` as Claude Code names it, or `stop-failure` as a command line may. */
-function isStopFailure(event: string): boolean {
-  return event.toLowerCase().replace(/[-_]/g, "") === "stopfailure";
+/**
+ * A limit event from the transcript's usage-limit line. The line, not StopFailure, is the source: it
+ * alone tells a usage limit from a transient 429 (both reach StopFailure as `rate_limit`), it names
+ * the limit and its reset, headless runs kill StopFailure before it can send, and an interactive
+ * StopFailure runs before the line is written. Each line is read once (offsets, and the ledger on a
+ * re-read), so an event is queued once whichever hook reads it first.
+ */
+function limitEvent(sessionId: string, limit: LimitHit, now: number): LimitEvent {
+  const event: LimitEvent = {
+    schema_version: 2,
+    session_id: sessionId,
+    timestamp_utc: toRfc3339(parseRfc3339(limit.timestamp) ?? now),
+    kind: "rate_limit",
+  };
+  if (limit.resetsAt !== null) event.resets_at = toRfc3339(limit.resetsAt);
+  if (limit.limitType) event.limit_type = limit.limitType;
+  if (limit.overageStatus) event.overage_status = limit.overageStatus;
+  return event;
 }
 
 /** How long a hook waits for another hook's state lock; a missed turn is counted by the next one. */
@@ -81,7 +99,7 @@ export function runHook(event: string, stdin: string, env: Env): void {
     const entries: { kind: OutboxKind; body: string }[] = [];
     if (input.transcriptPath) {
       const files = sessionFiles(input.transcriptPath, input.sessionId, session);
-      const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
+      const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
       if (skippedLines > 0)
         log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
       // Only a turn with something to report reads the email (.claude.json can be large).
@@ -101,15 +119,10 @@ export function runHook(event: string, stdin: string, env: Env): void {
         else
           log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
       }
-    }
-    if (isStopFailure(input.event || event) && input.errorType === "rate_limit") {
-      const limit: LimitEvent = {
-        schema_version: 2,
-        session_id: input.sessionId,
-        timestamp_utc: toRfc3339(now),
-        kind: "rate_limit",
-      };
-      if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
+      for (const limit of limits) {
+        const body = limitEvent(input.sessionId, limit, now);
+        if (validateLimitEvent(body).ok) entries.push({ kind: "limit-event", body: JSON.stringify(body) });
+      }
     }
     // The outbox first, then the state: a crash in between re-reads the same lines into a report with
     // the same turn index, which the receiver stores once. (Lines written during that gap would ride

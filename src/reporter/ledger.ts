@@ -70,6 +70,15 @@ export class Ledger {
     return USAGE_FIELDS.some((field) => delta[field] > 0) ? { delta, isNew: false } : null;
   }
 
+  /** Records a line that counts once without usage (a limit refusal); true the first time it is seen. */
+  firstSight(lineKey: string): boolean {
+    const key = hashKey(lineKey);
+    const seen = this.reported.get(key);
+    this.reported.delete(key);
+    this.remember(key, seen ?? new Float64Array(FIELDS));
+    return seen === undefined;
+  }
+
   private remember(key: number, values: Float64Array): void {
     this.reported.set(key, values);
     for (const oldest of this.reported.keys()) {

@@ -37,9 +37,29 @@ export interface ResponseUsage {
   claudeCodeVersion: string;
 }
 
+/**
+ * A turn refused by the seat's own usage limit, as Claude Code records it: a synthetic assistant line
+ * (`isApiErrorMessage`, `error: "rate_limit"`, `apiError: "usage_limit_reached"`) whose
+ * `apiErrorParams.rate_limit_info` has `status: "rejected"`. Transient 429s, "Request rejected (429)",
+ * credit-required refusals and organisation-wide pauses share `error: "rate_limit"` but not this shape.
+ */
+export interface LimitHit {
+  /** The line's uuid: one limit line is one event, however often the file is read. */
+  key: string;
+  timestamp: string;
+  /** rateLimitType (five_hour, seven_day, seven_day_opus, …); "" when absent. */
+  limitType: string;
+  /** resetsAt in milliseconds, or null when absent. */
+  resetsAt: number | null;
+  /** overageStatus (allowed, allowed_warning, rejected); "" when absent. */
+  overageStatus: string;
+}
+
 export interface ChunkScan {
   /** Best line per response within the chunk, in order of first appearance. */
   responses: Map<string, ResponseUsage>;
+  /** Usage-limit refusals of the main conversation, in file order. */
+  limits: LimitHit[];
   /** Bytes up to and including the last newline: a half-written last line waits for the next read. */
   consumed: number;
   /** Complete lines mentioning usage that were not UTF-8 or not JSON, passed over. */
@@ -50,8 +70,9 @@ export interface ChunkScan {
 export const SYNTHETIC_MODEL = "<synthetic>";
 
 const NEWLINE = 0x0a;
-// Only lines that mention usage can count; skipping the rest unparsed keeps a large first read cheap.
-const USAGE_MARK = Buffer.from('"usage"');
+// Only lines that mention usage (or usage_limit_reached) can count; skipping the rest unparsed keeps a
+// large first read cheap.
+const USAGE_MARK = Buffer.from('"usage');
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -96,6 +117,44 @@ export function responseFromLine(line: unknown, inSubagentFile: boolean): Respon
   };
 }
 
+/** A word such as five_hour or allowed_warning: Claude Code's own identifiers, never free text. */
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,31}$/;
+/** resetsAt is unix seconds; anything outside 2001–2286 is not one. */
+const MIN_UNIX_SECONDS = 1e9;
+const MAX_UNIX_SECONDS = 1e10;
+
+function identifier(value: unknown): string {
+  return typeof value === "string" && IDENTIFIER.test(value) ? value : "";
+}
+
+/**
+ * Reads one parsed line; null unless it is a usage-limit refusal of the main conversation (a helper
+ * query inside a sub-agent that hits a limit is not the person's turn failing).
+ */
+export function limitFromLine(line: unknown, inSubagentFile: boolean): LimitHit | null {
+  if (inSubagentFile || !isObject(line) || line.type !== "assistant" || line.isSidechain === true)
+    return null;
+  if (line.isApiErrorMessage !== true || line.error !== "rate_limit") return null;
+  if (line.apiError !== "usage_limit_reached" || line.apiErrorIsTransient === true) return null;
+  const params = line.apiErrorParams;
+  const info = isObject(params) ? params.rate_limit_info : null;
+  // dailyCapPaused: the organisation paused usage for everyone, which says nothing about this seat.
+  if (!isObject(info) || info.status !== "rejected" || info.dailyCapPaused === true) return null;
+  const key = text(line.uuid);
+  if (key === "") return null;
+  const resets = info.resetsAt;
+  return {
+    key: `limit\u0000${key}`,
+    timestamp: text(line.timestamp),
+    limitType: identifier(info.rateLimitType),
+    resetsAt:
+      typeof resets === "number" && resets >= MIN_UNIX_SECONDS && resets <= MAX_UNIX_SECONDS
+        ? Math.round(resets * 1000)
+        : null,
+    overageStatus: identifier(info.overageStatus),
+  };
+}
+
 /** The rule's choice between two lines of one response: more output wins, the later one on a tie. */
 export function supersedes(later: Usage, earlier: Usage): boolean {
   return later.output_tokens >= earlier.output_tokens;
@@ -105,6 +164,7 @@ export function supersedes(later: Usage, earlier: Usage): boolean {
 export function scanChunk(bytes: Uint8Array, inSubagentFile: boolean): ChunkScan {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const responses = new Map<string, ResponseUsage>();
+  const limits: LimitHit[] = [];
   let skipped = 0;
   let start = 0;
   for (let end = buffer.indexOf(NEWLINE, start); end !== -1; end = buffer.indexOf(NEWLINE, start)) {
@@ -118,12 +178,14 @@ export function scanChunk(bytes: Uint8Array, inSubagentFile: boolean): ChunkScan
       skipped++;
       continue;
     }
+    const limit = limitFromLine(parsed, inSubagentFile);
+    if (limit) limits.push(limit);
     const response = responseFromLine(parsed, inSubagentFile);
     if (!response) continue;
     const seen = responses.get(response.key);
     if (!seen || supersedes(response.usage, seen.usage)) responses.set(response.key, response);
   }
-  return { responses, consumed: start, skipped };
+  return { responses, limits, consumed: start, skipped };
 }
 
 export function emptyUsage(): Usage {

@@ -79,6 +79,8 @@ export function rowKey(email: string, session: string, turn: number, model: stri
  */
 export class Load {
   readonly acked = new Map<string, Usage>();
+  /** When (Date.now()) each acknowledged row got its 200. */
+  readonly ackedAt = new Map<string, number>();
   readonly statuses = new Map<string, number>();
   private pending: SentReport[] = [];
   private turns = new Map<string, number>();
@@ -146,7 +148,9 @@ export class Load {
       this.count(String(response.status));
       if (response.status !== 200) return false;
       for (const [model, usage] of Object.entries(report.models)) {
-        this.acked.set(rowKey(report.user.email, report.session, report.turn, model), usage);
+        const key = rowKey(report.user.email, report.session, report.turn, model);
+        this.acked.set(key, usage);
+        this.ackedAt.set(key, Date.now());
       }
       return true;
     } catch {

@@ -189,12 +189,17 @@ describe("configuration.md: command line", () => {
 describe("server-setup.md", () => {
   const setup = readFileSync(join(ROOT, "docs/server-setup.md"), "utf8");
 
-  test.each(["ccflux-receiver.service", "ccflux-receiver.env.example", "nginx.conf", "Caddyfile"])(
-    "shows release/%s exactly as shipped",
-    (name) => {
-      expect(setup).toContain(`\n${readFileSync(join(ROOT, "release", name), "utf8").trimEnd()}\n\`\`\``);
-    },
-  );
+  test.each([
+    "ccflux-receiver.service",
+    "ccflux-receiver.env.example",
+    "nginx.conf",
+    "Caddyfile",
+    "litestream.yml",
+    "litestream.env.example",
+    "ccflux-litestream.service",
+  ])("shows release/%s exactly as shipped", (name) => {
+    expect(setup).toContain(`\n${readFileSync(join(ROOT, "release", name), "utf8").trimEnd()}\n\`\`\``);
+  });
 
   test("prints the same startup block as the receiver", async () => {
     const documented = /```\n(ccflux-receiver config:\n[\s\S]*?listening on [^\n]+)\n```/.exec(setup)?.[1];

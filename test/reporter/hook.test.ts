@@ -14,6 +14,8 @@ import {
   jsonl,
   REPO_ROOT,
   tempDir,
+  transientLimitLine,
+  usageLimitLine,
   userLine,
 } from "./helpers.ts";
 import {
@@ -199,18 +201,84 @@ describe("hook edge cases", () => {
     ]);
   });
 
-  test("StopFailure on a rate limit queues a limit event; other failures do not", () => {
+  const limitEvents = () =>
+    home.outbox().flatMap((entry) => (entry.kind === "limit-event" ? [JSON.parse(entry.body)] : []));
+
+  test("headless: the usage-limit line becomes one limit event with its type and reset, whichever hook reads it", () => {
     home = fakeHome();
-    home.append(home.transcript("s1"), jsonl(userLine()));
-    home.hook("s1", "StopFailure", { error_type: "server_error" });
-    home.hook("s1", "StopFailure", { error_type: "rate_limit", error_message: "limit reached" });
-    const events = home.outbox().filter((entry) => entry.kind === "limit-event");
-    expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0]?.body ?? "{}")).toMatchObject({
-      schema_version: 2,
-      session_id: "s1",
-      kind: "rate_limit",
-    });
+    home.append(
+      home.transcript("s1"),
+      jsonl(
+        userLine(),
+        usageLimitLine({
+          timestamp: "2026-05-11T03:04:05.678Z",
+          limitType: "five_hour",
+          resetsAt: 1_778_490_000,
+        }),
+      ),
+    );
+    // claude -p kills StopFailure at once; SessionEnd reads the same line.
+    home.hook("s1", "SessionEnd");
+    home.hook("s1", "Stop");
+    expect(limitEvents()).toEqual([
+      {
+        schema_version: 2,
+        session_id: "s1",
+        timestamp_utc: "2026-05-11T03:04:05Z",
+        kind: "rate_limit",
+        resets_at: "2026-05-11T09:00:00Z",
+        limit_type: "five_hour",
+        overage_status: "rejected",
+      },
+    ]);
+  });
+
+  test("interactive: StopFailure runs before its line is written; the next hook sends it, and no limit twice", () => {
+    home = fakeHome();
+    const failure = (text: string) => ({ error: "rate_limit", last_assistant_message: text });
+    home.append(home.transcript("s1"), jsonl(userLine(), assistant({ id: "m1" })));
+    home.hook("s1", "StopFailure", failure("You've hit your 5-hour limit · resets 8am (UTC)"));
+    expect(limitEvents()).toEqual([]);
+    home.append(
+      home.transcript("s1"),
+      jsonl(usageLimitLine({ uuid: "first", timestamp: "2026-05-11T03:00:00Z", limitType: "five_hour" })),
+    );
+    // A later turn hits the weekly limit: its StopFailure again runs before its line exists, and must
+    // not take the first limit's line for its own (the first line is sent once, as itself).
+    home.hook("s1", "StopFailure", failure("You've hit your weekly limit · resets Mon 8am (UTC)"));
+    home.append(
+      home.transcript("s1"),
+      jsonl(usageLimitLine({ uuid: "second", timestamp: "2026-05-12T03:00:00Z", limitType: "seven_day" })),
+    );
+    home.hook("s1", "SessionEnd");
+    home.hook("s1", "SessionEnd");
+    expect(limitEvents().map((e) => [e.timestamp_utc, e.limit_type])).toEqual([
+      ["2026-05-11T03:00:00Z", "five_hour"],
+      ["2026-05-12T03:00:00Z", "seven_day"],
+    ]);
+  });
+
+  test("rate_limit failures that are not the seat's limit queue no limit event", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(userLine(), transientLimitLine()));
+    home.hook("s1", "StopFailure", { error: "rate_limit" });
+    home.hook("s1", "StopFailure", { error: "server_error" });
+    home.append(
+      join(home.projectDir, "s1", "subagents", "agent-a1.jsonl"),
+      jsonl(usageLimitLine({ sidechain: true })),
+    );
+    home.hook("s1", "SubagentStop");
+    expect(limitEvents()).toEqual([]);
+  });
+
+  test("a transcript read again from the start (replaced file) sends no limit event twice", () => {
+    home = fakeHome();
+    const limit = jsonl(usageLimitLine({ uuid: "only" }));
+    home.append(home.transcript("s1"), limit + jsonl(userLine(), userLine()));
+    home.hook("s1");
+    writeFileSync(home.transcript("s1"), limit);
+    home.hook("s1");
+    expect(limitEvents()).toHaveLength(1);
   });
 
   test("state, outbox and logs hold no prompt, path or code", () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Ledger } from "../../src/reporter/ledger.ts";
 import { type ResponseUsage, scanChunk } from "../../src/reporter/transcript.ts";
 import {
+  apiErrorLine,
   assistant,
   expectedTotals,
   FIXTURES,
@@ -12,6 +13,8 @@ import {
   jsonl,
   type ModelCounts,
   progressCopy,
+  transientLimitLine,
+  usageLimitLine,
   userLine,
 } from "./helpers.ts";
 import { addCounts, countsOf } from "./session.ts";
@@ -211,5 +214,79 @@ describe("hand-made edge cases", () => {
     // The stored form round-trips.
     const copy = new Ledger(ledger.toJSON(), 3);
     expect(copy.take(response("a"))).toBeNull();
+  });
+});
+
+describe("usage-limit lines", () => {
+  const limitsOf = (text: string, inSubagentFile = false) => scanChunk(encode(text), inSubagentFile).limits;
+
+  test("the synthetic usage-limit line is a limit hit with its type, reset and overage status", () => {
+    const hits = limitsOf(
+      jsonl(
+        assistant({ id: "m1" }),
+        usageLimitLine({
+          uuid: "u-1",
+          timestamp: "2026-05-11T03:04:05.678Z",
+          limitType: "seven_day_opus",
+          resetsAt: 1_778_500_000,
+          overageStatus: "allowed_warning",
+        }),
+      ),
+    );
+    expect(hits).toEqual([
+      {
+        key: "limit\u0000u-1",
+        timestamp: "2026-05-11T03:04:05.678Z",
+        limitType: "seven_day_opus",
+        resetsAt: 1_778_500_000_000,
+        overageStatus: "allowed_warning",
+      },
+    ]);
+  });
+
+  test("transient 429s, 'Request rejected (429)', credit refusals, org pauses and sub-agents are not limit hits", () => {
+    const credits = apiErrorLine({
+      fields: {
+        error: "rate_limit",
+        apiError: "model_requires_usage_credits",
+        apiErrorParams: {
+          rate_limit_info: { status: "rejected", rateLimitType: "seven_day_overage_included" },
+        },
+      },
+    });
+    const rejected = apiErrorLine({
+      text: "API Error: Request rejected (429) · this may be a temporary capacity issue.",
+      fields: { apiErrorStatus: 429, error: "rate_limit", apiErrorIsTransient: false },
+    });
+    const text = jsonl(
+      transientLimitLine(),
+      rejected,
+      credits,
+      usageLimitLine({ info: { dailyCapPaused: true } }),
+      usageLimitLine({ sidechain: true }),
+      usageLimitLine({ info: { status: "allowed_warning" } }),
+    );
+    expect(limitsOf(text)).toEqual([]);
+    expect(limitsOf(jsonl(usageLimitLine()), true)).toEqual([]);
+  });
+
+  test("a limit line with broken parts keeps what is sound; a broken line is skipped alone", () => {
+    const odd = usageLimitLine({ uuid: "u-odd", limitType: "Five Hours!", info: { resetsAt: "8am" } });
+    const notJson = '{"type":"assistant","isApiErrorMessage":true,"apiError":"usage_limit_reached",\n';
+    const paramsNotObject = apiErrorLine({
+      fields: { error: "rate_limit", apiError: "usage_limit_reached", apiErrorParams: "rejected" },
+    });
+    const noUuid = JSON.stringify({ ...JSON.parse(usageLimitLine()), uuid: 7 });
+    const scan = scanChunk(encode(jsonl(odd) + notJson + jsonl(paramsNotObject, noUuid)), false);
+    expect(scan.limits).toEqual([
+      {
+        key: "limit\u0000u-odd",
+        timestamp: expect.any(String),
+        limitType: "",
+        resetsAt: null,
+        overageStatus: "rejected",
+      },
+    ]);
+    expect(scan.skipped).toBe(1);
   });
 });

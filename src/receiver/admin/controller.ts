@@ -327,6 +327,7 @@ export function adminController(ctx: ReceiverContext) {
           recent: services.analytics.recentEvents(RECENT_EVENTS),
           colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
+          pricesTakenOn: ctx.config.prices.takenOn,
         });
         return show(request, a, view, page, services);
       })
@@ -357,6 +358,7 @@ export function adminController(ctx: ReceiverContext) {
             devices: services.keys.list(email),
             tokens: services.tokens.list(email),
             colourSlots: services.analytics.modelColourSlots(usage.models.map((m) => m.model)),
+            pricesTakenOn: ctx.config.prices.takenOn,
           });
           return show(request, a, view, page, services);
         },

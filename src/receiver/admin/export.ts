@@ -10,7 +10,8 @@ export type ExportFormat = "csv" | "json";
 // user's machine, so it is defused with a leading apostrophe.
 const FORMULA_START = /^[=+\-@\t\r]/;
 
-export function csvCell(value: string | number): string {
+export function csvCell(value: string | number | null): string {
+  if (value === null) return "";
   if (typeof value === "number") return String(value);
   const text = FORMULA_START.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

@@ -2,12 +2,15 @@
 // They read the rollups (usage_daily, usage_hourly, session_days) and the stored window figures,
 // never a scan of raw events.
 import type { Database } from "../db/database.ts";
+import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
+import type { PriceTable } from "./prices.ts";
 import { type RangeKey, rangeStartDay } from "./ranges.ts";
-import { addTokens, type DayUsage, SUMS, type TokenTotals } from "./totals.ts";
+import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, SUMS, type TokenTotals } from "./totals.ts";
 
 export interface ModelUsage extends TokenTotals {
   model: string;
+  cost: Cost;
   users: number;
   /** Turns that used this model (a turn on two models counts for each). */
   turns: number;
@@ -16,6 +19,7 @@ export interface ModelUsage extends TokenTotals {
 export interface UserUsage extends TokenTotals {
   email: string;
   division: string | null;
+  cost: Cost;
   sessions: number;
   turns: number;
   /** Start of the last UTC hour with usage (any range). */
@@ -23,9 +27,17 @@ export interface UserUsage extends TokenTotals {
   windows: WindowFigures | null;
 }
 
+export interface DivisionUsage extends TokenTotals {
+  /** null: users with no division. */
+  division: string | null;
+  users: number;
+  cost: Cost;
+}
+
 export interface Overview {
-  totals: TokenTotals & { users: number; sessions: number; turns: number };
-  daily: DayUsage[];
+  totals: TokenTotals & { users: number; sessions: number; turns: number; cost: Cost };
+  daily: (DayUsage & { cost: Cost })[];
+  divisions: DivisionUsage[];
   users: UserUsage[];
   models: ModelUsage[];
   /** When the stored window figures were computed; null before the first run. */
@@ -45,14 +57,16 @@ export interface RecentEvent {
   cacheWrite: number;
 }
 
-export function createOverviewQueries(db: Database) {
+export function createOverviewQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   // NOT INDEXED: a straight scan of the table beats one lookup per row through the day index.
-  const dailyTotals = db.query<DayUsage, [string]>(
-    `SELECT day, ${SUMS} FROM usage_daily NOT INDEXED WHERE day >= ? GROUP BY day ORDER BY day`,
+  const dailyByModel = db.query<PricedUsage & { day: string }, [string]>(
+    `SELECT day, model, ${SUMS}, ${CACHE_SPLIT_SUMS} FROM usage_daily NOT INDEXED WHERE day >= ?
+     GROUP BY day, model ORDER BY day`,
   );
-  const byUserAndModel = db.query<TokenTotals & { email: string; model: string; turns: number }, [string]>(
-    `SELECT email, model, ${SUMS}, sum(turns) AS turns FROM usage_daily WHERE day >= ? GROUP BY email, model`,
+  const byUserAndModel = db.query<PricedUsage & { email: string; turns: number }, [string]>(
+    `SELECT email, model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily WHERE day >= ?
+     GROUP BY email, model`,
   );
   const sessionsByUser = db.query<{ email: string; sessions: number; turns: number }, [string]>(
     `SELECT email, count(DISTINCT session_id) AS sessions, sum(turns) AS turns
@@ -92,6 +106,7 @@ export function createOverviewQueries(db: Database) {
             output: 0,
             cacheRead: 0,
             cacheWrite: 0,
+            cost: NO_COST,
             sessions: 0,
             turns: 0,
             lastActive: lastActive.get(row.email)?.hour ?? null,
@@ -101,13 +116,25 @@ export function createOverviewQueries(db: Database) {
         }
         let model = models.get(row.model);
         if (!model) {
-          model = { model: row.model, users: 0, turns: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+          model = {
+            model: row.model,
+            cost: NO_COST,
+            users: 0,
+            turns: 0,
+            input: 0,
+            output: 0,
+            cacheRead: 0,
+            cacheWrite: 0,
+          };
           models.set(row.model, model);
         }
         model.users++;
         model.turns += row.turns;
         addTokens(user, row);
         addTokens(model, row);
+        const cost = totalCost(prices, [row]);
+        user.cost = addCost(user.cost, cost);
+        model.cost = addCost(model.cost, cost);
       }
       const totals = {
         users: users.size,
@@ -117,6 +144,7 @@ export function createOverviewQueries(db: Database) {
         output: 0,
         cacheRead: 0,
         cacheWrite: 0,
+        cost: NO_COST,
       };
       for (const row of sessionsByUser.all(startDay)) {
         const user = users.get(row.email);
@@ -126,10 +154,41 @@ export function createOverviewQueries(db: Database) {
         totals.sessions += row.sessions;
         totals.turns += row.turns;
       }
-      for (const user of users.values()) addTokens(totals, user);
+      const divisionTotals = new Map<string | null, DivisionUsage>();
+      for (const user of users.values()) {
+        addTokens(totals, user);
+        totals.cost = addCost(totals.cost, user.cost);
+        let division = divisionTotals.get(user.division);
+        if (!division) {
+          division = {
+            division: user.division,
+            users: 0,
+            cost: NO_COST,
+            input: 0,
+            output: 0,
+            cacheRead: 0,
+            cacheWrite: 0,
+          };
+          divisionTotals.set(user.division, division);
+        }
+        division.users++;
+        addTokens(division, user);
+        division.cost = addCost(division.cost, user.cost);
+      }
+      const daily = new Map<string, DayUsage & { cost: Cost }>();
+      for (const row of dailyByModel.all(startDay)) {
+        let day = daily.get(row.day);
+        if (!day) {
+          day = { day: row.day, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST };
+          daily.set(row.day, day);
+        }
+        addTokens(day, row);
+        day.cost = addCost(day.cost, totalCost(prices, [row]));
+      }
       return {
         totals,
-        daily: dailyTotals.all(startDay),
+        daily: [...daily.values()],
+        divisions: [...divisionTotals.values()],
         users: [...users.values()],
         models: [...models.values()],
         tiersComputedAt: estimates.computedAt(),

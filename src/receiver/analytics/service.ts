@@ -2,16 +2,17 @@
 import type { Database } from "../db/database.ts";
 import { createModelColours } from "./colours.ts";
 import { createOverviewQueries } from "./overview.ts";
+import type { PriceTable } from "./prices.ts";
 import { createRecomputeJob } from "./recompute.ts";
 import { createUsageExport } from "./usage-export.ts";
 import { createUserQueries } from "./user.ts";
 
-export function createAnalyticsService(db: Database) {
+export function createAnalyticsService(db: Database, prices: PriceTable) {
   return {
-    ...createOverviewQueries(db),
-    ...createUserQueries(db),
+    ...createOverviewQueries(db, prices),
+    ...createUserQueries(db, prices),
     ...createRecomputeJob(db),
-    ...createUsageExport(db),
+    ...createUsageExport(db, prices),
     ...createModelColours(db),
   };
 }

@@ -17,6 +17,9 @@ export interface DayUsage extends TokenTotals {
 export const SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output,
   sum(cache_read_tokens) AS cacheRead, sum(cache_write_tokens) AS cacheWrite`;
 
+/** The cache-write split by lifetime, for pricing: `cacheWrite5m, cacheWrite1h`. */
+export const CACHE_SPLIT_SUMS = `sum(cache_write_5m_tokens) AS cacheWrite5m, sum(cache_write_1h_tokens) AS cacheWrite1h`;
+
 /** Adds `row`'s four token counts into `into`. */
 export function addTokens(into: TokenTotals, row: TokenTotals): void {
   into.input += row.input;

@@ -2,10 +2,13 @@
 // sessions, their sessions and limit events. Every query reads one user's rows by index.
 import { fromSqlTime, toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
+import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader } from "./estimates.ts";
+import type { PriceTable } from "./prices.ts";
 import { type RangeKey, rangeStartDay, rangeStartMs } from "./ranges.ts";
 import {
   addTokens,
+  CACHE_SPLIT_SUMS,
   type DayUsage,
   HOUR_COLUMNS,
   type HourRow,
@@ -35,7 +38,7 @@ export interface WindowWithSessions extends UsageWindow {
   sessions: number;
 }
 
-export function createUserQueries(db: Database) {
+export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   const lastActive = db.query<{ hour: string | null }, [string]>(
     "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
@@ -43,8 +46,8 @@ export function createUserQueries(db: Database) {
   const userDaily = db.query<DayUsage, [string, string]>(
     `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? GROUP BY day ORDER BY day`,
   );
-  const userModels = db.query<TokenTotals & { model: string; turns: number }, [string, string]>(
-    `SELECT model, ${SUMS}, sum(turns) AS turns FROM usage_daily WHERE email = ? AND day >= ?
+  const userModels = db.query<PricedUsage & { turns: number }, [string, string]>(
+    `SELECT model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily WHERE email = ? AND day >= ?
      GROUP BY model ORDER BY model`,
   );
   const userSessionTotals = db.query<{ sessions: number; turns: number }, [string, string]>(
@@ -82,10 +85,13 @@ export function createUserQueries(db: Database) {
 
     userUsage(email: string, range: RangeKey, now: number) {
       const startDay = rangeStartDay(range, now);
-      const models = userModels.all(email, startDay);
+      const models = userModels.all(email, startDay).map((m) => ({ ...m, cost: totalCost(prices, [m]) }));
       const counts = userSessionTotals.get(email, startDay) ?? { sessions: 0, turns: 0 };
-      const totals = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, ...counts };
-      for (const model of models) addTokens(totals, model);
+      const totals = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST as Cost, ...counts };
+      for (const model of models) {
+        addTokens(totals, model);
+        totals.cost = addCost(totals.cost, model.cost);
+      }
       return {
         totals,
         daily: userDaily.all(email, startDay),

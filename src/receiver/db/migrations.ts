@@ -197,7 +197,12 @@ export const MIGRATIONS: readonly string[] = [
     slot INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 3: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // 3: what a limit event says about the limit (protocol v2 limit_type and overage_status).
+  `
+  ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
+  ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
+  `,
+  // 4: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
   // a restored or copied database answers its own, older number and reporters send again what it lacks.
   `
   ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;

@@ -13,8 +13,10 @@ import {
 } from "../../../src/receiver/admin/views/charts.ts";
 import {
   abbreviate,
+  costText,
   formatInteger,
   formatPercent,
+  formatUsd,
   timeCell,
 } from "../../../src/receiver/admin/views/format.ts";
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
@@ -148,7 +150,7 @@ describe("charts", () => {
     const chart = stackedColumns({
       title: "Tokens per day, the last 7 days",
       series: [{ name: "Input", colour: "#000" }],
-      columns: [{ label: "2026-11-27", values: [0] }],
+      columns: [{ label: "2026-11-27", tick: "27 Nov", values: [0] }],
       xLabel: "Day",
       yLabel: "Tokens",
       empty: "No reports in the last 7 days.",
@@ -165,8 +167,8 @@ describe("charts", () => {
         { name: "Output", colour: "#D55E00" },
       ],
       columns: [
-        { label: "2026-11-26", values: [1234567, 5] },
-        { label: "2026-11-27", values: [10, 0] },
+        { label: "2026-11-26", tick: "26 Nov", values: [1234567, 5] },
+        { label: "2026-11-27", tick: "27 Nov", values: [10, 0] },
       ],
       xLabel: "Day (UTC)",
       yLabel: "Tokens",
@@ -202,6 +204,17 @@ describe("charts", () => {
   });
 });
 
+describe("cost figures", () => {
+  test("dollars with cents, tiny amounts not shown as $0.00, unpriced said in words", () => {
+    expect(formatUsd(1234.5)).toBe("$1,234.50");
+    expect(formatUsd(0.001)).toBe("< $0.01");
+    expect(formatUsd(0)).toBe("$0.00");
+    expect(costText({ usd: 12.3, priced: true, unpricedModels: [] })).toBe("$12.30");
+    expect(costText({ usd: 12.3, priced: true, unpricedModels: ["x"] })).toBe("$12.30 + unpriced");
+    expect(costText({ usd: 0, priced: false, unpricedModels: ["x"] })).toBe("unpriced");
+  });
+});
+
 describe("exports", () => {
   test("CSV cells are quoted when needed and formulas from users' machines are defused", () => {
     expect(csvCell("plain")).toBe("plain");
@@ -209,12 +222,15 @@ describe("exports", () => {
     expect(csvCell("=HYPERLINK(1)")).toBe("'=HYPERLINK(1)");
     expect(csvCell("+1,2")).toBe('"\'+1,2"');
     expect(csvCell(-5)).toBe("-5");
+    // An unpriced model's cost is an empty cell, never 0.
+    expect(csvCell(null)).toBe("");
   });
 
   function rows(n: number): UsageExportRow[] {
     return Array.from({ length: n }, (_, i) => ({
       day: "2026-11-27",
       email: `u${String(i).padStart(5, "0")}@example.org`,
+      division: null,
       model: "m",
       input_tokens: i,
       output_tokens: 0,
@@ -224,6 +240,7 @@ describe("exports", () => {
       cache_write_1h_tokens: 0,
       requests: 0,
       turns: 1,
+      cost_usd: null,
     }));
   }
 
@@ -250,7 +267,7 @@ describe("exports", () => {
   test("an empty range is an empty JSON array and a CSV with only the header", async () => {
     expect(await new Response(usageStream("json", () => [])).json()).toEqual([]);
     expect(await new Response(usageStream("csv", () => [])).text()).toBe(
-      "day,email,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns\r\n",
+      "day,email,division,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns,cost_usd\r\n",
     );
   });
 
@@ -258,7 +275,7 @@ describe("exports", () => {
     const text = await new Response(usageStream("csv", pages(rows(5001)).fetch)).text();
     const lines = text.trimEnd().split("\r\n");
     expect(lines).toHaveLength(5002);
-    expect(lines[1]).toBe("2026-11-27,u00000@example.org,m,0,0,0,0,0,0,0,1");
+    expect(lines[1]).toBe("2026-11-27,u00000@example.org,,m,0,0,0,0,0,0,0,1,");
   });
 });
 

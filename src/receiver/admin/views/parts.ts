@@ -1,9 +1,10 @@
 // Pieces several pages share: cards, the range selector, sortable tables, tier badges.
 
+import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
 import { RANGE_KEYS, type RangeKey, rangeLabel, rangeShortLabel } from "../../analytics/ranges.ts";
 import { type Html, html } from "../html.ts";
-import { abbreviate, formatInteger } from "./format.ts";
+import { abbreviate, costText, formatInteger, unpricedNote } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";
 
 export function card(label: string, value: number | string, detail?: string): Html {
@@ -90,4 +91,12 @@ export function section(id: string, title: string, body: Html, note?: Html | str
 /** The path of a user's page; the email is the user's id, as usage is keyed by it. */
 export function userHref(email: string): string {
   return `/admin/users/${encodeURIComponent(email)}`;
+}
+
+/** A right-aligned cost cell that sorts by dollars; an unpriced figure sorts last. */
+export function costCell(cost: Cost): Html {
+  const note = unpricedNote(cost);
+  return html`<td class="num" data-value="${cost.priced ? cost.usd.toFixed(6) : -1}"${
+    note ? html` title="${note}"` : ""
+  }>${cost.priced ? costText(cost) : html`<span class="muted">${costText(cost)}</span>`}</td>`;
 }

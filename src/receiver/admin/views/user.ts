@@ -1,5 +1,6 @@
 // /admin/users/<email>: one person's daily usage, 5-hour windows, sessions, devices and tokens.
 
+import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import type { TokenTotals } from "../../analytics/totals.ts";
@@ -11,16 +12,16 @@ import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
 import { formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
-import { dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
+import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
 import { tokensTable } from "./tokens.ts";
 
 export interface UserPageData {
   email: string;
   range: RangeKey;
-  totals: TokenTotals & { sessions: number; turns: number };
+  totals: TokenTotals & { sessions: number; turns: number; cost: Cost };
   daily: (TokenTotals & { day: string })[];
-  models: (TokenTotals & { model: string; turns: number })[];
+  models: (TokenTotals & { model: string; turns: number; cost: Cost })[];
   lastActive: string | null;
   estimate: WindowFigures | null;
   windows: WindowWithSessions[];
@@ -30,6 +31,7 @@ export interface UserPageData {
   devices: DeviceKeyRow[];
   tokens: RefreshTokenRow[];
   colourSlots: Map<string, number>;
+  pricesTakenOn: string;
 }
 
 function windowsTable(windows: readonly WindowWithSessions[], label: string): Html {
@@ -149,6 +151,7 @@ export function userPage(view: View, data: UserPageData): Html {
     "models",
     "Models",
     modelTable("models", data.models, data.colourSlots, `No reports in ${label}.`),
+    costNote(data.pricesTakenOn),
   )}</div>${section(
     "windows",
     "5-hour windows",
