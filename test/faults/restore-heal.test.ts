@@ -125,7 +125,7 @@ const COPIES: Record<string, (r: TestReceiver, file: string) => Promise<TestRece
     const backup = Bun.spawnSync([join(r.dir, "ccflux-receiver"), "backup", file], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: r.dbPath },
     });
-    expect([backup.exitCode, backup.stderr.toString()]).toEqual([0, ""]);
+    expect([backup.exitCode, backup.stdout.toString()]).toEqual([0, `Backed up ${r.dbPath} to ${file}.\n`]);
     return r;
   },
   "sqlite3 .backup": async (r, file) => {
