@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { toRfc3339, toSqlTime } from "../../src/protocol/index.ts";
+import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
 import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
   Client,
@@ -243,6 +244,31 @@ describe("POST /report validation", () => {
     expect(
       receiver.sql(`SELECT event_at FROM usage_events WHERE email = '${email}' AND turn_index = 9;`),
     ).toBe(toSqlTime(past));
+  });
+});
+
+describe("distinct model names", () => {
+  const usage = { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 };
+  const models = (from: number, to: number) =>
+    Object.fromEntries(Array.from({ length: to - from }, (_, i) => [`flood-${from + i}`, usage]));
+
+  test(`a user's ${MAX_MODELS_PER_USER + 1}th model name: 400 too-many-models, nothing of that report stored`, async () => {
+    const { access, device, email } = await user();
+    expect((await client.send(access, report({ turn_index: 0, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+    expect(
+      (await client.send(access, report({ turn_index: 1, models: models(20, 32) }), device)).status,
+    ).toBe(200);
+    const refused = report({ turn_index: 2, models: { ...models(0, 5), "flood-32": usage } });
+    await expectError(await client.send(access, refused, device), 400, "too-many-models");
+    expect(
+      receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}' AND turn_index = 2;`),
+    ).toBe("0");
+    // Names the user already has keep working.
+    expect((await client.send(access, report({ turn_index: 3, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
   });
 });
 

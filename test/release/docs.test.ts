@@ -132,11 +132,12 @@ describe("configuration.md: error codes", () => {
 });
 
 describe("configuration.md: reporter state files", () => {
+  const FOLDERS = new Set(["outbox", "seen"]);
   test("names every file and folder the reporter keeps, and nothing else", () => {
     const paths = statePaths({ HOME: "/home/someone" });
     const kept = Object.entries(paths)
       .filter(([key]) => key !== "dir")
-      .map(([key, path]) => (key === "outbox" ? `${basename(path)}/` : basename(path)));
+      .map(([key, path]) => (FOLDERS.has(key) ? `${basename(path)}/` : basename(path)));
     const documented = tableUnder(REFERENCE, "Reporter state files").map((row) => code(row[0]!));
     expect([...documented].sort()).toEqual([...kept].sort());
   });
