@@ -132,3 +132,38 @@ function readFrom(
     closeSync(fd);
   }
 }
+
+/** Sessions the catch-up looks at: seen this recently, at most this many per SessionStart. */
+const CATCH_UP_AGE_MS = 7 * 24 * 3600 * 1000;
+const CATCH_UP_LIMIT = 20;
+
+/**
+ * Other sessions of the same project folder that the reporter has seen and whose transcript grew
+ * after their last hook (a last turn whose hooks were killed, or gave up on the state lock), as hook
+ * inputs for SessionStart to count. Sessions never seen are left alone: their history predates the
+ * reporter (that is `ccflux backfill`'s, if anyone's).
+ */
+export function unfinishedSessions(
+  state: { sessions: Record<string, SessionState> },
+  current: { sessionId: string; transcriptPath: string },
+  now: number,
+): { sessionId: string; transcriptPath: string; event: string; errorType: string }[] {
+  if (!current.transcriptPath) return [];
+  const folder = dirname(current.transcriptPath);
+  const found: { sessionId: string; transcriptPath: string; event: string; errorType: string }[] = [];
+  for (const name of listJsonl(folder)) {
+    const sessionId = basename(name, ".jsonl");
+    const session = state.sessions[sessionId];
+    if (sessionId === current.sessionId || !session || now - session.lastSeen > CATCH_UP_AGE_MS) continue;
+    const transcriptPath = join(folder, name);
+    try {
+      if (statSync(transcriptPath).size <= (session.offsets[offsetKey(sessionId, transcriptPath)] ?? 0))
+        continue;
+    } catch {
+      continue;
+    }
+    found.push({ sessionId, transcriptPath, event: "catch-up", errorType: "" });
+    if (found.length >= CATCH_UP_LIMIT) break;
+  }
+  return found;
+}

@@ -37,6 +37,8 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
+  /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
+  spool: string;
   activityLog: string;
   errorsLog: string;
 }
@@ -54,6 +56,7 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
+    spool: join(dir, "spool"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

@@ -3,13 +3,14 @@
 
 import { type LimitEvent, toRfc3339, validateLimitEvent, validateReport } from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
-import { collectNewUsage, sessionFiles } from "./collect.ts";
+import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
 import { acquireLock, type Env, ensureStateDir, isObject, statePaths } from "./files.ts";
 import { isKeyRevoked } from "./keys.ts";
-import { logger } from "./log.ts";
+import { type Logger, logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
-import { loadState, saveState, sessionState } from "./state.ts";
+import { hasSpool, readSpool, removeSpooled } from "./spool.ts";
+import { loadState, type State, saveState, sessionState } from "./state.ts";
 
 export interface HookInput {
   sessionId: string;
@@ -41,13 +42,19 @@ export function parseHookInput(text: string): HookInput | null {
   };
 }
 
-/** `StopFailure` as Claude Code names it, or `stop-failure` as a command line may. */
-function isStopFailure(event: string): boolean {
-  return event.toLowerCase().replace(/[-_]/g, "") === "stopfailure";
+/** An event as Claude Code names it (`StopFailure`) or as a command line may (`stop-failure`). */
+function isEvent(event: string, name: string): boolean {
+  return event.toLowerCase().replace(/[-_]/g, "") === name;
 }
+const isStopFailure = (event: string) => isEvent(event, "stopfailure");
+const isSessionStart = (event: string) => isEvent(event, "sessionstart");
 
-/** How long a hook waits for another hook's state lock; a missed turn is counted by the next one. */
-const STATE_LOCK_WAIT_MS = 2_000;
+/**
+ * How long a hook waits for another hook's state lock. Short, so no hook outlasts its budget
+ * (SessionEnd gets 1.5 s at most): a turn missed here is counted by the session's next hook, or, for
+ * a session's last one, by the catch-up at the next SessionStart.
+ */
+export const STATE_LOCK_WAIT_MS = 250;
 /** No hook holds the state lock this long: such a lock belongs to a hung process. */
 const STATE_LOCK_STALE_MS = 30_000;
 
@@ -57,7 +64,7 @@ export function runHook(event: string, stdin: string, env: Env): void {
   // Not set up, or silenced after IT revoked this device's key: do nothing at all.
   if (!config || isKeyRevoked(paths)) return;
   const input = parseHookInput(stdin);
-  if (!input) return;
+  if (!input && !hasSpool(paths)) return;
   ensureStateDir(paths);
   const log = logger(paths);
   const release = acquireLock(paths.stateLock, {
@@ -77,49 +84,79 @@ export function runHook(event: string, stdin: string, env: Env): void {
       origin: endpoints.ok ? endpoints.value.origin : "invalid",
       at: now,
     };
-    const session = sessionState(state, input.sessionId, now);
-    const entries: { kind: OutboxKind; body: string }[] = [];
-    if (input.transcriptPath) {
-      const files = sessionFiles(input.transcriptPath, input.sessionId, session);
-      const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
-      if (skippedLines > 0)
-        log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
-      // Only a turn with something to report reads the email (.claude.json can be large).
-      const reports = totals.isEmpty
-        ? []
-        : totals.toReports({
-            sessionId: input.sessionId,
-            firstTurnIndex: session.turn,
-            sessionStart: session.start,
-            userEmail: userEmail(env),
-            pluginVersion: VERSION,
-          });
-      session.turn += reports.length;
-      for (const report of reports) {
-        const checked = validateReport(report);
-        if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
-        else
-          log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
+    // Hooks that ran before this binary existed (the launcher kept their input) come first.
+    const spooled = readSpool(paths);
+    const inputs: { input: HookInput; at: number }[] = spooled.flatMap(({ text, at }) => {
+      const kept = parseHookInput(text);
+      return kept ? [{ input: kept, at }] : [];
+    });
+    if (input) {
+      inputs.push({ input, at: now });
+      if (isSessionStart(input.event || event)) {
+        for (const missed of unfinishedSessions(state, input, now)) inputs.push({ input: missed, at: now });
       }
     }
-    if (isStopFailure(input.event || event) && input.errorType === "rate_limit") {
-      const limit: LimitEvent = {
-        schema_version: 2,
-        session_id: input.sessionId,
-        timestamp_utc: toRfc3339(now),
-        kind: "rate_limit",
-      };
-      if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
+    const entries: OutboxItem[] = [];
+    for (const { input: each, at } of inputs) {
+      entries.push(...countInput(each, each === input ? event : each.event, at, state, env, log));
     }
-    // The outbox first, then the state: a crash in between re-reads the same lines into a report with
-    // the same turn index, which the receiver stores once. (Lines written during that gap would ride
-    // on the repeated turn index and be taken for a retry: a window of one file write, accepted.)
+    // The outbox first, then the spool and the state: a crash in between re-reads the same lines into
+    // a report with the same turn index, which the receiver stores once. (Lines written during that
+    // gap would ride on the repeated turn index and be taken for a retry: a window of one file write,
+    // accepted.)
     appendOutbox(paths.outbox, entries, log);
+    removeSpooled(spooled);
     saveState(paths, state);
   } finally {
     release();
   }
   if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
+}
+
+type OutboxItem = { kind: OutboxKind; body: string };
+
+/** One hook input's new usage (and limit event), as outbox entries; advances the session's state. */
+function countInput(
+  input: HookInput,
+  event: string,
+  now: number,
+  state: State,
+  env: Env,
+  log: Logger,
+): OutboxItem[] {
+  const session = sessionState(state, input.sessionId, now);
+  const entries: OutboxItem[] = [];
+  if (input.transcriptPath) {
+    const files = sessionFiles(input.transcriptPath, input.sessionId, session);
+    const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
+    if (skippedLines > 0) log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
+    // Only a turn with something to report reads the email (.claude.json can be large).
+    const reports = totals.isEmpty
+      ? []
+      : totals.toReports({
+          sessionId: input.sessionId,
+          firstTurnIndex: session.turn,
+          sessionStart: session.start,
+          userEmail: userEmail(env),
+          pluginVersion: VERSION,
+        });
+    session.turn += reports.length;
+    for (const report of reports) {
+      const checked = validateReport(report);
+      if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
+      else log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
+    }
+  }
+  if (isStopFailure(input.event || event) && input.errorType === "rate_limit") {
+    const limit: LimitEvent = {
+      schema_version: 2,
+      session_id: input.sessionId,
+      timestamp_utc: toRfc3339(now),
+      kind: "rate_limit",
+    };
+    if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
+  }
+  return entries;
 }
 
 /** Starts `ccflux send` detached, so the network never holds up Claude Code. */
