@@ -129,7 +129,8 @@ function countInput(
   if (input.transcriptPath) {
     const files = sessionFiles(input.transcriptPath, input.sessionId, session);
     const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
-    if (skippedLines > 0) log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
+    if (skippedLines > 0)
+      log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
     // Only a turn with something to report reads the email (.claude.json can be large).
     const reports = totals.isEmpty
       ? []

@@ -66,7 +66,10 @@ function textOf(content: unknown): string {
 }
 
 /** What to answer: by the last user message, and whether the conversation is the main one. */
-function decide(body: { messages?: Message[]; tools?: { name?: string }[] }): LoggedAnswer["kind"] {
+function decide(body: {
+  messages?: Message[];
+  tools?: { name?: string }[];
+}): AnswerKind | "usage-limit" | "transient-429" {
   const messages = body.messages ?? [];
   const last = messages[messages.length - 1];
   const lastText = textOf(last?.content);
@@ -88,7 +91,7 @@ function sse(events: [string, unknown][]): string {
   return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
 }
 
-function streamAnswer(kind: AnswerKind, model: string, tools: { name?: string }[]): LoggedAnswer {
+function streamAnswer(kind: AnswerKind, model: string): LoggedAnswer {
   serial++;
   const messageId = `msg_mock_${String(serial).padStart(4, "0")}`;
   const requestId = `req_mock_${String(serial).padStart(4, "0")}`;
@@ -102,7 +105,6 @@ function streamAnswer(kind: AnswerKind, model: string, tools: { name?: string }[
     messageId,
     requestId,
     usage: usage(kind, model, serial),
-    ...(tools.length ? {} : {}),
   };
 }
 
@@ -138,7 +140,11 @@ function body(answer: LoggedAnswer, agentTool: string): string {
       ],
       [
         "content_block_delta",
-        { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: `done (${answer.kind})` } },
+        {
+          type: "content_block_delta",
+          index: 0,
+          delta: { type: "text_delta", text: `done (${answer.kind})` },
+        },
       ],
       ["content_block_stop", { type: "content_block_stop", index: 0 }],
     );
@@ -210,7 +216,10 @@ const server = Bun.serve({
     const kind = decide(json);
     if (kind === "usage-limit" || kind === "transient-429") {
       log({ at: Date.now(), path: url.pathname, status: 429, kind, model, auth });
-      const headers: Record<string, string> = { "content-type": "application/json", "request-id": "req_mock_429" };
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        "request-id": "req_mock_429",
+      };
       if (kind === "usage-limit") {
         Object.assign(headers, {
           "anthropic-ratelimit-unified-status": "rejected",
@@ -224,11 +233,14 @@ const server = Bun.serve({
         });
       }
       return new Response(
-        JSON.stringify({ type: "error", error: { type: "rate_limit_error", message: "Rate limit exceeded" } }),
+        JSON.stringify({
+          type: "error",
+          error: { type: "rate_limit_error", message: "Rate limit exceeded" },
+        }),
         { status: 429, headers },
       );
     }
-    const answer = { ...streamAnswer(kind, model, json.tools ?? []), auth };
+    const answer = { ...streamAnswer(kind, model), auth };
     log(answer);
     const agentTool = (json.tools ?? []).find((tool) => tool.name === "Agent" || tool.name === "Task")?.name;
     const text = body(answer, agentTool ?? "Agent");

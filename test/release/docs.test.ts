@@ -136,7 +136,7 @@ describe("configuration.md: reporter state files", () => {
     const paths = statePaths({ HOME: "/home/someone" });
     const kept = Object.entries(paths)
       .filter(([key]) => key !== "dir")
-      .map(([key, path]) => (key === "outbox" ? `${basename(path)}/` : basename(path)));
+      .map(([key, path]) => (key === "outbox" || key === "spool" ? `${basename(path)}/` : basename(path)));
     const documented = tableUnder(REFERENCE, "Reporter state files").map((row) => code(row[0]!));
     expect([...documented].sort()).toEqual([...kept].sort());
   });
@@ -216,13 +216,14 @@ describe("server-setup.md", () => {
   });
 
   test("names the assets the release publishes", async () => {
-    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS } = await import(
+    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS, COMPRESSED } = await import(
       "../../release/build.ts"
     );
     for (const program of PROGRAMS) {
       for (const target of RELEASE_TARGETS[program.name])
         expect(setup).toContain(`\`${assetName(program.name, target)}\``);
     }
+    expect(setup).toContain(`\`ccflux-<os>-<cpu>${COMPRESSED}\``);
     expect(setup).toContain(`\`${PLUGIN_ZIP}\``);
     expect(setup).toContain(`\`${CHECKSUMS}\``);
   });

@@ -79,7 +79,10 @@ describe("a host release build", () => {
     const gunzip = Bun.spawnSync(["gzip", "-d", "-c", join(dir, `${name}${COMPRESSED}`)]);
     expect(gunzip.exitCode).toBe(0);
     const sums = await Bun.file(join(dir, CHECKSUMS)).text();
-    const listed = sums.split("\n").find((line) => line.endsWith(`  ${name}`))?.split("  ")[0];
+    const listed = sums
+      .split("\n")
+      .find((line) => line.endsWith(`  ${name}`))
+      ?.split("  ")[0];
     expect(new Bun.CryptoHasher("sha256").update(gunzip.stdout).digest("hex")).toBe(listed ?? "");
     const plain = statSync(join(dir, name)).size;
     const compressed = statSync(join(dir, `${name}${COMPRESSED}`)).size;

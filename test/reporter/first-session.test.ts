@@ -17,7 +17,11 @@ afterEach(() => home?.remove());
 /** Runs the real launcher as a hook, with no binary and no release server: it can only spool. */
 function hookWithoutBinary(h: FakeHome, sessionId: string, event: string, extra = {}): void {
   const result = Bun.spawnSync(["sh", LAUNCHER, "hook", event], {
-    env: { ...h.env, CLAUDE_PLUGIN_DATA: join(h.dir, "plugin-data"), CCFLUX_RELEASE_BASE: "http://127.0.0.1:9" },
+    env: {
+      ...h.env,
+      CLAUDE_PLUGIN_DATA: join(h.dir, "plugin-data"),
+      CCFLUX_RELEASE_BASE: "http://127.0.0.1:9",
+    },
     stdin: Buffer.from(h.hookInput(sessionId, event, extra)),
   });
   expect([result.exitCode, result.stdout.toString(), result.stderr.toString()]).toEqual([0, "", ""]);
