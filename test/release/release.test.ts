@@ -106,7 +106,7 @@ describe("a host release build", () => {
     expect(await checksumProblems(dir)).toEqual([]);
     const sha256sum = Bun.spawnSync(["sha256sum", "--check", "--strict", CHECKSUMS], { cwd: dir });
     expect(sha256sum.exitCode).toBe(0);
-  });
+  }, 60_000);
 
   test("a changed asset no longer matches SHA256SUMS", async () => {
     const copy = mkdtempSync(join(tmpdir(), "ccflux-release-tampered-"));

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
+import { CLAUDE_CODE_VERSION } from "../e2e/claude-code.ts";
 import { REPO_ROOT, tempDir } from "./helpers.ts";
 
 const PLUGIN = join(REPO_ROOT, "release", "plugin");
@@ -20,6 +21,8 @@ describe("plugin files", () => {
     expect(manifest.userConfig.api_endpoint).toMatchObject({ type: "string" });
     expect(manifest.userConfig.api_endpoint.sensitive).toBeUndefined();
     expect(manifest.userConfig.api_token).toMatchObject({ type: "string", sensitive: true });
+    // The oldest Claude Code the suite runs the plugin in (test/e2e/claude-code.test.ts).
+    expect(manifest.engines).toEqual({ "claude-code": `>=${CLAUDE_CODE_VERSION}` });
   });
 
   test("hooks.json runs the launcher on every event the reporter needs, and nothing else", () => {
