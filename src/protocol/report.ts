@@ -45,6 +45,10 @@ export interface LimitEvent {
   timestamp_utc: string;
   kind: string;
   resets_at?: string;
+  /** v2.1: which limit refused the turn (Claude Code's rateLimitType: five_hour, seven_day, …). */
+  limit_type?: string;
+  /** v2.1: whether usage credits could carry on past the limit (allowed, allowed_warning, rejected). */
+  overage_status?: string;
 }
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -166,6 +170,13 @@ export function validateLimitEvent(body: unknown): Validated<LimitEvent> {
     if (resets !== undefined && resets !== "") {
       if (parseRfc3339(resets) === null) fail("resets_at must be an RFC 3339 instant");
       event.resets_at = resets;
+    }
+    for (const key of ["limit_type", "overage_status"] as const) {
+      const value = b[key];
+      if (value === undefined || value === null || value === "") continue;
+      if (typeof value !== "string" || !KIND.test(value))
+        fail(`${key} must be a short lower-case word such as five_hour`);
+      event[key] = value;
     }
     return event;
   });

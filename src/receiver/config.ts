@@ -1,5 +1,7 @@
 // Configuration comes from the environment only, as the setup guide says.
 // A bad value stops the start with one line naming the variable: never a silent fallback.
+import { readFileSync } from "node:fs";
+import { BUILT_IN_PRICES, type PriceTable, parsePriceFile } from "./analytics/prices.ts";
 
 export interface ListenAddress {
   hostname: string;
@@ -19,6 +21,8 @@ export interface Config {
   baseUrl: string | undefined;
   trustProxy: boolean;
   tierInferenceIntervalSecs: number;
+  /** API list prices for the dashboard's cost figures: built in, or PRICES_FILE's. */
+  prices: PriceTable;
 }
 
 export class ConfigError extends Error {}
@@ -78,6 +82,25 @@ function baseUrl(raw: string, name: string): string | undefined {
     throw new ConfigError(`${name}=${raw}: expected an http:// or https:// URL`);
   }
   return url.href.replace(/\/+$/, "");
+}
+
+function priceFile(raw: string, name: string): PriceTable {
+  if (raw === "") return BUILT_IN_PRICES;
+  let text: string;
+  try {
+    text = readFileSync(raw, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `${name}=${raw}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); point it at a readable JSON price table, or unset it to use the built-in prices`,
+    );
+  }
+  try {
+    return parsePriceFile(text, raw);
+  } catch (error) {
+    throw new ConfigError(
+      `${name}=${raw}: ${(error as Error).message} (see docs/configuration.md, "Prices")`,
+    );
+  }
 }
 
 const show = String;
@@ -176,7 +199,7 @@ const SETTINGS = [
     fallback: "false",
     parse: parseBoolean,
     show: showBool,
-    help: "take the client address from X-Real-IP / X-Forwarded-For",
+    help: "take the client address from X-Real-IP, which the shipped proxy configs overwrite",
   }),
   define({
     name: "TIER_INFERENCE_INTERVAL_SECS",
@@ -185,6 +208,15 @@ const SETTINGS = [
     parse: positiveInteger(86_400),
     show,
     help: "how often seat tiers are recomputed in the background",
+  }),
+  define({
+    name: "PRICES_FILE",
+    key: "prices",
+    fallback: "",
+    parse: priceFile,
+    show: (v: PriceTable) =>
+      v === BUILT_IN_PRICES ? `built-in (${v.takenOn})` : `${v.source} (${v.takenOn})`,
+    help: "JSON file of API list prices for cost figures (unset: the built-in table)",
   }),
 ];
 

@@ -2,19 +2,28 @@
 
 const LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 
-export const COUNTERS = [
-  "reports_accepted",
-  "reports_auth_rejected",
-  "reports_sig_rejected",
-  "reports_rate_limited",
-  "token_exchanges",
-  "key_registrations",
-  "limit_events_accepted",
-] as const;
-export type CounterName = (typeof COUNTERS)[number];
+/** Each counter with its # HELP text. */
+export const COUNTERS = {
+  reports_accepted: "Reports answered 200 (stored, or already stored by an earlier retry).",
+  reports_auth_rejected: "Report and limit-event requests refused for a missing or invalid access token.",
+  reports_sig_rejected: "Report and limit-event requests refused over their signature (403).",
+  reports_rate_limited: "Report and limit-event requests refused by a rate limit (429).",
+  token_exchanges: "Refresh tokens exchanged for access tokens at POST /token.",
+  key_registrations: "Device keys registered or re-registered at POST /register-key.",
+  limit_events_accepted: "Limit events answered 200 (stored, or already stored).",
+} as const;
+export type CounterName = keyof typeof COUNTERS;
+
+/** A gauge's current value and its # HELP text. */
+export interface Gauge {
+  value: number;
+  help: string;
+}
 
 export class Metrics {
-  private readonly counters = new Map<CounterName, number>(COUNTERS.map((name) => [name, 0]));
+  private readonly counters = new Map<CounterName, number>(
+    (Object.keys(COUNTERS) as CounterName[]).map((name) => [name, 0]),
+  );
   private readonly requests = new Map<string, number>();
   private readonly bucketCounts = new Array<number>(LATENCY_BUCKETS_MS.length).fill(0);
   private latencyCount = 0;
@@ -35,20 +44,28 @@ export class Metrics {
     }
   }
 
-  render(gauges: Record<string, number>): string {
+  render(gauges: Record<string, Gauge>): string {
     const lines: string[] = [];
+    const head = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [name, value] of this.counters) {
-      lines.push(`# TYPE ccflux_${name}_total counter`, `ccflux_${name}_total ${value}`);
+      head(`ccflux_${name}_total`, "counter", COUNTERS[name]);
+      lines.push(`ccflux_${name}_total ${value}`);
     }
-    for (const [name, value] of Object.entries(gauges)) {
-      lines.push(`# TYPE ccflux_${name} gauge`, `ccflux_${name} ${value}`);
+    for (const [name, gauge] of Object.entries(gauges)) {
+      head(`ccflux_${name}`, "gauge", gauge.help);
+      lines.push(`ccflux_${name} ${gauge.value}`);
     }
-    lines.push("# TYPE ccflux_http_requests_total counter");
+    head("ccflux_http_requests_total", "counter", "HTTP requests answered, by route and status class.");
     for (const [key, value] of this.requests) {
       const [route, statusClass] = key.split("\u0000");
       lines.push(`ccflux_http_requests_total{route="${route}",status="${statusClass}"} ${value}`);
     }
-    lines.push("# TYPE ccflux_http_request_duration_seconds histogram");
+    head(
+      "ccflux_http_request_duration_seconds",
+      "histogram",
+      "Time from a request's arrival to its answer, in seconds.",
+    );
     LATENCY_BUCKETS_MS.forEach((le, i) => {
       lines.push(`ccflux_http_request_duration_seconds_bucket{le="${le / 1000}"} ${this.bucketCounts[i]}`);
     });

@@ -2,10 +2,11 @@
 import { VERSION } from "../protocol/version.ts";
 import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
-import { setPeerAddressLookup } from "./client-address.ts";
+import { clientAddress, setPeerAddressLookup } from "./client-address.ts";
 import { type Config, configWarnings, describeConfig, formatAddress } from "./config.ts";
 import type { ReceiverContext } from "./context.ts";
 import { Store } from "./db/store.ts";
+import { badHost, routeTarget } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -39,6 +40,8 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     limiter: new RateLimiter(config.rateLimitPerMinute),
   };
   const app = createApp(ctx);
+  // Requests routed on a copy (a very short Host) keep their peer address through the original.
+  const originals = new WeakMap<Request, Request>();
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -51,10 +54,17 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
       maxRequestBodySize: Math.max(config.bodyLimitKb, 1024) * 1024 * 2,
       async fetch(request) {
         const started = performance.now();
-        const response = await app.handle(request);
+        const target = routeTarget(request);
+        let response: Response;
+        if (target.ok) {
+          if (target.request !== request) originals.set(target.request, request);
+          response = await app.handle(target.request);
+        } else {
+          response = badHost();
+        }
         const ms = performance.now() - started;
         // Unknown paths are logged as "other": a mistyped URL may carry anything, even a token.
-        const path = new URL(request.url).pathname;
+        const path = target.path;
         const route = routeLabel(path);
         ctx.metrics.observeRequest(route, response.status, ms);
         log.info("request", {
@@ -62,8 +72,17 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
           path: route === "other" ? "other" : path,
           status: response.status,
           ms: ms.toFixed(1),
+          address: clientAddress(request, config.trustProxy),
         });
         return response;
+      },
+      // Only reached if something escaped the app's own error handler: one line, no stack trace.
+      error(error) {
+        log.error("request failed", { error: error.name });
+        return new Response("The receiver failed on this request; it was logged and the server goes on.\n", {
+          status: 500,
+          headers: { "Content-Type": "text/plain; charset=utf-8" },
+        });
       },
     });
   } catch (error) {
@@ -75,7 +94,7 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     }
     throw error;
   }
-  setPeerAddressLookup((request) => server.requestIP(request)?.address);
+  setPeerAddressLookup((request) => server.requestIP(originals.get(request) ?? request)?.address);
   const address = formatAddress({
     hostname: config.listen.hostname,
     port: server.port ?? config.listen.port,

@@ -5,6 +5,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { createHealthService } from "./health/service.ts";
 import { createKeyService } from "./keys/service.ts";
+import { createModelNames } from "./reports/model-names.ts";
 import { createReportService } from "./reports/service.ts";
 import { createTokenService } from "./tokens/service.ts";
 
@@ -14,9 +15,10 @@ export function createServices(db: Database, config: Config) {
     tokens: createTokenService(db, config),
     keys: createKeyService(db),
     reports: createReportService(db),
+    modelNames: createModelNames(db),
     health: createHealthService(db),
-    admin: createAdminService(db),
-    analytics: createAnalyticsService(db),
+    admin: createAdminService(db, config.adminToken),
+    analytics: createAnalyticsService(db, config.prices),
   };
 }
 

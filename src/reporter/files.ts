@@ -30,6 +30,8 @@ export interface StatePaths {
   dir: string;
   config: string;
   state: string;
+  /** Folder of per-day files of counted responses (seen.ts). */
+  seen: string;
   stateLock: string;
   sender: string;
   senderLock: string;
@@ -49,6 +51,7 @@ export function statePaths(env: Env): StatePaths {
     dir,
     config: join(dir, "config.json"),
     state: join(dir, "state.json"),
+    seen: join(dir, "seen"),
     stateLock: join(dir, "state.lock"),
     sender: join(dir, "sender.json"),
     senderLock: join(dir, "sender.lock"),

@@ -1,7 +1,13 @@
 // `ccflux hook <event>`: local work only. Read what the transcripts gained, count it, append one frozen
 // report per turn to the outbox, start the sender, and return. Never prints, never fails the turn.
 
-import { type LimitEvent, toRfc3339, validateLimitEvent, validateReport } from "../protocol/index.ts";
+import {
+  type LimitEvent,
+  parseRfc3339,
+  toRfc3339,
+  validateLimitEvent,
+  validateReport,
+} from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
 import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
@@ -11,14 +17,15 @@ import { type Logger, logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
 import { hasSpool, readSpool, removeSpooled } from "./spool.ts";
 import { loadState, type State, saveState, sessionState } from "./state.ts";
+import type { LimitHit } from "./transcript.ts";
 
 export interface HookInput {
   sessionId: string;
   transcriptPath: string;
   /** hook_event_name, e.g. "Stop" ("" when absent). */
   event: string;
-  /** StopFailure only: the kind of API error that ended the turn. */
-  errorType: string;
+  /** SubagentStop only: the sub-agent's own transcript ("" when absent). */
+  agentTranscriptPath: string;
 }
 
 /** The hook JSON Claude Code writes on stdin; null when it is not one. */
@@ -37,17 +44,29 @@ export function parseHookInput(text: string): HookInput | null {
     sessionId,
     transcriptPath: string(json.transcript_path),
     event: string(json.hook_event_name),
-    // Claude Code names the error kind error_type; some versions put it in error.
-    errorType: string(json.error_type) || string(json.error),
+    agentTranscriptPath: string(json.agent_transcript_path),
   };
 }
 
-/** An event as Claude Code names it (`StopFailure`) or as a command line may (`stop-failure`). */
-function isEvent(event: string, name: string): boolean {
-  return event.toLowerCase().replace(/[-_]/g, "") === name;
+/**
+ * A limit event from the transcript's usage-limit line. The line, not StopFailure, is the source: it
+ * alone tells a usage limit from a transient 429 (both reach StopFailure as `rate_limit`), it names
+ * the limit and its reset, headless runs kill StopFailure before it can send, and an interactive
+ * StopFailure runs before the line is written. Each line is read once (offsets, and the ledger on a
+ * re-read), so an event is queued once whichever hook reads it first.
+ */
+function limitEvent(sessionId: string, limit: LimitHit, now: number): LimitEvent {
+  const event: LimitEvent = {
+    schema_version: 2,
+    session_id: sessionId,
+    timestamp_utc: toRfc3339(parseRfc3339(limit.timestamp) ?? now),
+    kind: "rate_limit",
+  };
+  if (limit.resetsAt !== null) event.resets_at = toRfc3339(limit.resetsAt);
+  if (limit.limitType) event.limit_type = limit.limitType;
+  if (limit.overageStatus) event.overage_status = limit.overageStatus;
+  return event;
 }
-const isStopFailure = (event: string) => isEvent(event, "stopfailure");
-const isSessionStart = (event: string) => isEvent(event, "sessionstart");
 
 /**
  * How long a hook waits for another hook's state lock. Short, so no hook outlasts its budget
@@ -57,6 +76,8 @@ const isSessionStart = (event: string) => isEvent(event, "sessionstart");
 export const STATE_LOCK_WAIT_MS = 250;
 /** No hook holds the state lock this long: such a lock belongs to a hung process. */
 const STATE_LOCK_STALE_MS = 30_000;
+
+const isSessionStart = (event: string) => event.toLowerCase().replace(/[-_]/g, "") === "sessionstart";
 
 export function runHook(event: string, stdin: string, env: Env): void {
   const paths = statePaths(env);
@@ -77,29 +98,22 @@ export function runHook(event: string, stdin: string, env: Env): void {
   }
   try {
     const now = Date.now();
-    const state = loadState(paths);
+    const state = loadState(paths, now);
     const endpoints = resolveEndpoints(config.endpoint, env);
     state.config = {
       source: config.source,
       origin: endpoints.ok ? endpoints.value.origin : "invalid",
       at: now,
     };
-    // Hooks that ran before this binary existed (the launcher kept their input) come first.
+    // Hooks that ran before this binary existed (the launcher kept their input) come first; at
+    // SessionStart, then the project's sessions whose last turn no hook counted.
     const spooled = readSpool(paths);
-    const inputs: { input: HookInput; at: number }[] = spooled.flatMap(({ text, at }) => {
-      const kept = parseHookInput(text);
-      return kept ? [{ input: kept, at }] : [];
-    });
+    const inputs = spooled.flatMap(({ text }) => parseHookInput(text) ?? []);
     if (input) {
-      inputs.push({ input, at: now });
-      if (isSessionStart(input.event || event)) {
-        for (const missed of unfinishedSessions(state, input, now)) inputs.push({ input: missed, at: now });
-      }
+      inputs.push(input);
+      if (isSessionStart(input.event || event)) inputs.push(...unfinishedSessions(state, input, now));
     }
-    const entries: OutboxItem[] = [];
-    for (const { input: each, at } of inputs) {
-      entries.push(...countInput(each, each === input ? event : each.event, at, state, env, log));
-    }
+    const entries = inputs.flatMap((each) => countInput(each, now, state, env, log));
     // The outbox first, then the spool and the state: a crash in between re-reads the same lines into
     // a report with the same turn index, which the receiver stores once. (Lines written during that
     // gap would ride on the repeated turn index and be taken for a retry: a window of one file write,
@@ -113,49 +127,40 @@ export function runHook(event: string, stdin: string, env: Env): void {
   if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
 }
 
-type OutboxItem = { kind: OutboxKind; body: string };
-
-/** One hook input's new usage (and limit event), as outbox entries; advances the session's state. */
+/** One hook input's new usage and usage limits, as outbox entries; advances the session's state. */
 function countInput(
   input: HookInput,
-  event: string,
   now: number,
   state: State,
   env: Env,
   log: Logger,
-): OutboxItem[] {
+): { kind: OutboxKind; body: string }[] {
+  const entries: { kind: OutboxKind; body: string }[] = [];
+  if (!input.transcriptPath) return entries;
   const session = sessionState(state, input.sessionId, now);
-  const entries: OutboxItem[] = [];
-  if (input.transcriptPath) {
-    const files = sessionFiles(input.transcriptPath, input.sessionId, session);
-    const { totals, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
-    if (skippedLines > 0)
-      log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
-    // Only a turn with something to report reads the email (.claude.json can be large).
-    const reports = totals.isEmpty
-      ? []
-      : totals.toReports({
-          sessionId: input.sessionId,
-          firstTurnIndex: session.turn,
-          sessionStart: session.start,
-          userEmail: userEmail(env),
-          pluginVersion: VERSION,
-        });
-    session.turn += reports.length;
-    for (const report of reports) {
-      const checked = validateReport(report);
-      if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
-      else log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
-    }
+  const files = sessionFiles(input.transcriptPath, input.sessionId, session, input.agentTranscriptPath);
+  const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state);
+  if (skippedLines > 0)
+    log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
+  // Only a turn with something to report reads the email (.claude.json can be large).
+  const reports = totals.isEmpty
+    ? []
+    : totals.toReports({
+        sessionId: input.sessionId,
+        firstTurnIndex: session.turn,
+        sessionStart: session.start,
+        userEmail: userEmail(env),
+        pluginVersion: VERSION,
+      });
+  session.turn += reports.length;
+  for (const report of reports) {
+    const checked = validateReport(report);
+    if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
+    else log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
   }
-  if (isStopFailure(input.event || event) && input.errorType === "rate_limit") {
-    const limit: LimitEvent = {
-      schema_version: 2,
-      session_id: input.sessionId,
-      timestamp_utc: toRfc3339(now),
-      kind: "rate_limit",
-    };
-    if (validateLimitEvent(limit).ok) entries.push({ kind: "limit-event", body: JSON.stringify(limit) });
+  for (const limit of limits) {
+    const body = limitEvent(input.sessionId, limit, now);
+    if (validateLimitEvent(body).ok) entries.push({ kind: "limit-event", body: JSON.stringify(body) });
   }
   return entries;
 }

@@ -23,7 +23,7 @@ const HASH_MASK = (1n << 52n) - 1n;
  * Keys are hashed (to 52 bits, exact in a double) so the state file holds no message text, and the
  * whole ledger is one Float64Array: loading and saving it stays a few milliseconds.
  */
-function hashKey(key: string): number {
+export function hashKey(key: string): number {
   return Number(BigInt(Bun.hash(key)) & HASH_MASK);
 }
 
@@ -49,6 +49,10 @@ export class Ledger {
     return this.reported.size;
   }
 
+  has(key: string): boolean {
+    return this.reported.has(hashKey(key));
+  }
+
   /** Records the response and returns what it adds to the totals; null when it adds nothing. */
   take(response: ResponseUsage): Contribution | null {
     const key = hashKey(response.key);
@@ -68,6 +72,15 @@ export class Ledger {
     this.remember(key, after);
     const delta = toUsage(after.map((value, i) => value - (before[i] ?? 0)));
     return USAGE_FIELDS.some((field) => delta[field] > 0) ? { delta, isNew: false } : null;
+  }
+
+  /** Records a line that counts once without usage (a limit refusal); true the first time it is seen. */
+  firstSight(lineKey: string): boolean {
+    const key = hashKey(lineKey);
+    const seen = this.reported.get(key);
+    this.reported.delete(key);
+    this.remember(key, seen ?? new Float64Array(FIELDS));
+    return seen === undefined;
   }
 
   private remember(key: number, values: Float64Array): void {

@@ -13,8 +13,6 @@ export const SPOOL_BATCH = 50;
 export interface Spooled {
   path: string;
   text: string;
-  /** When the hook ran (ms), from the file's name. */
-  at: number;
 }
 
 const NAME = /^(\d{1,12})-(\d{1,10})\.json$/;
@@ -48,7 +46,7 @@ export function readSpool(paths: StatePaths): Spooled[] {
     } catch {
       // Unreadable: it goes with the rest, as counting it can never succeed.
     }
-    spooled.push({ path, text, at: (order(name)[0] ?? 0) * 1000 });
+    spooled.push({ path, text });
   }
   return spooled;
 }

@@ -1,6 +1,6 @@
 // Memory under floods: random bearer strings on /report, /register-key and /token, and admin
 // login attempts (and wrong admin bearers) from ever-new client addresses (TRUST_PROXY on, so
-// X-Forwarded-For makes each attempt a stranger), must not grow the compiled receiver's RSS
+// X-Real-IP makes each attempt a stranger), must not grow the compiled receiver's RSS
 // past a fixed bound: three floods of 100,000 requests, RSS measured after each.
 //
 // Why this bound: every random bearer gets its own rate-limit entry (the limit is checked before
@@ -60,7 +60,7 @@ test("floods of random bearers and login attempts keep RSS under a fixed bound",
               method: "POST",
               headers: {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "X-Forwarded-For": `10.${n % 256}.${(n >> 8) % 256}.${(n >> 16) % 256}`,
+                "X-Real-IP": `10.${n % 256}.${(n >> 8) % 256}.${(n >> 16) % 256}`,
               },
               body: `token=${hex(40)}&next=%2Fadmin%2F`,
               redirect: "manual",
@@ -68,7 +68,7 @@ test("floods of random bearers and login attempts keep RSS under a fixed bound",
           } else {
             // A wrong admin bearer from a new address.
             response = await fetch(`${url}/admin/`, {
-              headers: { Authorization: `Bearer ${hex(40)}`, "X-Real-IP": `fd00::${n.toString(16)}` },
+              headers: { Authorization: `Bearer ${hex(40)}`, "X-Real-IP": `fd00:${n.toString(16)}::1` },
               redirect: "manual",
             });
           }

@@ -1,6 +1,8 @@
 // Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { toRfc3339 } from "../../src/protocol/index.ts";
+import { toRfc3339, toSqlTime } from "../../src/protocol/index.ts";
+import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
+import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
   Client,
   type Device,
@@ -214,10 +216,12 @@ describe("POST /report validation", () => {
     ).toBe("10000000000");
   });
 
-  test("uses the receive time when timestamp_utc is empty, unparseable or far in the future", async () => {
+  test("uses the receive time when timestamp_utc is empty, unparseable, far in the future or past the horizon", async () => {
     const { access, device, email } = await user();
     const future = toRfc3339(Date.now() + 3_600_000);
-    for (const [i, timestamp] of ["", "yesterday", future].entries()) {
+    const beyond = toRfc3339(Date.now() - (EVENT_HORIZON_DAYS + 1) * 86_400_000);
+    const times = ["", "yesterday", future, "0000-01-01T00:00:00Z", "1000-01-01T00:00:00Z", beyond];
+    for (const [i, timestamp] of times.entries()) {
       expect(
         (await client.send(access, report({ turn_index: i, timestamp_utc: timestamp }), device)).status,
       ).toBe(200);
@@ -226,14 +230,42 @@ describe("POST /report validation", () => {
       `SELECT max(abs(unixepoch(event_at) - unixepoch(received_at))) FROM usage_events WHERE email = '${email}';`,
     );
     expect(Number(skew)).toBeLessThanOrEqual(1);
-    // A past time is kept as the turn's time.
+    expect(receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}';`)).toBe(
+      String(times.length),
+    );
+    // A past time within the horizon is kept as the turn's time.
+    const past = Math.floor((Date.now() - (EVENT_HORIZON_DAYS - 1) * 86_400_000) / 1000) * 1000;
     expect(
-      (await client.send(access, report({ turn_index: 9, timestamp_utc: "2026-01-02T03:04:05Z" }), device))
-        .status,
+      (await client.send(access, report({ turn_index: 9, timestamp_utc: toRfc3339(past) }), device)).status,
     ).toBe(200);
     expect(
       receiver.sql(`SELECT event_at FROM usage_events WHERE email = '${email}' AND turn_index = 9;`),
-    ).toBe("2026-01-02 03:04:05");
+    ).toBe(toSqlTime(past));
+  });
+});
+
+describe("distinct model names", () => {
+  const usage = { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 };
+  const models = (from: number, to: number) =>
+    Object.fromEntries(Array.from({ length: to - from }, (_, i) => [`flood-${from + i}`, usage]));
+
+  test(`a user's ${MAX_MODELS_PER_USER + 1}th model name: 400 too-many-models, nothing of that report stored`, async () => {
+    const { access, device, email } = await user();
+    expect((await client.send(access, report({ turn_index: 0, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+    expect(
+      (await client.send(access, report({ turn_index: 1, models: models(20, 32) }), device)).status,
+    ).toBe(200);
+    const refused = report({ turn_index: 2, models: { ...models(0, 5), "flood-32": usage } });
+    await expectError(await client.send(access, refused, device), 400, "too-many-models");
+    expect(
+      receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}' AND turn_index = 2;`),
+    ).toBe("0");
+    // Names the user already has keep working.
+    expect((await client.send(access, report({ turn_index: 3, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
   });
 });
 
@@ -413,6 +445,17 @@ describe("protocol v2", () => {
     expect(
       receiver.sql(`SELECT count(*), event_at, resets_at, kind FROM limit_events WHERE email = '${email}';`),
     ).toBe("1|2026-11-27 01:00:00|2026-11-27 05:00:00|rate_limit");
+    // Out-of-bounds times are kept as the event's key but placed at the receive time, as for reports.
+    for (const timestamp_utc of ["0000-01-01T00:00:00Z", toRfc3339(Date.now() + 86_400_000)]) {
+      expect((await client.send(access, { ...event, timestamp_utc }, device, "/limit-event")).status).toBe(
+        200,
+      );
+    }
+    expect(
+      receiver.sql(
+        `SELECT max(abs(unixepoch(event_at) - unixepoch(received_at))) FROM limit_events WHERE email = '${email}' AND timestamp_utc != '${event.timestamp_utc}';`,
+      ),
+    ).toMatch(/^[01]$/);
     await expectError(
       await client.send(access, { ...event, timestamp_utc: "later" }, device, "/limit-event"),
       400,
@@ -424,6 +467,49 @@ describe("protocol v2", () => {
       "invalid-body",
     );
   });
+
+  test("POST /limit-event stores the limit type and overage status; a bad one is refused", async () => {
+    const { access, device, email } = await user();
+    const event = {
+      schema_version: 2,
+      session_id: "limited",
+      timestamp_utc: "2026-11-27T02:00:00Z",
+      kind: "rate_limit",
+      resets_at: "2026-12-01T00:00:00Z",
+      limit_type: "seven_day_opus",
+      overage_status: "rejected",
+    };
+    expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
+    // A reporter from before these fields: stored with NULLs.
+    const {
+      limit_type: _,
+      overage_status: __,
+      ...older
+    } = { ...event, timestamp_utc: "2026-11-27T03:00:00Z" };
+    expect((await client.send(access, older, device, "/limit-event")).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT event_at, coalesce(limit_type, '-'), coalesce(overage_status, '-') FROM limit_events WHERE email = '${email}' ORDER BY event_at;`,
+      ),
+    ).toBe("2026-11-27 02:00:00|seven_day_opus|rejected\n2026-11-27 03:00:00|-|-");
+    await expectError(
+      await client.send(access, { ...event, limit_type: "Five Hours; DROP" }, device, "/limit-event"),
+      400,
+      "invalid-body",
+    );
+  });
+});
+
+test("API answers are never cached: /token's access token, and every other answer, carry Cache-Control: no-store", async () => {
+  const { token, access } = await user();
+  const exchanged = await client.post("/token", token);
+  expect(exchanged.status).toBe(200);
+  expect(exchanged.headers.get("cache-control")).toBe("no-store");
+  const refused = await client.post("/token", "rtok_unknown");
+  expect(refused.headers.get("cache-control")).toBe("no-store");
+  const reported = await client.send(access, report({ session_id: "no-store" }));
+  expect(reported.headers.get("cache-control")).toBe("no-store");
+  expect((await fetch(`${receiver.url}/health`)).headers.get("cache-control")).toBe("no-store");
 });
 
 test("an unknown path answers 404 with a JSON error", async () => {

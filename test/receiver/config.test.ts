@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUILT_IN_PRICES } from "../../src/receiver/analytics/prices.ts";
 import { ConfigError, configWarnings, describeConfig, loadConfig } from "../../src/receiver/config.ts";
 
 describe("loadConfig", () => {
@@ -64,6 +68,46 @@ describe("loadConfig", () => {
       expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
       expect(() => loadConfig({ [name]: value })).toThrow(message);
     });
+  }
+});
+
+test("PRICES_FILE: unset is the built-in table; a good file is read; a missing or bad one stops the start in one line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-prices-"));
+  try {
+    expect(loadConfig({}).prices).toBe(BUILT_IN_PRICES);
+    expect(describeConfig(loadConfig({}))).toContain(`PRICES_FILE = built-in (${BUILT_IN_PRICES.takenOn})`);
+    const good = join(dir, "prices.json");
+    writeFileSync(
+      good,
+      JSON.stringify({
+        taken_on: "2027-02-01",
+        models: { m: { input: 1, output: 2, cache_write_5m: 1, cache_write_1h: 2, cache_read: 0.1 } },
+      }),
+    );
+    const config = loadConfig({ PRICES_FILE: good });
+    expect(config.prices.takenOn).toBe("2027-02-01");
+    expect(config.prices.models.m?.output).toBe(2);
+    expect(describeConfig(config)).toContain(`PRICES_FILE = ${good} (2027-02-01)`);
+
+    const missing = join(dir, "nope.json");
+    expect(() => loadConfig({ PRICES_FILE: missing })).toThrow(ConfigError);
+    expect(() => loadConfig({ PRICES_FILE: missing })).toThrow(
+      `PRICES_FILE=${missing}: cannot read the file (ENOENT)`,
+    );
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, '{"taken_on": "yesterday", "models": {}}');
+    expect(() => loadConfig({ PRICES_FILE: bad })).toThrow(
+      `PRICES_FILE=${bad}: "taken_on" must be the day the prices were read, as YYYY-MM-DD`,
+    );
+    for (const path of [missing, bad]) {
+      try {
+        loadConfig({ PRICES_FILE: path });
+      } catch (error) {
+        expect((error as Error).message).not.toContain("\n");
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

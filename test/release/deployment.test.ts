@@ -6,7 +6,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/controller.ts";
 import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
+import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -68,6 +70,30 @@ test.skipIf(!existsSync(GUIDE_PATH))("the copy of the guide's unit is the guide'
   expect(guide.slice(start, end + "WantedBy=multi-user.target".length)).toBe(GUIDE_UNIT);
 });
 
+/** systemd-analyze verify finds nothing to say and security rates the unit's exposure low. */
+function analyzeUnit(name: string, text: string, program: string): void {
+  const analyze = tool("systemd-analyze");
+  if (!analyze) return;
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
+  try {
+    // verify insists that ExecStart exists; everything else is the shipped file.
+    const fake = join(dir, "program");
+    writeFileSync(fake, "#!/bin/sh\n");
+    chmodSync(fake, 0o755);
+    const file = join(dir, name);
+    writeFileSync(file, text.replace(`ExecStart=${program}`, `ExecStart=${fake}`));
+    const verify = Bun.spawnSync([analyze, "verify", file]);
+    expect(verify.stderr.toString()).toBe("");
+    expect(verify.exitCode).toBe(0);
+    const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
+    const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
+    expect(Number(rating)).toBeLessThanOrEqual(3.5);
+    expect(security.exitCode).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const UNIT_TEXT = readFileSync(join(RELEASE, "ccflux-receiver.service"), "utf8");
 const unit = parseUnit(UNIT_TEXT);
 const one = (key: string) => {
@@ -94,6 +120,12 @@ describe("ccflux-receiver.service", () => {
     }
     expect(one("Service.ExecStart")).toBe("/usr/local/bin/ccflux-receiver");
     expect(one("Service.Restart")).toBe("on-failure");
+  });
+
+  test("does not restart on the exit statuses a restart cannot cure", () => {
+    expect(one("Service.RestartPreventExitStatus").split(" ").map(Number).sort()).toEqual(
+      [EXIT_STATUS.usage, EXIT_STATUS.schemaTooNew].sort(),
+    );
   });
 
   test("sets every Environment= of the guide but ADMIN_TOKEN, which moves to the private EnvironmentFile", () => {
@@ -130,26 +162,7 @@ describe("ccflux-receiver.service", () => {
   });
 
   test("systemd-analyze verifies it without a warning and rates its exposure low", () => {
-    const analyze = tool("systemd-analyze");
-    if (!analyze) return;
-    const dir = mkdtempSync(join(tmpdir(), "ccflux-unit-"));
-    try {
-      // verify insists that ExecStart exists; everything else is the shipped file.
-      const fake = join(dir, "ccflux-receiver");
-      writeFileSync(fake, "#!/bin/sh\n");
-      chmodSync(fake, 0o755);
-      const file = join(dir, "ccflux-receiver.service");
-      writeFileSync(file, UNIT_TEXT.replace("ExecStart=/usr/local/bin/ccflux-receiver", `ExecStart=${fake}`));
-      const verify = Bun.spawnSync([analyze, "verify", file]);
-      expect(verify.stderr.toString()).toBe("");
-      expect(verify.exitCode).toBe(0);
-      const security = Bun.spawnSync([analyze, "security", "--offline=yes", "--threshold=35", file]);
-      const rating = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1];
-      expect(Number(rating)).toBeLessThanOrEqual(3.5);
-      expect(security.exitCode).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    analyzeUnit("ccflux-receiver.service", UNIT_TEXT, "/usr/local/bin/ccflux-receiver");
   });
 });
 
@@ -184,6 +197,49 @@ describe("ccflux-receiver.env.example", () => {
   });
 });
 
+/** The receiver as the shipped env file runs it behind a proxy, with the dashboard on. */
+const PROXIED_ENV = { TRUST_PROXY: "true", ADMIN_TOKEN: "a-long-admin-token-for-the-proxy-tests" };
+
+/**
+ * Wrong logins through the proxy, each forging a new address in every header a client might try:
+ * the receiver must see, limit and audit the proxy's peer (127.0.0.1) every time.
+ */
+async function forgedAddressesDoNotCount(
+  origin: string,
+  receiver: TestReceiver,
+  init: { headers?: Record<string, string>; tls?: { rejectUnauthorized: boolean } } = {},
+): Promise<void> {
+  const statuses: number[] = [];
+  for (let i = 1; i <= LOGIN_ATTEMPTS_PER_MINUTE + 2; i++) {
+    const response = await fetch(`${origin}/admin/login`, {
+      method: "POST",
+      headers: {
+        ...init.headers,
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Real-IP": `203.0.113.${i}`,
+        "X-Forwarded-For": `198.51.100.${i}`,
+        Forwarded: `for=192.0.2.${i}`,
+      },
+      body: "token=wrong&next=%2Fadmin%2F",
+      redirect: "manual",
+      tls: init.tls,
+    });
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  expect(statuses).toEqual([...Array<number>(LOGIN_ATTEMPTS_PER_MINUTE).fill(401), 429, 429]);
+  expect(receiver.sql("SELECT DISTINCT address FROM admin_audit")).toBe("127.0.0.1");
+  // The request log names the address too, and never a forged one.
+  await Bun.sleep(100); // the log is flushed within 50 ms
+  const requests = receiver
+    .output()
+    .split("\n")
+    .filter((l) => l.includes(" request ") && l.includes("/admin"));
+  expect(requests.length).toBeGreaterThanOrEqual(LOGIN_ATTEMPTS_PER_MINUTE + 2);
+  for (const line of requests) expect(line).toContain(" address=127.0.0.1");
+  expect(receiver.output()).not.toMatch(/203\.0\.113\.|198\.51\.100\.|192\.0\.2\./);
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -206,7 +262,7 @@ describe("nginx.conf", () => {
   beforeAll(async () => {
     if (!nginx) return;
     dir = mkdtempSync(join(tmpdir(), "ccflux-nginx-"));
-    receiver = await startReceiver();
+    receiver = await startReceiver({ env: PROXIED_ENV });
     const openssl = Bun.spawnSync(
       // biome-ignore format: one option per pair reads better
       ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -283,6 +339,14 @@ http {
     expect(plain.status).toBe(301);
     expect(plain.headers.get("location")).toBe("https://ccflux.example.org/health");
   });
+
+  test("a client cannot forge the address the receiver limits and logs", async () => {
+    if (!nginx) return;
+    await forgedAddressesDoNotCount(`https://127.0.0.1:${httpsPort}`, receiver, {
+      headers: { Host: "ccflux.example.org" },
+      tls: { rejectUnauthorized: false },
+    });
+  });
 });
 
 describe("Caddyfile", () => {
@@ -300,5 +364,107 @@ describe("Caddyfile", () => {
     expect(validated.stdout.toString() + validated.stderr.toString()).toContain("Valid configuration");
     expect(validated.exitCode).toBe(0);
     expect(existsSync(file)).toBe(true);
+  });
+
+  test("a client cannot forge the address the receiver limits and logs", async () => {
+    const caddy = tool("caddy");
+    if (!caddy) return;
+    const dir = mkdtempSync(join(tmpdir(), "ccflux-caddy-"));
+    const receiver = await startReceiver({ env: PROXIED_ENV });
+    let proc: ReturnType<typeof Bun.spawn> | undefined;
+    try {
+      const port = await freePort();
+      // The shipped site block as it is, but served on a loopback port over plain HTTP (no
+      // certificate to fetch) and proxying to the test's receiver; no admin API, storage in dir.
+      const site = readFileSync(join(RELEASE, "Caddyfile"), "utf8")
+        .replace("ccflux.example.org {", `http://127.0.0.1:${port} {`)
+        .replace("127.0.0.1:8080", `127.0.0.1:${receiver.port}`);
+      const file = join(dir, "Caddyfile");
+      writeFileSync(file, `{\n\tadmin off\n\tstorage file_system ${dir}\n}\n${site}`);
+      const env = { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir };
+      proc = Bun.spawn([caddy, "run", "--config", file, "--adapter", "caddyfile"], {
+        env,
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
+        } catch (error) {
+          if (Date.now() > deadline || proc.exitCode !== null) throw error;
+        }
+        await Bun.sleep(50);
+      }
+      await forgedAddressesDoNotCount(`http://127.0.0.1:${port}`, receiver);
+    } finally {
+      proc?.kill("SIGTERM");
+      await proc?.exited;
+      await receiver.stop();
+      receiver.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe("ccflux-litestream.service and litestream.yml", () => {
+  const text = readFileSync(join(RELEASE, "ccflux-litestream.service"), "utf8");
+  const litestream = parseUnit(text);
+  const config = readFileSync(join(RELEASE, "litestream.yml"), "utf8");
+  const envExample = readFileSync(join(RELEASE, "litestream.env.example"), "utf8");
+
+  test("runs as the receiver's user on the receiver's database, hardened at least as much", () => {
+    for (const key of [
+      "Service.User",
+      "Service.Group",
+      "Service.WorkingDirectory",
+      "Service.ReadWritePaths",
+    ]) {
+      expect(`${key}=${litestream.get(key)}`).toBe(`${key}=${unit.get(key)}`);
+    }
+    const database = (unit.get("Service.Environment") ?? []).find((l) => l.startsWith("DATABASE_PATH="));
+    expect(litestream.get("Service.Environment")).toContain(database!);
+    for (const [key, values] of unit) {
+      if (
+        !key.startsWith("Service.") ||
+        !/^Service\.(Protect|Private|Restrict|NoNew|Lock|Capab|Ambient|UMask|SystemCallArch)/.test(key)
+      )
+        continue;
+      expect(`${key}=${litestream.get(key)}`).toBe(`${key}=${values}`);
+    }
+    expect(litestream.get("Service.ExecStart")).toEqual([
+      "/usr/local/bin/litestream replicate -config /etc/ccflux/litestream.yml",
+    ]);
+    // Independent of the receiver: no Requires/BindsTo/PartOf either way.
+    for (const key of ["Unit.Requires", "Unit.BindsTo", "Unit.PartOf", "Unit.Requisite"]) {
+      expect(litestream.has(key)).toBe(false);
+      expect(unit.has(key)).toBe(false);
+    }
+  });
+
+  test("systemd-analyze verifies it without a warning and rates its exposure low", () => {
+    analyzeUnit("ccflux-litestream.service", text, "/usr/local/bin/litestream");
+  });
+
+  test("the config takes every setting from the unit or its environment file, and the file names no other", () => {
+    const settings = config
+      .split("\n")
+      .filter((line) => !line.trim().startsWith("#"))
+      .join("\n");
+    const referenced = new Set([...settings.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!));
+    expect(referenced.size).toBeGreaterThanOrEqual(4);
+    const fromUnit = (litestream.get("Service.Environment") ?? []).map((l) => l.slice(0, l.indexOf("=")));
+    const fromFile = [...envExample.matchAll(/^#?([A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+    // Litestream reads the S3 keys from the environment by itself.
+    const readByLitestream = ["LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY"];
+    for (const name of referenced)
+      expect(`${name}: ${[...fromUnit, ...fromFile].includes(name)}`).toBe(`${name}: true`);
+    for (const name of fromFile) {
+      expect(`${name}: ${referenced.has(name) || readByLitestream.includes(name)}`).toBe(`${name}: true`);
+    }
+    expect(litestream.get("Service.EnvironmentFile")).toEqual(["/etc/ccflux/litestream.env"]);
+    // No secret in a world-readable file: the keys are empty in the example and absent from the config.
+    expect(settings).not.toMatch(/secret|access-key/i);
+    expect(envExample).toMatch(/^LITESTREAM_SECRET_ACCESS_KEY=$/m);
   });
 });

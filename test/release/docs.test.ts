@@ -132,11 +132,12 @@ describe("configuration.md: error codes", () => {
 });
 
 describe("configuration.md: reporter state files", () => {
+  const FOLDERS = new Set(["outbox", "seen", "spool"]);
   test("names every file and folder the reporter keeps, and nothing else", () => {
     const paths = statePaths({ HOME: "/home/someone" });
     const kept = Object.entries(paths)
       .filter(([key]) => key !== "dir")
-      .map(([key, path]) => (key === "outbox" || key === "spool" ? `${basename(path)}/` : basename(path)));
+      .map(([key, path]) => (FOLDERS.has(key) ? `${basename(path)}/` : basename(path)));
     const documented = tableUnder(REFERENCE, "Reporter state files").map((row) => code(row[0]!));
     expect([...documented].sort()).toEqual([...kept].sort());
   });
@@ -189,12 +190,17 @@ describe("configuration.md: command line", () => {
 describe("server-setup.md", () => {
   const setup = readFileSync(join(ROOT, "docs/server-setup.md"), "utf8");
 
-  test.each(["ccflux-receiver.service", "ccflux-receiver.env.example", "nginx.conf", "Caddyfile"])(
-    "shows release/%s exactly as shipped",
-    (name) => {
-      expect(setup).toContain(`\n${readFileSync(join(ROOT, "release", name), "utf8").trimEnd()}\n\`\`\``);
-    },
-  );
+  test.each([
+    "ccflux-receiver.service",
+    "ccflux-receiver.env.example",
+    "nginx.conf",
+    "Caddyfile",
+    "litestream.yml",
+    "litestream.env.example",
+    "ccflux-litestream.service",
+  ])("shows release/%s exactly as shipped", (name) => {
+    expect(setup).toContain(`\n${readFileSync(join(ROOT, "release", name), "utf8").trimEnd()}\n\`\`\``);
+  });
 
   test("prints the same startup block as the receiver", async () => {
     const documented = /```\n(ccflux-receiver config:\n[\s\S]*?listening on [^\n]+)\n```/.exec(setup)?.[1];

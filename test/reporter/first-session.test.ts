@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { statePaths } from "../../src/reporter/files.ts";
-import { assistant, jsonl, REPO_ROOT } from "./helpers.ts";
+import { assistant, jsonl, REPO_ROOT, usageLimitLine } from "./helpers.ts";
 import { type FakeHome, fakeHome, sumReports } from "./session.ts";
 
 const LAUNCHER = join(REPO_ROOT, "release", "plugin", "bin", "ccflux-launcher");
@@ -33,6 +33,8 @@ describe("the first session after an install or upgrade", () => {
     home.append(home.transcript("first"), jsonl(assistant({ id: "a1", output: 7, sessionId: "first" })));
     hookWithoutBinary(home, "first", "SessionStart");
     hookWithoutBinary(home, "first", "Stop");
+    // Its second turn hit the usage limit.
+    home.append(home.transcript("first"), jsonl(usageLimitLine({ sessionId: "first" })));
     hookWithoutBinary(home, "first", "StopFailure", { error: "rate_limit" });
     hookWithoutBinary(home, "first", "SessionEnd");
     const spool = statePaths(home.env).spool;

@@ -41,6 +41,8 @@ export interface LineOptions {
   sessionId?: string;
   timestamp?: string;
   version?: string;
+  /** usage.iterations, as newer Claude Code writes it (advisor calls among them). */
+  iterations?: unknown[];
 }
 
 /** One assistant line as Claude Code writes it, with usage. */
@@ -53,6 +55,7 @@ export function assistant(o: LineOptions): string {
   };
   if (o.split)
     usage.cache_creation = { ephemeral_5m_input_tokens: o.split[0], ephemeral_1h_input_tokens: o.split[1] };
+  if (o.iterations) usage.iterations = o.iterations;
   return JSON.stringify({
     type: "assistant",
     isSidechain: o.sidechain ?? false,
@@ -82,4 +85,108 @@ export function progressCopy(inner: string): string {
 
 export function jsonl(...lines: string[]): string {
   return lines.map((line) => `${line}\n`).join("");
+}
+
+export interface ApiErrorOptions {
+  uuid?: string;
+  timestamp?: string;
+  sessionId?: string;
+  sidechain?: boolean;
+  text?: string;
+  /** Top-level fields of the line besides the common ones (error, apiError, apiErrorParams…). */
+  fields: Record<string, unknown>;
+}
+
+/** A synthetic assistant line as Claude Code 2.1 writes for an API error (model `<synthetic>`, zero usage). */
+export function apiErrorLine(o: ApiErrorOptions): string {
+  const uuid = o.uuid ?? crypto.randomUUID();
+  return JSON.stringify({
+    parentUuid: crypto.randomUUID(),
+    isSidechain: o.sidechain ?? false,
+    type: "assistant",
+    uuid,
+    timestamp: o.timestamp ?? "2026-05-11T03:00:00.000Z",
+    sessionId: o.sessionId ?? "s-main",
+    version: "2.1.328",
+    message: {
+      id: crypto.randomUUID(),
+      container: null,
+      model: "<synthetic>",
+      role: "assistant",
+      stop_reason: "stop_sequence",
+      stop_sequence: "",
+      type: "message",
+      usage: {
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 },
+        service_tier: null,
+        cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 0 },
+      },
+      content: [{ type: "text", text: o.text ?? "API Error" }],
+    },
+    isApiErrorMessage: true,
+    ...o.fields,
+  });
+}
+
+export interface UsageLimitOptions extends Omit<ApiErrorOptions, "fields"> {
+  limitType?: string;
+  /** Unix seconds. */
+  resetsAt?: number;
+  overageStatus?: string;
+  /** Extra members of rate_limit_info. */
+  info?: Record<string, unknown>;
+}
+
+/** The line Claude Code writes when a subscriber's usage limit refuses a turn. */
+export function usageLimitLine(o: UsageLimitOptions = {}): string {
+  return apiErrorLine({
+    text: "You've hit your 5-hour limit · resets 8am (UTC)",
+    ...o,
+    fields: {
+      apiErrorStatus: 429,
+      error: "rate_limit",
+      apiError: "usage_limit_reached",
+      apiErrorParams: {
+        rate_limit_info: {
+          status: "rejected",
+          rateLimitType: o.limitType ?? "five_hour",
+          resetsAt: o.resetsAt ?? 1_778_486_400,
+          overageStatus: o.overageStatus ?? "rejected",
+          overageDisabledReason: "org_level_disabled_until",
+          ...o.info,
+        },
+      },
+    },
+  });
+}
+
+/** A server 429 that is not the seat's limit: no rate_limit_info, marked transient. */
+export function transientLimitLine(o: Omit<ApiErrorOptions, "fields"> = {}): string {
+  return apiErrorLine({
+    text: "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
+    ...o,
+    fields: { apiErrorStatus: 429, error: "rate_limit", apiErrorIsTransient: true },
+  });
+}
+
+/** An advisor call inside a response's usage.iterations: its own model and tokens. */
+export function advisorIteration(
+  model: string,
+  input: number,
+  output: number,
+  cacheRead = 0,
+  cacheWrite = 0,
+) {
+  return {
+    type: "advisor_message",
+    model,
+    input_tokens: input,
+    output_tokens: output,
+    cache_read_input_tokens: cacheRead,
+    cache_creation_input_tokens: cacheWrite,
+  };
 }

@@ -15,6 +15,8 @@ import {
   jsonl,
   REPO_ROOT,
   tempDir,
+  transientLimitLine,
+  usageLimitLine,
   userLine,
 } from "./helpers.ts";
 import {
@@ -175,6 +177,81 @@ describe("hook edge cases", () => {
     ]);
   });
 
+  const outputOf = (model = "claude-opus-4-6") =>
+    home.reports().reduce((sum, r) => sum + (r.models[model]?.output_tokens ?? 0), 0);
+
+  test("nested workflow agents count; a workflow journal does not; SubagentStop's named file counts once", () => {
+    home = fakeHome();
+    const sub = join(home.projectDir, "s1", "subagents");
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", output: 1 })));
+    home.append(join(sub, "workflows", "wf_1", "agent-w1.jsonl"), jsonl(assistant({ id: "w1", output: 10 })));
+    home.append(
+      join(sub, "workflows", "wf_1", "journal.jsonl"),
+      jsonl(assistant({ id: "j1", output: 1000 })),
+    );
+    home.hook("s1");
+    // A sub-agent file somewhere else, named by SubagentStop; and a named file also listed above.
+    const elsewhere = join(home.dir, "agents", "agent-x.jsonl");
+    home.append(elsewhere, jsonl(assistant({ id: "x1", output: 100 })));
+    const listed = join(sub, "workflows", "wf_1", "agent-w1.jsonl");
+    home.append(listed, jsonl(assistant({ id: "w2", output: 10_000 })));
+    home.hook("s1", "SubagentStop", { agent_transcript_path: elsewhere });
+    home.hook("s1", "SubagentStop", { agent_transcript_path: listed });
+    home.hook("s1", "SubagentStop", {
+      agent_transcript_path: join(sub, "workflows", "wf_1", "journal.jsonl"),
+    });
+    expect(outputOf()).toBe(10_111);
+    expect(
+      home.reports().reduce((sum, r) => sum + (r.models["claude-opus-4-6"]?.subagent?.output_tokens ?? 0), 0),
+    ).toBe(10_110);
+  });
+
+  test("a /btw replay (same message id, new requestId, sidechain file) counts once", () => {
+    home = fakeHome();
+    const now = new Date().toISOString();
+    home.append(
+      home.transcript("s1"),
+      jsonl(assistant({ id: "msg_1", requestId: "req_a", output: 40, timestamp: now })),
+    );
+    home.hook("s1");
+    home.append(
+      join(home.projectDir, "s1", "subagents", "agent-side.jsonl"),
+      jsonl(
+        assistant({ id: "msg_1", requestId: "req_btw", output: 40, sidechain: true, timestamp: now }),
+        assistant({ id: "msg_2", requestId: "req_btw2", output: 5, sidechain: true, timestamp: now }),
+      ),
+    );
+    home.hook("s1");
+    expect(outputOf()).toBe(45);
+  });
+
+  test("a resumed copy is counted once even after more than 10,000 other responses", () => {
+    home = fakeHome();
+    const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString();
+    home.append(home.transcript("old"), jsonl(assistant({ id: "msg_old", output: 7, timestamp: day(30) })));
+    home.hook("old");
+    const many = Array.from({ length: 10_050 }, (_, i) =>
+      assistant({ id: `msg_${i}`, output: 1, input: 0, cacheRead: 0, cacheWrite: 0, timestamp: day(1) }),
+    );
+    home.append(home.transcript("busy"), jsonl(...many));
+    home.hook("busy");
+    // Resumed a month later: the old response is copied into the new file under a new requestId.
+    home.append(
+      home.transcript("resumed"),
+      jsonl(
+        assistant({ id: "msg_old", requestId: "req_copy", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_old", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_new", output: 3, timestamp: day(0) }),
+      ),
+    );
+    home.hook("resumed");
+    expect(home.reports().map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens])).toEqual([
+      ["old", 7],
+      ["busy", 10_050],
+      ["resumed", 3],
+    ]);
+  });
+
   test("old-style sibling agent files count for their own session only", () => {
     home = fakeHome();
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", sessionId: "s1" })));
@@ -200,18 +277,84 @@ describe("hook edge cases", () => {
     ]);
   });
 
-  test("StopFailure on a rate limit queues a limit event; other failures do not", () => {
+  const limitEvents = () =>
+    home.outbox().flatMap((entry) => (entry.kind === "limit-event" ? [JSON.parse(entry.body)] : []));
+
+  test("headless: the usage-limit line becomes one limit event with its type and reset, whichever hook reads it", () => {
     home = fakeHome();
-    home.append(home.transcript("s1"), jsonl(userLine()));
-    home.hook("s1", "StopFailure", { error_type: "server_error" });
-    home.hook("s1", "StopFailure", { error_type: "rate_limit", error_message: "limit reached" });
-    const events = home.outbox().filter((entry) => entry.kind === "limit-event");
-    expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0]?.body ?? "{}")).toMatchObject({
-      schema_version: 2,
-      session_id: "s1",
-      kind: "rate_limit",
-    });
+    home.append(
+      home.transcript("s1"),
+      jsonl(
+        userLine(),
+        usageLimitLine({
+          timestamp: "2026-05-11T03:04:05.678Z",
+          limitType: "five_hour",
+          resetsAt: 1_778_490_000,
+        }),
+      ),
+    );
+    // claude -p kills StopFailure at once; SessionEnd reads the same line.
+    home.hook("s1", "SessionEnd");
+    home.hook("s1", "Stop");
+    expect(limitEvents()).toEqual([
+      {
+        schema_version: 2,
+        session_id: "s1",
+        timestamp_utc: "2026-05-11T03:04:05Z",
+        kind: "rate_limit",
+        resets_at: "2026-05-11T09:00:00Z",
+        limit_type: "five_hour",
+        overage_status: "rejected",
+      },
+    ]);
+  });
+
+  test("interactive: StopFailure runs before its line is written; the next hook sends it, and no limit twice", () => {
+    home = fakeHome();
+    const failure = (text: string) => ({ error: "rate_limit", last_assistant_message: text });
+    home.append(home.transcript("s1"), jsonl(userLine(), assistant({ id: "m1" })));
+    home.hook("s1", "StopFailure", failure("You've hit your 5-hour limit · resets 8am (UTC)"));
+    expect(limitEvents()).toEqual([]);
+    home.append(
+      home.transcript("s1"),
+      jsonl(usageLimitLine({ uuid: "first", timestamp: "2026-05-11T03:00:00Z", limitType: "five_hour" })),
+    );
+    // A later turn hits the weekly limit: its StopFailure again runs before its line exists, and must
+    // not take the first limit's line for its own (the first line is sent once, as itself).
+    home.hook("s1", "StopFailure", failure("You've hit your weekly limit · resets Mon 8am (UTC)"));
+    home.append(
+      home.transcript("s1"),
+      jsonl(usageLimitLine({ uuid: "second", timestamp: "2026-05-12T03:00:00Z", limitType: "seven_day" })),
+    );
+    home.hook("s1", "SessionEnd");
+    home.hook("s1", "SessionEnd");
+    expect(limitEvents().map((e) => [e.timestamp_utc, e.limit_type])).toEqual([
+      ["2026-05-11T03:00:00Z", "five_hour"],
+      ["2026-05-12T03:00:00Z", "seven_day"],
+    ]);
+  });
+
+  test("rate_limit failures that are not the seat's limit queue no limit event", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(userLine(), transientLimitLine()));
+    home.hook("s1", "StopFailure", { error: "rate_limit" });
+    home.hook("s1", "StopFailure", { error: "server_error" });
+    home.append(
+      join(home.projectDir, "s1", "subagents", "agent-a1.jsonl"),
+      jsonl(usageLimitLine({ sidechain: true })),
+    );
+    home.hook("s1", "SubagentStop");
+    expect(limitEvents()).toEqual([]);
+  });
+
+  test("a transcript read again from the start (replaced file) sends no limit event twice", () => {
+    home = fakeHome();
+    const limit = jsonl(usageLimitLine({ uuid: "only" }));
+    home.append(home.transcript("s1"), limit + jsonl(userLine(), userLine()));
+    home.hook("s1");
+    writeFileSync(home.transcript("s1"), limit);
+    home.hook("s1");
+    expect(limitEvents()).toHaveLength(1);
   });
 
   test("state, outbox and logs hold no prompt, path or code", () => {

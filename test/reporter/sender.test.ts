@@ -4,7 +4,7 @@ import { doctor, status } from "../../src/reporter/commands.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { readSenderStatus, runSender } from "../../src/reporter/sender.ts";
 import { FakeReceiver } from "./fake-receiver.ts";
-import { assistant, jsonl } from "./helpers.ts";
+import { assistant, jsonl, usageLimitLine } from "./helpers.ts";
 import { type FakeHome, fakeHome } from "./session.ts";
 
 let home: FakeHome;
@@ -155,9 +155,10 @@ test("400 drops the invalid report and goes on; timestamp-stale keeps it and nam
 
 test("a limit event goes to /limit-event, and an old receiver's 404 drops it", async () => {
   setup(0);
-  home.append(home.transcript("s1"), jsonl(assistant({ id: "x" })));
-  home.hook("s1", "StopFailure", { error_type: "rate_limit" });
-  home.hook("s1", "StopFailure", { error_type: "rate_limit" });
+  home.append(home.transcript("s1"), jsonl(assistant({ id: "x" }), usageLimitLine()));
+  home.hook("s1", "StopFailure", { error: "rate_limit" });
+  home.append(home.transcript("s1"), jsonl(usageLimitLine({ timestamp: "2026-05-11T04:00:00Z" })));
+  home.hook("s1", "SessionEnd");
   receiver.plan("/limit-event", { status: 404 });
   await runSender(home.env);
   expect(receiver.count("/limit-event")).toBe(2);

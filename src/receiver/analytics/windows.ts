@@ -125,3 +125,28 @@ export function summarizeWindows(windows: readonly UsageWindow[]): WindowSummary
     averageBilledTokens: windows.length === 0 ? 0 : sum / windows.length,
   };
 }
+
+/**
+ * Distinct sessions per window, for windows sorted oldest first: each (session, instant) counts
+ * in the last window starting at or before the instant, if the instant is before its end.
+ */
+export function sessionsPerWindow(
+  windows: readonly Pick<UsageWindow, "start" | "end">[],
+  sessionTimes: readonly { sessionId: string; at: number }[],
+): number[] {
+  const sets = windows.map(() => new Set<string>());
+  for (const { sessionId, at } of sessionTimes) {
+    let low = 0;
+    let high = windows.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (windows[mid]!.start <= at) {
+        found = mid;
+        low = mid + 1;
+      } else high = mid - 1;
+    }
+    if (found >= 0 && at < windows[found]!.end) sets[found]!.add(sessionId);
+  }
+  return sets.map((set) => set.size);
+}

@@ -197,4 +197,25 @@ export const MIGRATIONS: readonly string[] = [
     slot INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: what a limit event says about the limit (protocol v2 limit_type and overage_status).
+  `
+  ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
+  ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
+  `,
+  // 4: distinct model names are capped per user and per organisation (reports/model-names.ts).
+  // model_colours doubles as the organisation's list of names; the slot index makes the next slot
+  // a lookup instead of a scan.
+  `
+  CREATE TABLE user_models (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    PRIMARY KEY (email, model)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+
+  CREATE INDEX model_colours_slot ON model_colours (slot);
+  INSERT INTO model_colours (model, slot)
+    SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
+    FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
+  `,
 ];

@@ -15,6 +15,7 @@ import type { ReceiverContext } from "../context.ts";
 import { apiError, json } from "../http.ts";
 import type { Services } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
+import { MAX_MODELS_PER_ORGANISATION, MAX_MODELS_PER_USER, type ModelRefusal } from "./model-names.ts";
 import type { Signer } from "./service.ts";
 import { verifyEd25519 } from "./verify.ts";
 
@@ -26,6 +27,11 @@ const SIGNATURE_ADVICE: Record<SignatureError, string> = {
   "key-not-registered":
     "No device key with this public key is registered for this user; register it at POST /register-key.",
   "key-revoked": "This device key was revoked by IT; this device no longer reports.",
+};
+
+const MODEL_ADVICE: Record<ModelRefusal, string> = {
+  user: `This user has already reported ${MAX_MODELS_PER_USER} distinct model names, the most one user may; the report names another and was not stored. Ask IT to check this user's reports.`,
+  organisation: `All users together have already reported ${MAX_MODELS_PER_ORGANISATION} distinct model names, the most the receiver keeps; the report names another and was not stored. Ask IT to check the Models table on the dashboard.`,
 };
 
 /** The device that signed the request, null for an accepted unsigned one, or the refusal. */
@@ -93,10 +99,15 @@ export function reportsController(ctx: ReceiverContext) {
     .post(
       "/report",
       async ({ request }) => {
-        const done = await acceptSigned(request, validateReport, (services, ...args) =>
-          services.reports.store(...args),
-        );
+        const done = await acceptSigned(request, validateReport, (services, who, report, ...rest) => {
+          const refused = services.modelNames.admit(who.email, Object.keys(report.models));
+          return refused ?? services.reports.store(who, report, ...rest);
+        });
         if (done instanceof Response) return done;
+        if (typeof done.result === "string") {
+          ctx.log.warn("report refused: too many model names", { email: done.who.email, cap: done.result });
+          return apiError(400, "too-many-models", MODEL_ADVICE[done.result]);
+        }
         ctx.metrics.increment("reports_accepted");
         return json({ status: done.result > 0 ? "stored" : "already-stored", stored: done.result });
       },

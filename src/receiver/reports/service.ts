@@ -10,11 +10,24 @@ export interface Signer {
 }
 
 const FUTURE_TOLERANCE_MS = 10 * 60_000;
+/**
+ * How far before its receipt an event may be dated. Well past the 90-day rolling life of a refresh
+ * token, beyond which no device that was offline can send anyway; a time further back is a broken
+ * clock or a hostile report, and would stretch every all-time view over centuries.
+ */
+export const EVENT_HORIZON_DAYS = 400;
+const HORIZON_MS = EVENT_HORIZON_DAYS * 86_400_000;
 
-/** When the turn happened: the reporter's time unless it is missing, unparseable or in the future. */
+/**
+ * When the turn (or limit) happened: the reporter's time unless it is missing, unparseable, more
+ * than 10 minutes in the future or more than EVENT_HORIZON_DAYS in the past; then the receive
+ * time. Such a report is still stored, as PROTOCOL says for future times, so no turn is lost.
+ */
 export function eventTime(timestamp: string, receivedAt: number): number {
   const at = parseRfc3339(timestamp);
-  return at === null || at > receivedAt + FUTURE_TOLERANCE_MS ? receivedAt : at;
+  return at === null || at > receivedAt + FUTURE_TOLERANCE_MS || at < receivedAt - HORIZON_MS
+    ? receivedAt
+    : at;
 }
 
 type Row = [
@@ -91,10 +104,23 @@ export function createReportService(db: Database) {
   );
   const insertLimitEvent = db.query<
     unknown,
-    [string, string, string, string, string, string | null, string | null, string, string]
+    [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string | null,
+      string | null,
+      string | null,
+      string | null,
+      string,
+      string,
+    ]
   >(
-    `INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, resets_at, public_key, device_id, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, resets_at, limit_type, overage_status,
+       public_key, device_id, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, session_id, timestamp_utc) DO NOTHING`,
   );
 
@@ -184,7 +210,7 @@ export function createReportService(db: Database) {
 
     /** Returns whether the event was new. */
     storeLimitEvent(who: Identity, event: LimitEvent, signer: Signer | null, receivedAt: number): boolean {
-      const at = parseRfc3339(event.timestamp_utc)!;
+      const at = eventTime(event.timestamp_utc, receivedAt);
       const resets = event.resets_at ? parseRfc3339(event.resets_at) : null;
       const result = insertLimitEvent.run(
         who.email,
@@ -193,6 +219,8 @@ export function createReportService(db: Database) {
         toSqlTime(at),
         event.kind,
         resets === null ? null : toSqlTime(resets),
+        event.limit_type ?? null,
+        event.overage_status ?? null,
         signer?.publicKey ?? null,
         signer?.deviceId ?? "",
         toSqlTime(receivedAt),

@@ -468,10 +468,13 @@ describe("exports", () => {
     expect(csv.headers.get("content-disposition")).toMatch(/^attachment; filename="ccflux-usage-7days-/);
     const lines = (await csv.text()).trimEnd().split("\r\n");
     expect(lines[0]).toBe(
-      "day,email,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns",
+      "day,email,division,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns,cost_usd",
     );
     const today = new Date().toISOString().slice(0, 10);
-    expect(lines).toContain(`${today},export.me@example.org,claude-sonnet-4-5,10,20,300,40,0,0,0,1`);
+    // At Sonnet 4.5's list prices: 10 × $3 + 20 × $15 + 300 × $0.30 + 40 unsplit writes × $3.75, per million.
+    expect(lines).toContain(
+      `${today},export.me@example.org,engineering,claude-sonnet-4-5,10,20,300,40,0,0,0,1,0.00057`,
+    );
     expect(lines.length - 1).toBe(
       Number(receiver.sql(`SELECT count(*) FROM usage_daily WHERE day >= date('now', '-6 days');`)),
     );
@@ -482,8 +485,10 @@ describe("exports", () => {
     expect(rows.length).toBe(Number(receiver.sql("SELECT count(*) FROM usage_daily;")));
     expect(rows.find((r) => r.email === "export.me@example.org")).toMatchObject({
       day: today,
+      division: "engineering",
       input_tokens: 10,
       turns: 1,
+      cost_usd: 0.00057,
     });
 
     const bad = await admin.get("/admin/api/usage.csv?range=year");

@@ -132,7 +132,7 @@ describe("dashboard queries", () => {
 
   test("cards count distinct sessions and turns (not rows) and sum tokens in the range", () => {
     const overview = services.analytics.overview("30", NOW);
-    expect(overview.totals).toEqual({
+    expect(overview.totals).toMatchObject({
       users: 2,
       sessions: 3,
       turns: 4,
@@ -209,7 +209,7 @@ describe("dashboard queries", () => {
   test("a model keeps its colour slot; a new one gets the next", () => {
     const slots = services.analytics.modelColourSlots(["sonnet", "haiku"]);
     expect([slots.get("haiku"), slots.get("sonnet")]).toEqual([0, 1]);
-    const later = services.analytics.modelColourSlots(["opus", "sonnet"]);
+    const later = services.analytics.modelColourSlots(["opus", "sonnet", "haiku"]);
     expect([later.get("haiku"), later.get("sonnet"), later.get("opus")]).toEqual([0, 1, 2]);
   });
 
@@ -223,6 +223,57 @@ describe("dashboard queries", () => {
     const recent = services.analytics.recentEvents(3);
     expect(recent[0]).toMatchObject({ kind: "limit", email: "bob@example.org" });
     expect(recent).toHaveLength(3);
+  });
+});
+
+describe("cost at API list prices", () => {
+  const { services } = fresh();
+  const carol: Identity = {
+    email: "carol@example.org",
+    refreshTokenId: services.tokens.issue("carol@example.org", "data", 365, NOW).id,
+  };
+  const dan: Identity = {
+    email: "dan@example.org",
+    refreshTokenId: services.tokens.issue("dan@example.org", "data", 365, NOW).id,
+  };
+  // Carol: 1M output on Haiku 4.5 ($5) and a model with no list price. Dan: only the unknown model.
+  services.reports.store(
+    carol,
+    turn("c1", 0, NOW - 2 * HOUR, {
+      "claude-haiku-4-5-20251001": [0, 1_000_000, 0, 0],
+      "in-house": [5, 5, 5, 5],
+    }),
+    null,
+    NOW,
+  );
+  services.reports.store(dan, turn("d1", 0, NOW - HOUR, { "in-house": [7, 7, 7, 7] }), null, NOW);
+
+  test("per person, model, division and day; an unknown model is unpriced, never $0", () => {
+    const overview = services.analytics.overview("7", NOW);
+    const user = (email: string) => overview.users.find((u) => u.email === email)!;
+    expect(user("carol@example.org").cost).toEqual({ usd: 5, priced: true, unpricedModels: ["in-house"] });
+    expect(user("dan@example.org").cost).toEqual({ usd: 0, priced: false, unpricedModels: ["in-house"] });
+    expect(overview.models.find((m) => m.model === "in-house")?.cost.priced).toBe(false);
+    expect(overview.models.find((m) => m.model.startsWith("claude-haiku"))?.cost.usd).toBe(5);
+    expect(overview.divisions).toEqual([
+      expect.objectContaining({
+        division: "data",
+        users: 2,
+        cost: { usd: 5, priced: true, unpricedModels: ["in-house"] },
+      }),
+    ]);
+    expect(overview.daily.at(-1)?.cost.usd).toBe(5);
+    expect(overview.totals.cost.usd).toBe(5);
+    expect(services.analytics.userUsage("carol@example.org", "7", NOW).totals.cost.usd).toBe(5);
+  });
+
+  test("the export carries division and cost per row, null for the unpriced model", () => {
+    const rows = services.analytics.exportPage("7", NOW, { day: "", email: "", model: "" }, 10);
+    expect(rows.map((r) => [r.email, r.division, r.model, r.cost_usd])).toEqual([
+      ["carol@example.org", "data", "claude-haiku-4-5-20251001", 5],
+      ["carol@example.org", "data", "in-house", null],
+      ["dan@example.org", "data", "in-house", null],
+    ]);
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { csvCell, usageStream } from "../../../src/receiver/admin/export.ts";
 import { escapeHtml, html, trusted } from "../../../src/receiver/admin/html.ts";
 import { parseDays, parseId, parseRange, safeReturn, withNotice } from "../../../src/receiver/admin/model.ts";
+import { actorLabel } from "../../../src/receiver/admin/views/audit.ts";
 import {
   horizontalBars,
   modelColour,
@@ -13,13 +14,18 @@ import {
 } from "../../../src/receiver/admin/views/charts.ts";
 import {
   abbreviate,
+  costText,
+  countOf,
   formatInteger,
   formatPercent,
+  formatUsd,
   timeCell,
 } from "../../../src/receiver/admin/views/format.ts";
+
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
+import { dataTable } from "../../../src/receiver/admin/views/parts.ts";
 import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
-import type { UsageExportRow } from "../../../src/receiver/analytics/service.ts";
+import type { UsageExportRow } from "../../../src/receiver/analytics/usage-export.ts";
 import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -41,6 +47,43 @@ describe("html template", () => {
   test("only trusted() passes markup through, and escapeHtml covers the five special characters", () => {
     expect(html`${trusted("<style>a{}</style>")}`.text).toBe("<style>a{}</style>");
     expect(escapeHtml(`&<>"'`)).toBe("&amp;&lt;&gt;&quot;&#39;");
+  });
+});
+
+describe("words", () => {
+  test("every count reads right for one and for many", () => {
+    expect(countOf(1, "device key")).toBe("1 device key");
+    expect(countOf(2, "device key")).toBe("2 device keys");
+    expect(countOf(0, "user")).toBe("0 users");
+    expect(countOf(1, "entry", "entries")).toBe("1 entry");
+    expect(countOf(1500, "entry", "entries")).toBe("1,500 entries");
+  });
+
+  test("a table counts its rows with the same words, for one row and for many", () => {
+    const one = dataTable({
+      name: "t",
+      item: "device key",
+      columns: [],
+      rows: [html`<tr></tr>`],
+      empty: "",
+    }).text;
+    expect(one).toContain(">1 device key</span>");
+    const two = dataTable({
+      name: "t",
+      item: "entry",
+      items: "entries",
+      columns: [],
+      rows: [html`<tr></tr>`, html`<tr></tr>`],
+      empty: "",
+    }).text;
+    expect(two).toContain(">2 entries</span>");
+    expect(two).toContain('data-item="entry" data-items="entries"');
+  });
+
+  test("the audit log names who acted: a failed login is anonymous, from its address", () => {
+    expect(actorLabel({ actor: "anonymous", address: "203.0.113.7" })).toBe("anonymous, from 203.0.113.7");
+    expect(actorLabel({ actor: "session", address: "x" })).toBe("dashboard session");
+    expect(actorLabel({ actor: "bearer", address: "x" })).toBe("ADMIN_TOKEN (script)");
   });
 });
 
@@ -112,6 +155,28 @@ describe("form parsing", () => {
     }
   });
 
+  test("a return path is judged as the browser resolves it, so a notice added later cannot lead off-site", () => {
+    for (const evil of [
+      "/admin/..//evil.example/phish",
+      "/admin/%2e%2e//evil.example/phish",
+      "/admin/./..//evil.example/",
+      "/admin/x/../..//evil.example/",
+      "/admin/..",
+    ]) {
+      expect(`${evil} → ${safeReturn(evil, "/admin/")}`).toBe(`${evil} → /admin/`);
+    }
+    const kept = safeReturn("/admin/x/../devices?devices.q=a", "/admin/");
+    expect(kept).toBe("/admin/devices?devices.q=a");
+    expect(withNotice(kept, "revoked")).toBe("/admin/devices?devices.q=a&notice=revoked");
+  });
+
+  test("a return path outside Latin-1 comes back percent-encoded, fit for a Location header", () => {
+    const back = safeReturn("/admin/users/漢字@example.org?range=7", "/admin/");
+    expect(back).toBe("/admin/users/%E6%BC%A2%E5%AD%97@example.org?range=7");
+    expect(() => new Headers({ Location: back })).not.toThrow();
+    expect(safeReturn("/admin/?q=\u{1F642}", "/admin/")).toBe("/admin/?q=%F0%9F%99%82");
+  });
+
   test("notices are codes added to the query", () => {
     expect(withNotice("/admin/devices?devices.q=x", "device-revoked")).toBe(
       "/admin/devices?devices.q=x&notice=device-revoked",
@@ -148,7 +213,7 @@ describe("charts", () => {
     const chart = stackedColumns({
       title: "Tokens per day, the last 7 days",
       series: [{ name: "Input", colour: "#000" }],
-      columns: [{ label: "2026-11-27", values: [0] }],
+      columns: [{ label: "2026-11-27", tick: "27 Nov", values: [0] }],
       xLabel: "Day",
       yLabel: "Tokens",
       empty: "No reports in the last 7 days.",
@@ -165,8 +230,8 @@ describe("charts", () => {
         { name: "Output", colour: "#D55E00" },
       ],
       columns: [
-        { label: "2026-11-26", values: [1234567, 5] },
-        { label: "2026-11-27", values: [10, 0] },
+        { label: "2026-11-26", tick: "26 Nov", values: [1234567, 5] },
+        { label: "2026-11-27", tick: "27 Nov", values: [10, 0] },
       ],
       xLabel: "Day (UTC)",
       yLabel: "Tokens",
@@ -202,6 +267,17 @@ describe("charts", () => {
   });
 });
 
+describe("cost figures", () => {
+  test("dollars with cents, tiny amounts not shown as $0.00, unpriced said in words", () => {
+    expect(formatUsd(1234.5)).toBe("$1,234.50");
+    expect(formatUsd(0.001)).toBe("< $0.01");
+    expect(formatUsd(0)).toBe("$0.00");
+    expect(costText({ usd: 12.3, priced: true, unpricedModels: [] })).toBe("$12.30");
+    expect(costText({ usd: 12.3, priced: true, unpricedModels: ["x"] })).toBe("$12.30 + unpriced");
+    expect(costText({ usd: 0, priced: false, unpricedModels: ["x"] })).toBe("unpriced");
+  });
+});
+
 describe("exports", () => {
   test("CSV cells are quoted when needed and formulas from users' machines are defused", () => {
     expect(csvCell("plain")).toBe("plain");
@@ -209,12 +285,40 @@ describe("exports", () => {
     expect(csvCell("=HYPERLINK(1)")).toBe("'=HYPERLINK(1)");
     expect(csvCell("+1,2")).toBe('"\'+1,2"');
     expect(csvCell(-5)).toBe("-5");
+    // An unpriced model's cost is an empty cell, never 0.
+    expect(csvCell(null)).toBe("");
+  });
+
+  test("CSV defuses a formula wherever a spreadsheet may start a cell: after spaces and after any separator", () => {
+    // Leading spaces, and each delimiter a spreadsheet may split on (, ; tab | line breaks).
+    expect(csvCell(" =1+1")).toBe("' =1+1");
+    expect(csvCell("\u00a0@SUM(A1)")).toBe("'\u00a0@SUM(A1)");
+    expect(csvCell(";=cmd|' /C calc'!A0")).toBe(`";'=cmd|' /C calc'!A0"`);
+    expect(csvCell("model;=1+1")).toBe(`"model;'=1+1"`);
+    expect(csvCell("model, -2+3")).toBe(`"model,' -2+3"`);
+    expect(csvCell("a|+1")).toBe(`"a|'+1"`);
+    expect(csvCell("a\t@x")).toBe(`"a\t'@x"`);
+    expect(csvCell("\t=1")).toBe(`"'\t'=1"`);
+    expect(csvCell("\r=1")).toBe(`"'\r'=1"`);
+    expect(csvCell("a\n=1")).toBe(`"a\n'=1"`);
+    // Whatever the delimiter, no piece of a cell begins (after spaces) with a formula character.
+    for (const hostile of [";=1", " ;  =1", "x,=1;+2|@3\t-4", "=;=,=", "a;b"]) {
+      const cell = csvCell(hostile);
+      for (const piece of cell.replace(/^"|"$/g, "").split(/[,;|\t\r\n]/))
+        expect(`${hostile}: ${piece}`).not.toMatch(/: [ \u00a0]*[=+\-@]/);
+      if (/[,;|\t]/.test(hostile)) expect(cell).toStartWith('"');
+    }
+    // Ordinary values are left alone.
+    expect(csvCell("claude-opus-4-1")).toBe("claude-opus-4-1");
+    expect(csvCell("2026-11-27")).toBe("2026-11-27");
+    expect(csvCell("jsmith@example.org")).toBe("jsmith@example.org");
   });
 
   function rows(n: number): UsageExportRow[] {
     return Array.from({ length: n }, (_, i) => ({
       day: "2026-11-27",
       email: `u${String(i).padStart(5, "0")}@example.org`,
+      division: null,
       model: "m",
       input_tokens: i,
       output_tokens: 0,
@@ -224,6 +328,7 @@ describe("exports", () => {
       cache_write_1h_tokens: 0,
       requests: 0,
       turns: 1,
+      cost_usd: null,
     }));
   }
 
@@ -250,7 +355,7 @@ describe("exports", () => {
   test("an empty range is an empty JSON array and a CSV with only the header", async () => {
     expect(await new Response(usageStream("json", () => [])).json()).toEqual([]);
     expect(await new Response(usageStream("csv", () => [])).text()).toBe(
-      "day,email,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns\r\n",
+      "day,email,division,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cache_write_5m_tokens,cache_write_1h_tokens,requests,turns,cost_usd\r\n",
     );
   });
 
@@ -258,7 +363,7 @@ describe("exports", () => {
     const text = await new Response(usageStream("csv", pages(rows(5001)).fetch)).text();
     const lines = text.trimEnd().split("\r\n");
     expect(lines).toHaveLength(5002);
-    expect(lines[1]).toBe("2026-11-27,u00000@example.org,m,0,0,0,0,0,0,0,1");
+    expect(lines[1]).toBe("2026-11-27,u00000@example.org,,m,0,0,0,0,0,0,0,1,");
   });
 });
 

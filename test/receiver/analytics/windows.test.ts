@@ -4,6 +4,7 @@ import {
   computeWindows,
   floorToUtcHour,
   HOUR_MS,
+  sessionsPerWindow,
   summarizeWindows,
   type UsageWindow,
 } from "../../../src/receiver/analytics/windows.ts";
@@ -190,5 +191,27 @@ describe("summarizeWindows", () => {
       peakBilledTokens: 350,
       averageBilledTokens: 160,
     });
+  });
+});
+
+describe("sessionsPerWindow", () => {
+  const windows = computeWindows([turn("2026-05-11T09:10:00Z"), turn("2026-05-11T16:00:00Z")], FAR_FUTURE);
+
+  test("counts each session once per window it has an hour in; hours in no window count nowhere", () => {
+    const sessions = sessionsPerWindow(windows, [
+      { sessionId: "a", at: at("2026-05-11T09:00:00Z") },
+      { sessionId: "a", at: at("2026-05-11T10:00:00Z") },
+      { sessionId: "b", at: at("2026-05-11T13:00:00Z") },
+      // 14:00-16:00 lies between the windows 09-14 and 16-21.
+      { sessionId: "c", at: at("2026-05-11T14:00:00Z") },
+      { sessionId: "a", at: at("2026-05-11T16:00:00Z") },
+      { sessionId: "d", at: at("2026-05-11T08:00:00Z") },
+    ]);
+    expect(sessions).toEqual([2, 1]);
+  });
+
+  test("no windows, or no sessions, give zeros", () => {
+    expect(sessionsPerWindow([], [{ sessionId: "a", at: 0 }])).toEqual([]);
+    expect(sessionsPerWindow(windows, [])).toEqual([0, 0]);
   });
 });

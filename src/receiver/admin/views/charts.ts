@@ -3,7 +3,7 @@
 // every mark with the exact value. Colours are presentation attributes, not inline styles, so the
 // page's Content-Security-Policy needs no 'unsafe-inline'.
 import { type Html, html } from "../html.ts";
-import { abbreviate, formatInteger } from "./format.ts";
+import { abbreviate, countOf, formatInteger } from "./format.ts";
 
 /** Okabe–Ito, colour-blind safe; black is swapped for grey so it shows on the dark theme too. */
 export const OKABE_ITO = [
@@ -74,7 +74,10 @@ export function shortDay(day: string): string {
 }
 
 export interface Column {
+  /** In full, for the marks' titles. */
   label: string;
+  /** Under the axis. */
+  tick: string;
   values: readonly number[];
 }
 
@@ -91,10 +94,17 @@ export interface StackedColumnsChart {
   height?: number;
 }
 
-/** Vertical stacked columns, one per category (a day), series stacked bottom-up. */
+/** The largest value, 0 for none; a loop, since Math.max(...values) overflows the stack on long lists. */
+function largest(values: readonly number[]): number {
+  let max = 0;
+  for (const value of values) if (value > max) max = value;
+  return max;
+}
+
+/** Vertical stacked columns, one per category (a day, a week…), series stacked bottom-up. */
 export function stackedColumns(chart: StackedColumnsChart): Html {
   const totals = chart.columns.map((c) => c.values.reduce((a, b) => a + b, 0));
-  const max = Math.max(0, ...totals);
+  const max = largest(totals);
   if (max === 0) return emptyChart(chart.title, chart.empty);
   const width = 960;
   const height = chart.height ?? 300;
@@ -128,9 +138,9 @@ export function stackedColumns(chart: StackedColumnsChart): Html {
     });
     const label =
       i % labelEvery === 0
-        ? html`<text class="tick" x="${(left + i * slot + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${shortDay(column.label)}</text>`
+        ? html`<text class="tick" x="${(left + i * slot + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${column.tick}</text>`
         : "";
-    return html`<g>${segments}<title>${column.label}: ${formatInteger(totals[i]!)} tokens in all</title></g>${label}`;
+    return html`<g>${segments}<title>${column.label}: ${countOf(totals[i]!, "token")} in all</title></g>${label}`;
   });
   const body = html`<svg class="plot" viewBox="0 0 ${width} ${height}" role="img" aria-label="${chart.title}">${grid}<line class="axis" x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}"/>${bars}<text class="axis-label" x="${left + plotWidth / 2}" y="${height - 8}" text-anchor="middle">${chart.xLabel}</text><text class="axis-label" transform="translate(14 ${top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${chart.yLabel}</text></svg>`;
   return figure(chart.title, body, chart.series, chart.caption);
@@ -159,7 +169,7 @@ export interface HorizontalBarsChart {
 /** Horizontal bars, one per row (a user, a model), stacked by series, largest first as given. */
 export function horizontalBars(chart: HorizontalBarsChart): Html {
   const totals = chart.rows.map((r) => r.values.reduce((a, b) => a + b, 0));
-  const max = Math.max(0, ...totals);
+  const max = largest(totals);
   if (max === 0) return emptyChart(chart.title, chart.empty);
   const width = chart.width ?? 960;
   const left = Math.round(width * 0.3);

@@ -1,6 +1,7 @@
 // Numbers and times as the dashboard shows them (STYLE.md): thousands separated, abbreviated only
 // where space is tight, times as UTC instants that the page's script shows in the viewer's zone.
 import { fromSqlTime } from "../../../protocol/index.ts";
+import { type Cost, UNPRICED_NAMES_LISTED } from "../../analytics/cost.ts";
 import { type Html, html } from "../html.ts";
 
 const WHOLE = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -15,6 +16,11 @@ const UNITS: readonly [number, string][] = [
   [1e6, "M"],
   [1e3, "k"],
 ];
+
+/** "1 device key", "2 device keys", "1,500 entries": every count the dashboard writes out. */
+export function countOf(n: number, one: string, many = `${one}s`): string {
+  return `${formatInteger(n)} ${n === 1 ? one : many}`;
+}
 
 /** 1234567 → "1.2M"; below 1,000 the exact value. Three significant figures at most. */
 export function abbreviate(value: number): string {
@@ -65,4 +71,28 @@ export function timeSortKey(sqlTime: string | null): string {
 /** The part of an email before the @, for short labels ("jsmith's laptop"). */
 export function shortName(email: string): string {
   return email.split("@")[0] || email;
+}
+
+const USD = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2 });
+
+/** Dollars with cents; below a cent "< $0.01" rather than a misleading $0.00. */
+export function formatUsd(usd: number): string {
+  return usd > 0 && usd < 0.005 ? "< $0.01" : USD.format(usd);
+}
+
+/** "$12.30", "unpriced" (no price for any of it), or "$12.30 + unpriced" (some models have none). */
+export function costText(cost: Cost): string {
+  if (!cost.priced) return cost.unpricedModels.length > 0 ? "unpriced" : formatUsd(0);
+  return cost.unpricedModels.length > 0 ? `${formatUsd(cost.usd)} + unpriced` : formatUsd(cost.usd);
+}
+
+/** Says which models have no price, for a tooltip; "" when all are priced. */
+export function unpricedNote(cost: Cost): string {
+  const names = cost.unpricedModels;
+  if (names.length === 0) return "";
+  const listed =
+    names.length > UNPRICED_NAMES_LISTED
+      ? `${names.slice(0, UNPRICED_NAMES_LISTED).join(", ")} and others`
+      : names.join(", ");
+  return `No list price for ${listed}: those tokens are not in this figure.`;
 }

@@ -1,12 +1,34 @@
 // /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
-import { daysBetween, type RangeKey, rangeLabel, rangeStartDay } from "../../analytics/ranges.ts";
-import type { Overview, RecentEvent, TokenTotals, UserUsage } from "../../analytics/service.ts";
+
+import { addCost, type Cost, NO_COST } from "../../analytics/cost.ts";
+import type { DivisionUsage, Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
+import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
+import { addTokens, type DayUsage, type TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
-import { abbreviate, formatInteger, formatPercent, timeCell, timeSortKey } from "./format.ts";
+import {
+  abbreviate,
+  costText,
+  countOf,
+  formatInteger,
+  formatPercent,
+  timeCell,
+  timeSortKey,
+  unpricedNote,
+} from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
-import { card, dataTable, numberCell, rangeSelector, section, tierBadge, userHref } from "./parts.ts";
+import {
+  card,
+  costCell,
+  dataTable,
+  numberCell,
+  rangeSelector,
+  section,
+  tierBadge,
+  userHref,
+} from "./parts.ts";
+import { timeColumns } from "./time-columns.ts";
 
 const TOP_USERS_IN_CHART = 15;
 /** Drawing width of the charts shown two side by side. */
@@ -18,6 +40,8 @@ export interface OverviewData {
   recent: RecentEvent[];
   colourSlots: Map<string, number>;
   tierIntervalSecs: number;
+  /** The day the price table was read, for the cost note. */
+  pricesTakenOn: string;
 }
 
 export function tokenValues(t: TokenTotals): number[] {
@@ -32,8 +56,20 @@ export function cacheHitRate(t: TokenTotals): string {
   return formatPercent(t.cacheRead, t.input + t.cacheRead + t.cacheWrite);
 }
 
-export function usageCards(t: TokenTotals & { sessions: number; turns: number }, users?: number): Html {
-  return html`<div class="cards">${users === undefined ? "" : card("Users", users)}${card("Sessions", t.sessions)}${card(
+/** The cost note beside every cost figure: what it is and how old the prices are. */
+export function costNote(pricesTakenOn: string): string {
+  return `At API list prices of ${pricesTakenOn}, as a comparison: seats are not billed per token. Models without a list price are shown as unpriced, never as $0.`;
+}
+
+export function usageCards(
+  t: TokenTotals & { sessions: number; turns: number; cost: Cost },
+  users?: number,
+): Html {
+  return html`<div class="cards">${users === undefined ? "" : card("Users", users)}${card(
+    "At API prices",
+    costText(t.cost),
+    unpricedNote(t.cost) || "comparison figure",
+  )}${card("Sessions", t.sessions)}${card(
     "Turns",
     t.turns,
   )}${card("Input tokens", t.input)}${card("Output tokens", t.output)}${card("Cache reads", t.cacheRead)}${card(
@@ -42,46 +78,29 @@ export function usageCards(t: TokenTotals & { sessions: number; turns: number },
   )}${card("Cache hit rate", cacheHitRate(t), "cache reads ÷ (input + cache reads + cache writes)")}</div>`;
 }
 
-/** The daily chart's days: the whole range, or from the first day with data for all time. */
-export function chartDays(range: RangeKey, daily: readonly { day: string }[], now: number): string[] {
-  const first = range === "all" ? daily[0]?.day : rangeStartDay(range, now);
-  return first ? daysBetween(first, now) : [];
-}
-
 /**
  * `who` names the user on a user page ("" on the overview).
- * Tokens per day stacked by kind, then input and output alone: cache reads are usually many
- * times the rest, which would flatten the billed tokens into a sliver.
+ * Tokens per day (per week, month or years over a long range) stacked by kind, then input and
+ * output alone: cache reads are usually many times the rest, which would flatten the billed
+ * tokens into a sliver.
  */
-export function dailyCharts(
-  who: string,
-  range: RangeKey,
-  daily: readonly (TokenTotals & { day: string })[],
-  now: number,
-): Html {
-  const byDay = new Map(daily.map((d) => [d.day, d]));
-  const days = chartDays(range, daily, now);
+export function dailyCharts(who: string, range: RangeKey, daily: readonly DayUsage[], now: number): Html {
+  const { per, axis, columns } = timeColumns(range, daily, now);
   const label = rangeLabel(range);
   const empty = `No reports in ${label}.`;
   const title = (what: string) => (who ? `${who}: ${what}` : `${what[0]!.toUpperCase()}${what.slice(1)}`);
   return html`${stackedColumns({
-    title: title(`tokens per day by kind, ${label}`),
+    title: title(`tokens per ${per} by kind, ${label}`),
     series: TOKEN_SERIES,
-    columns: days.map((day) => {
-      const d = byDay.get(day);
-      return { label: day, values: d ? tokenValues(d) : [0, 0, 0, 0] };
-    }),
-    xLabel: "Day (UTC)",
+    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: tokenValues(c) })),
+    xLabel: axis,
     yLabel: "Tokens",
     empty,
   })}${stackedColumns({
-    title: title(`billed tokens per day (input and output), ${label}`),
+    title: title(`billed tokens per ${per} (input and output), ${label}`),
     series: TOKEN_SERIES.slice(0, 2),
-    columns: days.map((day) => {
-      const d = byDay.get(day);
-      return { label: day, values: d ? [d.input, d.output] : [0, 0] };
-    }),
-    xLabel: "Day (UTC)",
+    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: [c.input, c.output] })),
+    xLabel: axis,
     yLabel: "Tokens",
     empty,
     height: 200,
@@ -94,7 +113,7 @@ function userRow(view: View, user: UserUsage): Html {
     user.input,
   )}${numberCell(user.output)}${numberCell(user.cacheRead)}${numberCell(user.cacheWrite)}${numberCell(
     totalTokens(user),
-  )}${numberCell(user.sessions)}${numberCell(user.turns)}${numberCell(w ? w.peakBilledTokens : null)}${numberCell(
+  )}${costCell(user.cost)}${numberCell(user.sessions)}${numberCell(user.turns)}${numberCell(w ? w.peakBilledTokens : null)}${numberCell(
     w ? Math.round(w.averageBilledTokens) : null,
   )}${numberCell(w ? w.limitWindows : null)}<td data-value="${w?.tier ?? 0}">${tierBadge(w)}</td><td data-value="${timeSortKey(
     user.lastActive,
@@ -109,6 +128,7 @@ const USER_COLUMNS = [
   { key: "cache-reads", label: "Cache reads", numeric: true },
   { key: "cache-writes", label: "Cache writes", numeric: true },
   { key: "total", label: "Total", numeric: true, hint: "All four kinds of tokens" },
+  { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
   { key: "sessions", label: "Sessions", numeric: true },
   { key: "turns", label: "Turns", numeric: true },
   {
@@ -166,7 +186,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
     );
   const table = dataTable({
     name: "tiers",
-    noun: "tiers",
+    item: "tier",
     filter: false,
     columns: [
       { key: "tier", label: "Tier", byValue: true },
@@ -198,10 +218,48 @@ function tierSummary(users: readonly UserUsage[]): Html {
   }`;
 }
 
+function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html {
+  return dataTable({
+    name: "divisions",
+    item: "division",
+    filter: false,
+    columns: [
+      { key: "division", label: "Division" },
+      { key: "users", label: "Users", numeric: true },
+      { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
+      { key: "cache-reads", label: "Cache reads", numeric: true },
+      { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
+    ],
+    rows: [...divisions]
+      .sort((a, b) => b.input + b.output - (a.input + a.output))
+      .map(
+        (d) =>
+          html`<tr><td>${d.division ?? html`<span class="muted">no division</span>`}</td>${numberCell(d.users)}${numberCell(
+            d.input + d.output,
+          )}${numberCell(d.cacheRead)}${costCell(d.cost)}</tr>`,
+      ),
+    empty,
+  });
+}
+
+function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
+  return html`<details><summary>Cost per day</summary>${dataTable({
+    name: "days",
+    item: "day",
+    filter: false,
+    columns: [
+      { key: "day", label: "Day (UTC)" },
+      { key: "cost", label: "Cost", numeric: true },
+    ],
+    rows: [...daily].reverse().map((d) => html`<tr><td>${d.day}</td>${costCell(d.cost)}</tr>`),
+    empty,
+  })}</details>`;
+}
+
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
-    noun: "events",
+    item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
       { key: "user", label: "User" },
@@ -224,17 +282,68 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   });
 }
 
+type ModelRow = TokenTotals & { model: string; turns: number; users?: number; cost: Cost };
+
+/** Models drawn as bars of their own on a chart; the rest share one "other" bar. */
+export const MODEL_BARS = 8;
+/** Models listed as rows of their own in a models table; the rest share one row. */
+export const MODEL_ROWS = 50;
+const OTHER_COLOUR = "#999999";
+
+/**
+ * The `keep` largest models by tokens, largest first, and the sums of the rest (null when none
+ * is left over), so that neither a chart nor a page grows with the number of model names.
+ */
+export function largestModels(
+  models: readonly ModelRow[],
+  keep: number,
+): { shown: ModelRow[]; rest: (ModelRow & { count: number }) | null } {
+  const sorted = [...models].sort((a, b) => totalTokens(b) - totalTokens(a));
+  const others = sorted.slice(keep);
+  if (others.length === 0) return { shown: sorted, rest: null };
+  const rest = {
+    model: "",
+    count: others.length,
+    turns: 0,
+    input: 0,
+    output: 0,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cost: NO_COST,
+  };
+  for (const m of others) {
+    rest.turns += m.turns;
+    addTokens(rest, m);
+    rest.cost = addCost(rest.cost, m.cost);
+  }
+  return { shown: sorted.slice(0, keep), rest: { ...rest, model: `${others.length} other models` } };
+}
+
+/** The models a page draws in colour, whose colour slots it needs. */
+export function modelsInColour(models: readonly ModelRow[]): string[] {
+  return largestModels(models, Math.max(MODEL_BARS, MODEL_ROWS)).shown.map((m) => m.model);
+}
+
 export function modelTable(
   name: string,
-  models: readonly (TokenTotals & { model: string; turns: number; users?: number })[],
+  models: readonly ModelRow[],
   colourSlots: Map<string, number>,
   emptyMessage: string,
 ): Html {
   const grand = models.reduce((sum, m) => sum + totalTokens(m), 0);
   const withUsers = models.some((m) => m.users !== undefined);
+  const { shown, rest } = largestModels(models, MODEL_ROWS);
+  const row = (m: ModelRow, colour: string) =>
+    html`<tr><td><svg class="swatch" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${colour}"/></svg>${m.model}</td>${
+      withUsers ? numberCell(m.users ?? null) : ""
+    }${numberCell(m.turns)}${numberCell(m.input)}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(
+      m.cacheWrite,
+    )}${numberCell(totalTokens(m))}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}${costCell(
+      m.cost,
+    )}</tr>`;
   return dataTable({
     name,
-    noun: "models",
+    item: "model",
     filter: false,
     columns: [
       { key: "model", label: "Model" },
@@ -246,35 +355,29 @@ export function modelTable(
       { key: "cache-writes", label: "Cache writes", numeric: true },
       { key: "total", label: "Total", numeric: true },
       { key: "share", label: "Share", numeric: true, hint: "Share of all tokens in the range" },
+      { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
     ],
-    rows: [...models]
-      .sort((a, b) => totalTokens(b) - totalTokens(a))
-      .map(
-        (m) =>
-          html`<tr><td><svg class="swatch" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${modelColour(
-            colourSlots.get(m.model),
-          )}"/></svg>${m.model}</td>${withUsers ? numberCell(m.users ?? 0) : ""}${numberCell(m.turns)}${numberCell(
-            m.input,
-          )}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(m.cacheWrite)}${numberCell(
-            totalTokens(m),
-          )}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}</tr>`,
-      ),
+    rows: [
+      ...shown.map((m) => row(m, modelColour(colourSlots.get(m.model)))),
+      ...(rest ? [row({ ...rest, users: undefined }, OTHER_COLOUR)] : []),
+    ],
     empty: emptyMessage,
   });
 }
 
 export function modelChart(
   title: string,
-  models: readonly (TokenTotals & { model: string })[],
+  models: readonly ModelRow[],
   colourSlots: Map<string, number>,
   empty: string,
 ): Html {
-  const sorted = [...models].sort((a, b) => totalTokens(b) - totalTokens(a));
+  const { shown, rest } = largestModels(models, MODEL_BARS);
+  const bars = rest ? [...shown, rest] : shown;
   return horizontalBars({
     title,
-    series: [{ name: "Tokens", colour: "#999999" }],
-    rows: sorted.map((m) => ({ label: m.model, values: [totalTokens(m)] })),
-    rowColours: sorted.map((m) => modelColour(colourSlots.get(m.model))),
+    series: [{ name: "Tokens", colour: OTHER_COLOUR }],
+    rows: bars.map((m) => ({ label: m.model, values: [totalTokens(m)] })),
+    rowColours: bars.map((m) => (m === rest ? OTHER_COLOUR : modelColour(colourSlots.get(m.model)))),
     xLabel: "Tokens (all kinds)",
     empty,
     width: HALF_WIDTH,
@@ -297,7 +400,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "by-user",
     "Tokens by user",
     horizontalBars({
-      title: `Top ${Math.min(TOP_USERS_IN_CHART, topUsers.length)} users by tokens, ${label}`,
+      title: `Top ${countOf(Math.min(TOP_USERS_IN_CHART, topUsers.length), "user")} by tokens, ${label}`,
       series: TOKEN_SERIES,
       rows: topUsers.map((u) => ({
         label: u.email,
@@ -317,7 +420,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Usage by user",
     dataTable({
       name: "users",
-      noun: "users",
+      item: "user",
       columns: USER_COLUMNS,
       rows: [...overview.users].sort((a, b) => totalTokens(b) - totalTokens(a)).map((u) => userRow(view, u)),
       empty,
@@ -326,6 +429,11 @@ export function overviewPage(view: View, data: OverviewData): Html {
       computed,
       "not computed yet",
     )}.`,
+  )}${section(
+    "divisions",
+    "Divisions",
+    html`${divisionTable(overview.divisions, empty)}${dailyCostTable(overview.daily, empty)}`,
+    costNote(data.pricesTakenOn),
   )}${section("models", "Models", modelTable("models", overview.models, data.colourSlots, empty))}${section(
     "tiers",
     "Seat tier estimate",

@@ -1,8 +1,10 @@
 // Pieces several pages share: cards, the range selector, sortable tables, tier badges.
+
+import type { Cost } from "../../analytics/cost.ts";
+import type { WindowFigures } from "../../analytics/estimates.ts";
 import { RANGE_KEYS, type RangeKey, rangeLabel, rangeShortLabel } from "../../analytics/ranges.ts";
-import type { WindowFigures } from "../../analytics/service.ts";
 import { type Html, html } from "../html.ts";
-import { abbreviate, formatInteger } from "./format.ts";
+import { abbreviate, costText, countOf, formatInteger, unpricedNote } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";
 
 export function card(label: string, value: number | string, detail?: string): Html {
@@ -38,8 +40,10 @@ export interface TableColumn {
 export interface TableOptions {
   /** Names the table's state in the query string (`users.sort`, `users.q`). */
   name: string;
-  /** What a row is, plural ("users"), for the row count. */
-  noun: string;
+  /** What one row is ("user", "device key"), for the row count. */
+  item: string;
+  /** Its plural when not `item` + "s" ("entries"). */
+  items?: string;
   columns: readonly TableColumn[];
   rows: readonly Html[];
   empty: string;
@@ -49,10 +53,11 @@ export interface TableOptions {
 
 export function dataTable(options: TableOptions): Html {
   if (options.rows.length === 0) return html`<p class="empty">${options.empty}</p>`;
+  const items = options.items ?? `${options.item}s`;
   const tools =
     options.filter === false
       ? ""
-      : html`<div class="table-tools"><input type="search" data-filter-for="${options.name}" placeholder="Filter ${options.noun}…" aria-label="Filter ${options.noun}"><span class="count" data-count-for="${options.name}" data-noun="${options.noun}">${formatInteger(options.rows.length)} ${options.noun}</span></div>`;
+      : html`<div class="table-tools"><input type="search" data-filter-for="${options.name}" placeholder="Filter ${items}…" aria-label="Filter ${items}"><span class="count" data-count-for="${options.name}" data-item="${options.item}" data-items="${items}">${countOf(options.rows.length, options.item, items)}</span></div>`;
   return html`${tools}<div class="table-wrap"><table data-table="${options.name}">${
     options.caption ? html`<caption>${options.caption}</caption>` : ""
   }<thead><tr>${options.columns.map(
@@ -89,4 +94,12 @@ export function section(id: string, title: string, body: Html, note?: Html | str
 /** The path of a user's page; the email is the user's id, as usage is keyed by it. */
 export function userHref(email: string): string {
   return `/admin/users/${encodeURIComponent(email)}`;
+}
+
+/** A right-aligned cost cell that sorts by dollars; an unpriced figure sorts last. */
+export function costCell(cost: Cost): Html {
+  const note = unpricedNote(cost);
+  return html`<td class="num" data-value="${cost.priced ? cost.usd.toFixed(6) : -1}"${
+    note ? html` title="${note}"` : ""
+  }>${cost.priced ? costText(cost) : html`<span class="muted">${costText(cost)}</span>`}</td>`;
 }

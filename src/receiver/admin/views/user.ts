@@ -1,29 +1,27 @@
 // /admin/users/<email>: one person's daily usage, 5-hour windows, sessions, devices and tokens.
+
+import type { Cost } from "../../analytics/cost.ts";
+import type { WindowFigures } from "../../analytics/estimates.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
-import type {
-  LimitEventRow,
-  SessionSummary,
-  TokenTotals,
-  WindowFigures,
-  WindowWithSessions,
-} from "../../analytics/service.ts";
+import type { TokenTotals } from "../../analytics/totals.ts";
+import type { LimitEventRow, SessionSummary, WindowWithSessions } from "../../analytics/user.ts";
 import { summarizeWindows } from "../../analytics/windows.ts";
 import type { DeviceKeyRow } from "../../keys/service.ts";
 import type { RefreshTokenRow } from "../../tokens/service.ts";
 import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
-import { formatInteger, timeCell, timeSortKey } from "./format.ts";
+import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
-import { dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
+import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
 import { tokensTable } from "./tokens.ts";
 
 export interface UserPageData {
   email: string;
   range: RangeKey;
-  totals: TokenTotals & { sessions: number; turns: number };
+  totals: TokenTotals & { sessions: number; turns: number; cost: Cost };
   daily: (TokenTotals & { day: string })[];
-  models: (TokenTotals & { model: string; turns: number })[];
+  models: (TokenTotals & { model: string; turns: number; cost: Cost })[];
   lastActive: string | null;
   estimate: WindowFigures | null;
   windows: WindowWithSessions[];
@@ -33,13 +31,14 @@ export interface UserPageData {
   devices: DeviceKeyRow[];
   tokens: RefreshTokenRow[];
   colourSlots: Map<string, number>;
+  pricesTakenOn: string;
 }
 
 function windowsTable(windows: readonly WindowWithSessions[], label: string): Html {
   const instant = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
   return dataTable({
     name: "windows",
-    noun: "windows",
+    item: "window",
     columns: [
       { key: "start", label: "Start", byValue: true },
       { key: "end", label: "End", byValue: true },
@@ -69,7 +68,7 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
 function sessionsTable(sessions: readonly SessionSummary[]): Html {
   return dataTable({
     name: "sessions",
-    noun: "sessions",
+    item: "session",
     columns: [
       { key: "session", label: "Session" },
       { key: "first", label: "First turn", byValue: true },
@@ -98,7 +97,7 @@ function sessionsTable(sessions: readonly SessionSummary[]): Html {
 function limitEventsTable(events: readonly LimitEventRow[]): Html {
   return dataTable({
     name: "limits",
-    noun: "limit events",
+    item: "limit event",
     filter: false,
     columns: [
       { key: "at", label: "When", byValue: true },
@@ -152,6 +151,7 @@ export function userPage(view: View, data: UserPageData): Html {
     "models",
     "Models",
     modelTable("models", data.models, data.colourSlots, `No reports in ${label}.`),
+    costNote(data.pricesTakenOn),
   )}</div>${section(
     "windows",
     "5-hour windows",
@@ -161,7 +161,7 @@ export function userPage(view: View, data: UserPageData): Html {
     "sessions",
     "Sessions",
     sessionsTable(data.sessions),
-    `The ${formatInteger(data.sessionLimit)} most recent sessions in ${label} at most.`,
+    `The ${countOf(data.sessionLimit, "most recent session")} in ${label} at most.`,
   )}${section("devices", "Device keys", devicesTable(view, data.devices))}${section(
     "tokens",
     "Refresh tokens",
