@@ -10,6 +10,8 @@ import { badHost, routeTarget } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { startReplicationMonitor } from "./replication/monitor.ts";
+import { startRawEventPruning } from "./retention/schedule.ts";
 
 const API_ROUTES = new Set(["/token", "/register-key", "/report", "/limit-event", "/health", "/metrics"]);
 const STOP_DEADLINE_MS = 4500;
@@ -38,6 +40,9 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     log,
     metrics: new Metrics(),
     limiter: new RateLimiter(config.rateLimitPerMinute),
+    replication: config.litestreamMetricsUrl
+      ? startReplicationMonitor(config.litestreamMetricsUrl, config.databasePath, log)
+      : undefined,
   };
   const app = createApp(ctx);
   // Requests routed on a copy (a very short Host) keep their peer address through the original.
@@ -103,12 +108,15 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
   log.info("started", { version: VERSION });
   for (const warning of configWarnings(config)) log.warn(warning);
   const tiers = startTierRecomputation(ctx);
+  const pruning = startRawEventPruning(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       log.info("stopping", { reason: "signal" });
       tiers.stop();
+      pruning.stop();
+      ctx.replication?.stop();
       const force = setTimeout(() => server.stop(true), STOP_DEADLINE_MS);
       await server.stop(); // finishes requests in flight
       clearTimeout(force);

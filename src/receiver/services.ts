@@ -7,6 +7,7 @@ import { createHealthService } from "./health/service.ts";
 import { createKeyService } from "./keys/service.ts";
 import { createModelNames } from "./reports/model-names.ts";
 import { createReportService } from "./reports/service.ts";
+import { createRetentionService } from "./retention/service.ts";
 import { createTokenService } from "./tokens/service.ts";
 
 export function createServices(db: Database, config: Config) {
@@ -15,6 +16,7 @@ export function createServices(db: Database, config: Config) {
     tokens: createTokenService(db, config),
     keys: createKeyService(db),
     reports: createReportService(db),
+    retention: createRetentionService(db),
     modelNames: createModelNames(db),
     health: createHealthService(db),
     admin: createAdminService(db, config.adminToken),

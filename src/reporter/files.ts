@@ -41,6 +41,7 @@ export interface StatePaths {
   outbox: string;
   /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
   spool: string;
+  journal: string;
   activityLog: string;
   errorsLog: string;
 }
@@ -60,6 +61,7 @@ export function statePaths(env: Env): StatePaths {
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
     spool: join(dir, "spool"),
+    journal: join(dir, "journal.jsonl"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };
