@@ -61,16 +61,18 @@ describe("the first session after an install or upgrade", () => {
 
   test("more kept inputs than one hook handles are worked off over the next hooks, each once", () => {
     home = fakeHome();
+    // Kept as the launcher keeps them (its own test above): <seconds>-<pid>.json.
+    const spool = statePaths(home.env).spool;
     for (let i = 0; i < 60; i++) {
       home.append(home.transcript(`s${i}`), jsonl(assistant({ id: `m${i}`, output: 1, sessionId: `s${i}` })));
-      hookWithoutBinary(home, `s${i}`, "Stop");
+      home.append(join(spool, `1800000000-${1000 + i}.json`), home.hookInput(`s${i}`, "Stop"));
     }
     home.hook("s0", "Stop");
     expect(home.reports().length).toBeLessThan(60);
     home.hook("s0", "Stop");
     const { totals } = sumReports(home.reports());
     expect(totals["claude-opus-4-6"]?.output_tokens).toBe(60);
-    expect(readdirSync(statePaths(home.env).spool)).toEqual([]);
+    expect(readdirSync(spool)).toEqual([]);
   });
 
   test("a kept input that is not hook JSON is dropped and changes nothing", () => {
