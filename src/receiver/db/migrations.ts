@@ -218,4 +218,8 @@ export const MIGRATIONS: readonly string[] = [
     SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
     FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
   `,
+  // 5: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
+  `
+  CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
 ];
