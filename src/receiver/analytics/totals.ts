@@ -24,6 +24,12 @@ export const CACHE_SPLIT_SUMS = `sum(cache_write_5m_tokens) AS cacheWrite5m, sum
 export function noTokens(): TokenTotals {
   return { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
 }
+/**
+ * A user's latest turn (`at`), to the second, from the newest hour row: one index lookup.
+ * Hours written before the column existed fall back to the hour.
+ */
+export const LAST_ACTIVE = `SELECT coalesce(last_event_at, hour) AS at FROM usage_hourly WHERE email = ?
+  ORDER BY hour DESC LIMIT 1`;
 
 /** Adds `row`'s four token counts into `into`. */
 export function addTokens(into: TokenTotals, row: TokenTotals): void {

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { readDelivery } from "../../protocol/delivery.ts";
 import {
   parseRfc3339,
   parseSignatureHeader,
@@ -75,28 +76,34 @@ export function reportsController(ctx: ReceiverContext) {
 
   /**
    * Every check up to and including the signature, then `write` in the shared commit (touching the
-   * signing key's last_seen_at beside it); the answer, or what `write` returned once committed.
+   * signing key's last_seen_at and recording its delivery beside it); the answer, or what `write`
+   * returned once committed with the `delivery_held` to answer (absent for an unsigned request or
+   * one without delivery_seq).
    */
   async function acceptSigned<T, R>(
     request: Request,
     validate: (body: unknown) => { ok: true; value: T } | { ok: false; message: string },
     write: (services: Services, who: Identity, value: T, signer: Signer | null, now: number) => R,
-  ): Promise<Response | { who: Identity; value: T; result: R }> {
+  ): Promise<Response | { who: Identity; value: T; result: R; held: { delivery_held?: number } }> {
     const req = await authorize(ctx, request, countRejection);
     if (req instanceof Response) return req;
     const valid = validate(req.json);
     if (!valid.ok) return apiError(400, "invalid-body", valid.message);
+    const delivery = readDelivery(req.json);
+    if (delivery && "error" in delivery) return apiError(400, "invalid-body", delivery.error);
     const now = Date.now();
     const signer = checkSignature(ctx, request, req, now);
     if (typeof signer === "string") {
       ctx.metrics.increment("reports_sig_rejected");
       return apiError(403, signer, SIGNATURE_ADVICE[signer]);
     }
-    const result = await ctx.store.write((services) => {
+    return ctx.store.write((services) => {
       if (signer) services.keys.touch(signer.publicKey, now);
-      return write(services, req.identity, valid.value, signer, now);
+      const result = write(services, req.identity, valid.value, signer, now);
+      const held =
+        signer && delivery ? { delivery_held: services.keys.recordDelivery(signer.publicKey, delivery) } : {};
+      return { who: req.identity, value: valid.value, result, held };
     });
-    return { who: req.identity, value: valid.value, result };
   }
 
   return new Elysia({ name: "reports" })
@@ -113,7 +120,11 @@ export function reportsController(ctx: ReceiverContext) {
           return apiError(400, "too-many-models", MODEL_ADVICE[done.result]);
         }
         ctx.metrics.increment("reports_accepted");
-        return json({ status: done.result > 0 ? "stored" : "already-stored", stored: done.result });
+        return json({
+          status: done.result > 0 ? "stored" : "already-stored",
+          stored: done.result,
+          ...done.held,
+        });
       },
       { parse: "none" },
     )
@@ -137,7 +148,7 @@ export function reportsController(ctx: ReceiverContext) {
         }
         ctx.metrics.increment("limit_events_accepted");
         if (done.result) ctx.log.info("limit event", { email: done.who.email, kind: done.value.kind });
-        return json({ status: done.result ? "stored" : "already-stored" });
+        return json({ status: done.result ? "stored" : "already-stored", ...done.held });
       },
       { parse: "none" },
     );

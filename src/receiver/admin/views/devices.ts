@@ -27,7 +27,7 @@ export function devicesTable(
   const returnTo = `${view.url.pathname}${view.url.search}`;
   return dataTable({
     name: "devices",
-    noun: "device keys",
+    item: "device key",
     columns: [
       { key: "user", label: "User" },
       { key: "device", label: "Device id" },

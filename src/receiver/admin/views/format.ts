@@ -17,6 +17,11 @@ const UNITS: readonly [number, string][] = [
   [1e3, "k"],
 ];
 
+/** "1 device key", "2 device keys", "1,500 entries": every count the dashboard writes out. */
+export function countOf(n: number, one: string, many = `${one}s`): string {
+  return `${formatInteger(n)} ${n === 1 ? one : many}`;
+}
+
 /** 1234567 → "1.2M"; below 1,000 the exact value. Three significant figures at most. */
 export function abbreviate(value: number): string {
   const magnitude = Math.abs(value);

@@ -10,6 +10,7 @@ import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./cha
 import {
   abbreviate,
   costText,
+  countOf,
   formatInteger,
   formatPercent,
   timeCell,
@@ -185,7 +186,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
     );
   const table = dataTable({
     name: "tiers",
-    noun: "tiers",
+    item: "tier",
     filter: false,
     columns: [
       { key: "tier", label: "Tier", byValue: true },
@@ -220,7 +221,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
 function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html {
   return dataTable({
     name: "divisions",
-    noun: "divisions",
+    item: "division",
     filter: false,
     columns: [
       { key: "division", label: "Division" },
@@ -244,7 +245,7 @@ function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html
 function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
   return html`<details><summary>Cost per day</summary>${dataTable({
     name: "days",
-    noun: "days",
+    item: "day",
     filter: false,
     columns: [
       { key: "day", label: "Day (UTC)" },
@@ -258,7 +259,7 @@ function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: st
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
-    noun: "events",
+    item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
       { key: "user", label: "User" },
@@ -339,7 +340,7 @@ export function modelTable(
     )}</tr>`;
   return dataTable({
     name,
-    noun: "models",
+    item: "model",
     filter: false,
     columns: [
       { key: "model", label: "Model" },
@@ -396,7 +397,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "by-user",
     "Tokens by user",
     horizontalBars({
-      title: `Top ${Math.min(TOP_USERS_IN_CHART, topUsers.length)} users by tokens, ${label}`,
+      title: `Top ${countOf(Math.min(TOP_USERS_IN_CHART, topUsers.length), "user")} by tokens, ${label}`,
       series: TOKEN_SERIES,
       rows: topUsers.map((u) => ({
         label: u.email,
@@ -416,7 +417,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Usage by user",
     dataTable({
       name: "users",
-      noun: "users",
+      item: "user",
       columns: USER_COLUMNS,
       rows: [...overview.users].sort((a, b) => totalTokens(b) - totalTokens(a)).map((u) => userRow(view, u)),
       empty,
