@@ -230,4 +230,8 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
   WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
   `,
+  // 7: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
+  `
+  CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
 ];
