@@ -58,7 +58,7 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
-    journal: join(dir, "journal.jsonl"),
+    journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };
