@@ -13,6 +13,7 @@ import {
   HOUR_COLUMNS,
   type HourRow,
   hourPoint,
+  LAST_ACTIVE,
   SUMS,
   type TokenTotals,
 } from "./totals.ts";
@@ -40,9 +41,7 @@ export interface WindowWithSessions extends UsageWindow {
 
 export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
-  const lastActive = db.query<{ hour: string | null }, [string]>(
-    "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
-  );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
   const userDaily = db.query<DayUsage, [string, string]>(
     `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? GROUP BY day ORDER BY day`,
   );
@@ -68,9 +67,15 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      FROM usage_events WHERE email = ? AND event_at >= ?
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
-  const userLimitEvents = db.query<LimitEventRow, [string]>(
+  const userLimitTimes = db.query<{ eventAt: string }, [string]>(
+    "SELECT event_at AS eventAt FROM limit_events WHERE email = ?",
+  );
+  const userLimitEvents = db.query<LimitEventRow, [string, number, number]>(
     `SELECT event_at AS eventAt, kind, resets_at AS resetsAt, device_id AS deviceId, session_id AS sessionId
-     FROM limit_events WHERE email = ? ORDER BY event_at DESC`,
+     FROM limit_events WHERE email = ? ORDER BY event_at DESC, id DESC LIMIT ? OFFSET ?`,
+  );
+  const userLimitEventCount = db.query<{ n: number }, [string]>(
+    "SELECT count(*) AS n FROM limit_events WHERE email = ?",
   );
   const userKnown = db.query<{ one: number }, [string, string, string]>(
     `SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM usage_hourly WHERE email = ?)
@@ -96,7 +101,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
         totals,
         daily: userDaily.all(email, startDay),
         models,
-        lastActive: lastActive.get(email)?.hour ?? null,
+        lastActive: lastActive.get(email)?.at ?? null,
         estimate: estimates.of(range, email),
       };
     },
@@ -108,7 +113,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      */
     userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
       const from = rangeStartMs(range, now);
-      const limitTimes = userLimitEvents.all(email).map((row) => fromSqlTime(row.eventAt));
+      const limitTimes = userLimitTimes.all(email).map((row) => fromSqlTime(row.eventAt));
       const windows = computeWindows(userHours.all(email).map(hourPoint), now, limitTimes).filter(
         (w) => w.start >= from,
       );
@@ -123,8 +128,13 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       return userSessions.all(email, `${rangeStartDay(range, now)} 00:00:00`, limit);
     },
 
-    userLimitEvents(email: string): LimitEventRow[] {
-      return userLimitEvents.all(email);
+    /** One page of the user's limit events, newest first. */
+    userLimitEvents(email: string, offset: number, limit: number): LimitEventRow[] {
+      return userLimitEvents.all(email, limit, offset);
+    },
+
+    userLimitEventCount(email: string): number {
+      return userLimitEventCount.get(email)!.n;
     },
   };
 }
