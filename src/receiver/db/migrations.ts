@@ -202,4 +202,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
   `,
+  // 4: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
+  `
+  ALTER TABLE usage_events ADD COLUMN hours TEXT;
+  `,
 ];
