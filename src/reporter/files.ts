@@ -39,6 +39,7 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
+  journal: string;
   activityLog: string;
   errorsLog: string;
 }
@@ -57,6 +58,7 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
+    journal: join(dir, "journal.jsonl"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

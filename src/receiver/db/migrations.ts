@@ -202,7 +202,28 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
   `,
-  // 4: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // 4: distinct model names are capped per user and per organisation (reports/model-names.ts).
+  // model_colours doubles as the organisation's list of names; the slot index makes the next slot
+  // a lookup instead of a scan.
+  `
+  CREATE TABLE user_models (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    PRIMARY KEY (email, model)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+
+  CREATE INDEX model_colours_slot ON model_colours (slot);
+  INSERT INTO model_colours (model, slot)
+    SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
+    FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
+  `,
+  // 5: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // a restored or copied database answers its own, older number and reporters send again what it lacks.
+  `
+  ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 6: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
   // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
   `
   ALTER TABLE usage_events ADD COLUMN hours TEXT;

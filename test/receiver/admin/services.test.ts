@@ -209,7 +209,7 @@ describe("dashboard queries", () => {
   test("a model keeps its colour slot; a new one gets the next", () => {
     const slots = services.analytics.modelColourSlots(["sonnet", "haiku"]);
     expect([slots.get("haiku"), slots.get("sonnet")]).toEqual([0, 1]);
-    const later = services.analytics.modelColourSlots(["opus", "sonnet"]);
+    const later = services.analytics.modelColourSlots(["opus", "sonnet", "haiku"]);
     expect([later.get("haiku"), later.get("sonnet"), later.get("opus")]).toEqual([0, 1, 2]);
   });
 
