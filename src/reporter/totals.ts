@@ -132,12 +132,8 @@ export class TurnTotals {
           }
           addModel(entry.model, part);
           if (hour === UNTIMED) continue;
-          const counts = (entry.hours[hour] ??= {
-            input_tokens: 0,
-            output_tokens: 0,
-            cache_read_tokens: 0,
-            cache_write_tokens: 0,
-          });
+          const counts = entry.hours[hour] ?? tokenCounts(emptyUsage());
+          entry.hours[hour] = counts;
           for (const field of TOKEN_FIELDS) counts[field] += part.usage[field];
         }
       };
