@@ -56,3 +56,45 @@ test("a file that is not a database is refused with a message naming DATABASE_PA
   writeFileSync(path, "not sqlite ".repeat(100));
   expect(() => openDatabase(path)).toThrow(/DATABASE_PATH=.*garbage\.db: cannot open the database/);
 });
+
+test("last active: the latest hour of each user gets the time of their latest turn; older hours stay empty", () => {
+  const path = join(dir, "last-active.db");
+  const before = new Database(path, { create: true, strict: true });
+  configure(before);
+  migrate(
+    before,
+    MIGRATIONS.slice(
+      0,
+      MIGRATIONS.findIndex((m) => m.includes("ADD COLUMN last_event_at")),
+    ),
+  );
+  const event = (email: string, session: string, at: string) =>
+    before.run(
+      `INSERT INTO usage_events (email, session_id, turn_index, model, event_at, received_at, input_tokens,
+         output_tokens, cache_read_tokens, cache_write_tokens, schema_version)
+       VALUES (?, ?, 0, 'm', ?, ?, 1, 1, 1, 1, 1)`,
+      [email, session, at, at],
+    );
+  event("a@example.org", "s1", "2026-11-26 09:12:00");
+  event("a@example.org", "s2", "2026-11-27 10:41:07");
+  event("a@example.org", "s3", "2026-11-27 10:05:00");
+  event("b@example.org", "s1", "2026-11-20 23:59:59");
+  for (const [email, hour] of [
+    ["a@example.org", "2026-11-26 09:00:00"],
+    ["a@example.org", "2026-11-27 10:00:00"],
+    ["b@example.org", "2026-11-20 23:00:00"],
+  ])
+    before.run("INSERT INTO usage_hourly (email, hour, turns) VALUES (?, ?, 1)", [email!, hour!]);
+  before.close();
+
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT email, hour, coalesce(last_event_at, '-') FROM usage_hourly ORDER BY email, hour;"),
+  ).toBe(
+    [
+      "a@example.org|2026-11-26 09:00:00|-",
+      "a@example.org|2026-11-27 10:00:00|2026-11-27 10:41:07",
+      "b@example.org|2026-11-20 23:00:00|2026-11-20 23:59:59",
+    ].join("\n"),
+  );
+});

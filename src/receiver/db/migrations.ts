@@ -223,7 +223,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
   `,
-  // 6: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // 6: the time of the latest turn in each user-hour, so "last active" is exact rather than the
+  // hour it fell in. Filled for each user's latest hour (all a page reads); older hours stay NULL.
+  `
+  ALTER TABLE usage_hourly ADD COLUMN last_event_at TIMESTAMP;
+  UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
+  WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
+  `,
+  // 7: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
   // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
   `
   ALTER TABLE usage_events ADD COLUMN hours TEXT;

@@ -125,15 +125,17 @@ export function createReportService(db: Database) {
        subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
        turns = turns + excluded.turns`,
   );
-  const addHourly = db.query<unknown, [string, string, number, number, number, number, number]>(
-    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
+  const addHourly = db.query<unknown, [string, string, number, number, number, number, number, string]>(
+    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
+       last_event_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, hour) DO UPDATE SET
        input_tokens = input_tokens + excluded.input_tokens,
        output_tokens = output_tokens + excluded.output_tokens,
        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-       turns = turns + excluded.turns`,
+       turns = turns + excluded.turns,
+       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)`,
   );
   const addSessionDay = db.query<unknown, [string, string, string, number]>(
     `INSERT INTO session_days (email, day, session_id, turns) VALUES (?, ?, ?, ?)
@@ -238,7 +240,9 @@ export function createReportService(db: Database) {
     if (stored > 0) {
       const turns = newTurn ? 1 : 0;
       for (const [hour, counts] of hourly) {
-        addHourly.run(who.email, hour, ...counts, hour === eventHour ? turns : 0);
+        // An earlier hour of the turn: its calls' exact times are not sent, its start is a lower bound.
+        const isEventHour = hour === eventHour;
+        addHourly.run(who.email, hour, ...counts, isEventHour ? turns : 0, isEventHour ? eventAt : hour);
       }
       addSessionDay.run(who.email, day, report.session_id, turns);
       for (const other of otherDays) addSessionDay.run(who.email, other, report.session_id, 0);
