@@ -230,7 +230,11 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
   WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
   `,
-  // 7: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // 7: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
+  `
+  CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
+  // 8: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
   // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
   `
   ALTER TABLE usage_events ADD COLUMN hours TEXT;
