@@ -14,6 +14,9 @@ export type ApiErrorCode =
   | SignatureError
   | "unauthorized"
   | "invalid-body"
+  | "too-many-models"
+  | "too-many-devices"
+  | "too-many-limit-events"
   | "body-too-large"
   | "rate-limited"
   | "key-conflict"

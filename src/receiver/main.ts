@@ -3,7 +3,8 @@ import { VERSION } from "../protocol/version.ts";
 import { backupCommand, CommandError, devicesCommand, UsageError, usersCommand } from "./cli/admin.ts";
 import { demoDataCommand } from "./cli/demo-data.ts";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
-import { DatabaseSetupError } from "./db/database.ts";
+import { DatabaseSetupError, SchemaTooNewError } from "./db/database.ts";
+import { EXIT_STATUS } from "./exit-status.ts";
 import { PortInUseError, startReceiver } from "./server.ts";
 
 const HELP = `ccflux-receiver ${VERSION}: receives Claude Code token reports and serves the admin dashboard.
@@ -38,17 +39,24 @@ async function main(args: string[]): Promise<void> {
   if (command === "--version" || command === "version") return console.log(`ccflux-receiver ${VERSION}`);
   if (command === "--help" || command === "-h" || command === "help") return console.log(HELP);
   if (command !== undefined && !(command in COMMANDS)) {
-    fail(`unknown command "${command}"; run ccflux-receiver --help`, 2);
+    fail(`unknown command "${command}"; run ccflux-receiver --help`, EXIT_STATUS.usage);
   }
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
   } catch (error) {
-    if (error instanceof ConfigError) fail(error.message, 2);
+    if (error instanceof ConfigError) fail(error.message, EXIT_STATUS.usage);
     throw error;
   }
   try {
-    if (command !== undefined) return COMMANDS[command]!(config, rest, (line) => console.log(line));
+    if (command !== undefined) {
+      return COMMANDS[command]!(
+        config,
+        rest,
+        (line) => console.log(line),
+        (line) => console.error(`ccflux-receiver: ${line}`),
+      );
+    }
     // Handlers go in first: systemd may send SIGTERM the moment we say we are listening.
     let receiver: ReturnType<typeof startReceiver> | undefined;
     const onSignal = () => (receiver ? receiver.stop() : Promise.resolve()).then(() => process.exit(0));
@@ -56,13 +64,14 @@ async function main(args: string[]): Promise<void> {
     process.on("SIGINT", onSignal);
     receiver = startReceiver(config);
   } catch (error) {
-    if (error instanceof UsageError) fail(error.message, 2);
+    if (error instanceof UsageError) fail(error.message, EXIT_STATUS.usage);
+    if (error instanceof SchemaTooNewError) fail(error.message, EXIT_STATUS.schemaTooNew);
     if (
       error instanceof CommandError ||
       error instanceof DatabaseSetupError ||
       error instanceof PortInUseError
     )
-      fail(error.message, 1);
+      fail(error.message, EXIT_STATUS.failure);
     throw error;
   }
 }

@@ -56,7 +56,11 @@ test("a read-only database folder: /health 503, reports 503 not lost, recovery w
   try {
     const health = await fetch(`${receiver.url}/health`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ status: "degraded", db: "error" });
+    expect(await health.json()).toEqual({
+      status: "degraded",
+      db: "error",
+      reason: "the database file or its folder is not writable by the receiver's user",
+    });
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
       const refused = await send(1);

@@ -2,6 +2,7 @@
 // a signed load generator that records which reports were acknowledged, and checks that the
 // database holds exactly those (rows, rollups, integrity).
 import { readFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { toRfc3339 } from "../../src/protocol/index.ts";
 import { Client, type Device, guideToken, newDevice, signHeaders } from "../support/client.ts";
 import type { TestReceiver } from "../support/receiver.ts";
@@ -39,6 +40,19 @@ export async function provision(receiver: TestReceiver, count: number, prefix = 
   return out;
 }
 
+/** A report body POSTed as `user`, with their access token and signed by their device. */
+export function signedPost(user: User, body: string): RequestInit & { headers: Record<string, string> } {
+  return {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${user.accessToken}`,
+      ...signHeaders(body, user.device),
+    },
+    body,
+  };
+}
+
 /** A small seeded PRNG (mulberry32): fuzz and load are reproducible from the seed. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -49,6 +63,37 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// Pieces of the fuzz generators, driven by `rng`.
+export type Random = () => number;
+export const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+export const int = (r: Random, n: number) => Math.floor(r() * n);
+
+export function randomBytes(r: Random, n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = int(r, 256);
+  return bytes;
+}
+
+export function randomText(r: Random, max: number): string {
+  const alphabets = [
+    "abcdefghijklmnopqrstuvwxyz0123456789-_.@",
+    "'\";--/*%_\\\0\t\n",
+    "<>&\"'`=/script",
+    "é漢字🙂\u202e\u0000\uffff\ud800",
+  ];
+  const alphabet = [...pick(r, alphabets)];
+  return Array.from({ length: int(r, max + 1) }, () => pick(r, alphabet)).join("");
+}
+
+/** Percent-encoding; a lone surrogate becomes the percent-encoded invalid UTF-8 it would be. */
+export function enc(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return "%ED%A0%80";
+  }
 }
 
 export interface Usage {
@@ -135,15 +180,7 @@ export class Load {
     });
     this.sent++;
     try {
-      const response = await fetch(`${url}/report`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Authorization: `Bearer ${report.user.accessToken}`,
-          ...signHeaders(body, report.user.device),
-        },
-        body,
-      });
+      const response = await fetch(`${url}/report`, signedPost(report.user, body));
       await response.arrayBuffer();
       this.count(String(response.status));
       if (response.status !== 200) return false;
@@ -250,4 +287,30 @@ export function rssKib(pid: number): number {
   const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!match) throw new Error(`no VmRSS for ${pid}`);
   return Number(match[1]);
+}
+
+/**
+ * Sends raw bytes over one TCP connection (what fetch will not send: no Host, bad Host, a body cut
+ * short) and returns everything the receiver answered before closing, as Latin-1 text. With
+ * `closeAfterMs` the client hangs up itself after that long, like one that aborts an upload.
+ */
+export function rawExchange(port: number, raw: Uint8Array | string, closeAfterMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port }, () => socket.write(raw));
+    let data = "";
+    const timer = setTimeout(() => socket.destroy(), closeAfterMs);
+    socket.on("data", (chunk) => {
+      data += chunk.toString("latin1");
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    socket.on("error", () => {});
+  });
+}
+
+/** The status of a raw answer, or "closed" when there was none. */
+export function rawStatus(answer: string): string {
+  return /^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? "closed";
 }

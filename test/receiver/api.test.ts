@@ -1,6 +1,12 @@
-// Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras.
+// Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras
+// (delivery numbers among them: v1 answers unchanged, delivery_held kept beside the key).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { toRfc3339, toSqlTime } from "../../src/protocol/index.ts";
+import { MAX_DEVICE_KEYS_PER_PERSON } from "../../src/receiver/keys/service.ts";
+import { MAX_LIMIT_EVENTS_PER_DAY } from "../../src/receiver/reports/limit-event-cap.ts";
+import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
 import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
   Client,
@@ -243,6 +249,81 @@ describe("POST /report validation", () => {
   });
 });
 
+describe("distinct model names", () => {
+  const usage = { input_tokens: 1, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 };
+  const models = (from: number, to: number) =>
+    Object.fromEntries(Array.from({ length: to - from }, (_, i) => [`flood-${from + i}`, usage]));
+
+  test(`a user's ${MAX_MODELS_PER_USER + 1}th model name: 400 too-many-models, nothing of that report stored`, async () => {
+    const { access, device, email } = await user();
+    expect((await client.send(access, report({ turn_index: 0, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+    expect(
+      (await client.send(access, report({ turn_index: 1, models: models(20, 32) }), device)).status,
+    ).toBe(200);
+    const refused = report({ turn_index: 2, models: { ...models(0, 5), "flood-32": usage } });
+    await expectError(await client.send(access, refused, device), 400, "too-many-models");
+    expect(
+      receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}' AND turn_index = 2;`),
+    ).toBe("0");
+    // Names the user already has keep working.
+    expect((await client.send(access, report({ turn_index: 3, models: models(0, 20) }), device)).status).toBe(
+      200,
+    );
+  });
+});
+
+describe("per-person bounds", () => {
+  test(`at most ${MAX_DEVICE_KEYS_PER_PERSON} active device keys: the next is 403 too-many-devices`, async () => {
+    const { access, device, email } = await user();
+    for (let i = 1; i < MAX_DEVICE_KEYS_PER_PERSON; i++) {
+      expect((await client.registerKey(access, newDevice(), `host-${i}`)).status).toBe(200);
+    }
+    const extra = newDevice();
+    await expectError(await client.registerKey(access, extra, "one-too-many"), 403, "too-many-devices");
+    expect(receiver.sql(`SELECT count(*) FROM device_keys WHERE email = '${email}';`)).toBe(
+      String(MAX_DEVICE_KEYS_PER_PERSON),
+    );
+    // A key already registered still re-registers; a revoked one makes room.
+    expect((await client.registerKey(access, device, "renamed")).status).toBe(200);
+    receiver.sql(`UPDATE device_keys SET revoked = 1 WHERE email = '${email}' AND device_id = 'host-1';`);
+    expect((await client.registerKey(access, extra, "replacement")).status).toBe(200);
+  });
+
+  test(`at most ${MAX_LIMIT_EVENTS_PER_DAY} new limit events in 24 hours: the next is 429 too-many-limit-events`, async () => {
+    const { access, device, email } = await user();
+    // All but one of the day's budget, as if sent over the last hours.
+    receiver.sql(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${MAX_LIMIT_EVENTS_PER_DAY - 1})
+       INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, received_at)
+       SELECT '${email}', 'earlier', 'earlier-' || i, datetime('now', '-1 hour'), 'rate_limit', datetime('now', '-1 hour') FROM n;`,
+    );
+    const event = (n: number) => ({
+      schema_version: 2,
+      session_id: "today",
+      timestamp_utc: toRfc3339(Date.now() - n * 1000),
+      kind: "rate_limit",
+    });
+    expect((await client.send(access, event(1), device, "/limit-event")).status).toBe(200);
+    const refused = await client.send(access, event(2), device, "/limit-event");
+    expect(refused.headers.get("retry-after")).toBe("3600");
+    await expectError(refused, 429, "too-many-limit-events");
+    // A retry of a stored event is still answered as stored.
+    const again = await client.send(access, event(1), device, "/limit-event");
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ status: "already-stored" });
+    expect(receiver.sql(`SELECT count(*) FROM limit_events WHERE email = '${email}';`)).toBe(
+      String(MAX_LIMIT_EVENTS_PER_DAY),
+    );
+    // Events older than a day do not count.
+    receiver.sql(
+      `UPDATE limit_events SET received_at = datetime('now', '-25 hours') WHERE email = '${email}';`,
+    );
+    expect((await client.send(access, event(3), device, "/limit-event")).status).toBe(200);
+  });
+});
+
 describe("POST /report signatures", () => {
   async function signed(device: Device, body = JSON.stringify(report())) {
     return { body, headers: signHeaders(body, device) };
@@ -361,6 +442,27 @@ describe("rate limit", () => {
     await expectError(await client.send(access, report({ turn_index: 99 }), device), 429, "rate-limited");
   });
 
+  test("a person's access tokens share one budget of twice RATE_LIMIT_PER_MINUTE: minting more gains nothing", async () => {
+    const { access, device, token } = await user();
+    const tokens = [access];
+    for (let i = 0; i < 4; i++) tokens.push(await client.exchange(token));
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    // The registration used one request; each token below stays far under its own 30.
+    for (let i = 0; i < 2 * 30; i++) {
+      const response = await client.send(tokens[i % tokens.length]!, report({ turn_index: i }), device);
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+      else await response.arrayBuffer();
+    }
+    expect(statuses.filter((s) => s === 200).length).toBe(2 * 30 - 1);
+    expect(statuses.at(-1)).toBe(429);
+    expect(Number(limited!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const body = (await limited!.clone().json()) as { message: string };
+    expect(body.message).toContain("this person's access tokens together");
+    await expectError(limited!, 429, "rate-limited");
+  });
+
   test("rejections are counted in /metrics", async () => {
     const text = await (await fetch(`${receiver.url}/metrics`)).text();
     expect(text).toMatch(/^ccflux_reports_rate_limited_total [1-9]/m);
@@ -471,6 +573,115 @@ describe("protocol v2", () => {
       400,
       "invalid-body",
     );
+  });
+});
+
+test("API answers are never cached: /token's access token, and every other answer, carry Cache-Control: no-store", async () => {
+  const { token, access } = await user();
+  const exchanged = await client.post("/token", token);
+  expect(exchanged.status).toBe(200);
+  expect(exchanged.headers.get("cache-control")).toBe("no-store");
+  const refused = await client.post("/token", "rtok_unknown");
+  expect(refused.headers.get("cache-control")).toBe("no-store");
+  const reported = await client.send(access, report({ session_id: "no-store" }));
+  expect(reported.headers.get("cache-control")).toBe("no-store");
+  expect((await fetch(`${receiver.url}/health`)).headers.get("cache-control")).toBe("no-store");
+});
+
+/** A v2 report for turn `turn` with delivery numbers. */
+function numbered(turn: number, seq: number, from = 1) {
+  return {
+    ...report({ schema_version: 2, session_id: "heal", turn_index: turn }),
+    delivery_seq: seq,
+    delivery_journal_from: from,
+  };
+}
+
+describe("delivery numbers", () => {
+  test("a v1 report, or a v2 one without numbers, gets the same answer as before", async () => {
+    const { access, device } = await user();
+    const v1 = await client.send(access, report({ session_id: "v1" }), device);
+    expect(await v1.json()).toEqual({ status: "stored", stored: 1 });
+    const v2 = await client.send(access, report({ schema_version: 2, session_id: "v2" }), device);
+    expect(await v2.json()).toEqual({ status: "stored", stored: 1 });
+    // Unsigned (REQUIRE_SIGNATURES off): no device, so no numbers, even when sent.
+    const unsigned = await client.send(access, numbered(0, 1));
+    expect(await unsigned.json()).toEqual({ status: "stored", stored: 1 });
+  });
+
+  test("delivery_held follows the unbroken run; one ahead of it leaves it until the gap is filled", async () => {
+    const { access, device, email } = await user();
+    const held = async (turn: number, seq: number, from = 1) => {
+      const response = await client.send(access, numbered(turn, seq, from), device);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { delivery_held: number }).delivery_held;
+    };
+    expect(await held(0, 1)).toBe(1);
+    expect(await held(1, 2)).toBe(2);
+    expect(await held(1, 2)).toBe(2); // a retry
+    expect(await held(3, 4)).toBe(2); // 3 is missing
+    expect(await held(2, 3)).toBe(3); // 3 fills the gap; 4 must come again to count
+    expect(await held(3, 4)).toBe(4);
+    // The reporter can no longer send anything below 10: all of it counts as held.
+    expect(await held(9, 10, 10)).toBe(10);
+    expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("10");
+    // Every turn stored once, whatever came twice.
+    expect(receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}';`)).toBe("5");
+  });
+
+  test("limit events share the device's numbers", async () => {
+    const { access, device } = await user();
+    expect((await (await client.send(access, numbered(0, 1), device)).json()).delivery_held).toBe(1);
+    const event = {
+      schema_version: 2,
+      session_id: "heal",
+      timestamp_utc: "2026-11-27T01:00:00Z",
+      kind: "rate_limit",
+      delivery_seq: 2,
+      delivery_journal_from: 1,
+    };
+    const response = await client.send(access, event, device, "/limit-event");
+    expect(await response.json()).toEqual({ status: "stored", delivery_held: 2 });
+  });
+
+  test("bad numbers: 400 and nothing stored", async () => {
+    const { access, device, email } = await user();
+    for (const bad of [
+      { delivery_seq: 0 },
+      { delivery_seq: -1 },
+      { delivery_seq: 1.5 },
+      { delivery_seq: "1" },
+      { delivery_seq: 2 ** 53 },
+      { delivery_seq: 3, delivery_journal_from: 4 },
+      { delivery_seq: 3, delivery_journal_from: 0 },
+      { delivery_seq: 3, delivery_journal_from: "1" },
+    ]) {
+      const response = await client.send(access, { ...report({ schema_version: 2 }), ...bad }, device);
+      expect(response.status).toBe(400);
+      expect(response.headers.get("x-ccflux-error")).toBe("invalid-body");
+      expect(((await response.json()) as { message: string }).message).toMatch(/delivery_/);
+    }
+    expect(receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}';`)).toBe("0");
+    expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("0");
+  });
+
+  test("a copy of the database answers its own, older delivery_held", async () => {
+    const { access, device, email } = await user();
+    for (let seq = 1; seq <= 3; seq++) await client.send(access, numbered(seq, seq), device);
+    const copy = join(receiver.dir, "copy.db");
+    receiver.sql(`.backup '${copy}'`);
+    for (let seq = 4; seq <= 6; seq++) await client.send(access, numbered(seq, seq), device);
+    expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("6");
+
+    // The copy restored as docs/server-setup.md says: it holds 3, and says so.
+    await receiver.stop();
+    rmSync(`${receiver.dbPath}-wal`, { force: true });
+    rmSync(`${receiver.dbPath}-shm`, { force: true });
+    copyFileSync(copy, receiver.dbPath);
+    receiver = await receiver.restart();
+    client = new Client(receiver.url);
+    const after = await client.send(access, numbered(7, 7), device);
+    expect(await after.json()).toEqual({ status: "stored", stored: 1, delivery_held: 3 });
   });
 });
 

@@ -1,9 +1,13 @@
 // The receiver binary's own administration, for servers without sqlite3, and its start-up errors.
+
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
+import { MIGRATIONS } from "../../src/receiver/db/migrations.ts";
+import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { Client, newDevice } from "../support/client.ts";
 import { sqlite3, startReceiver } from "../support/receiver.ts";
 
@@ -12,11 +16,20 @@ const dir = mkdtempSync(join(tmpdir(), "ccflux-cli-"));
 const dbPath = join(dir, "admin", "ccflux.db");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const result = Bun.spawnSync([process.execPath, MAIN, ...args], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: dbPath, ...env },
-  });
+/** Runs the CLI; a variable set to undefined in `env` is left out of its environment. */
+function cli(args: string[], env: Record<string, string | undefined> = {}, cwd = dir, umask = "022") {
+  // The caller's umask is what a file made without an explicit mode would get.
+  const result = Bun.spawnSync(
+    ["sh", "-c", `umask ${umask}; exec "$@"`, "sh", process.execPath, MAIN, ...args],
+    {
+      cwd,
+      env: Object.fromEntries(
+        Object.entries({ PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: dbPath, ...env }).filter(
+          ([, value]) => value !== undefined,
+        ),
+      ) as Record<string, string>,
+    },
+  );
   return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() };
 }
 
@@ -35,6 +48,15 @@ test("an invalid setting stops the start with one line naming it, exit 2", () =>
     "ccflux-receiver: RATE_LIMIT_PER_MINUTE=fast: expected a whole number from 1 to 1000000000",
   );
   expect(cli(["frobnicate"]).code).toBe(2);
+});
+
+test("a database from a newer receiver: one line, and the exit status the unit does not restart on", () => {
+  const newer = join(dir, "newer.db");
+  expect(cli(["users", "add", "n@example.org"], { DATABASE_PATH: newer }).code).toBe(0);
+  sqlite3(newer, `PRAGMA user_version = ${MIGRATIONS.length + 1};`);
+  const result = cli([], { DATABASE_PATH: newer, LISTEN_ADDR: "127.0.0.1:0" });
+  expect(result.code).toBe(EXIT_STATUS.schemaTooNew);
+  expect(result.err.trim().split("\n")).toEqual([expect.stringMatching(/newer than this receiver knows/)]);
 });
 
 test("a port already in use: one clear line, exit 1", async () => {
@@ -136,5 +158,89 @@ describe("users and devices", () => {
     } finally {
       await receiver.stop();
     }
+  });
+});
+
+const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+describe("files that hold secrets", () => {
+  test("a database the CLI creates, its -wal and -shm, and a backup are 0600 whatever the umask", () => {
+    const folder = mkdtempSync(join(dir, "modes-"));
+    const path = join(folder, "ccflux.db");
+    expect(cli(["users", "add", "modes@example.org"], { DATABASE_PATH: path }, folder, "000").code).toBe(0);
+    expect(modeOf(path)).toBe(0o600);
+    // A reader holding the file open keeps the WAL and shared-memory files in place to look at.
+    const reader = new Database(path, { readonly: true });
+    try {
+      reader.query("SELECT count(*) FROM refresh_tokens").get();
+      expect(cli(["users", "add", "more@example.org"], { DATABASE_PATH: path }, folder, "000").code).toBe(0);
+      for (const suffix of ["-wal", "-shm"]) {
+        expect(existsSync(`${path}${suffix}`)).toBe(true);
+        expect(modeOf(`${path}${suffix}`)).toBe(0o600);
+      }
+    } finally {
+      reader.close();
+    }
+    const copy = join(folder, "backup.db");
+    expect(cli(["backup", copy], { DATABASE_PATH: path }, folder, "000").code).toBe(0);
+    expect(modeOf(copy)).toBe(0o600);
+    expect(sqlite3(copy, "SELECT count(*) FROM refresh_tokens;")).toBe("2");
+  });
+
+  test("a database the server creates is 0600 too", async () => {
+    const folder = mkdtempSync(join(dir, "server-modes-"));
+    const receiver = await startReceiver({ dir: folder, wrap: ["sh", "-c", 'umask 000; exec "$@"', "sh"] });
+    try {
+      expect(modeOf(receiver.dbPath)).toBe(0o600);
+      for (const suffix of ["-wal", "-shm"]) expect(modeOf(`${receiver.dbPath}${suffix}`)).toBe(0o600);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe("the database a command uses", () => {
+  test("every command names it on stderr, as an absolute path", () => {
+    const listed = cli(["users", "list"]);
+    expect(listed.code).toBe(0);
+    expect(listed.err).toBe(`ccflux-receiver: database ${dbPath}\n`);
+    const relative = cli(["devices", "list"], { DATABASE_PATH: "admin/ccflux.db" });
+    expect(relative.err).toBe(`ccflux-receiver: database ${dbPath}\n`);
+  });
+
+  test("read-only commands never create a database: a clear error, exit 1, and no file", () => {
+    const folder = mkdtempSync(join(dir, "empty-"));
+    for (const args of [
+      ["users", "list"],
+      ["devices", "list"],
+      ["backup", join(folder, "copy.db")],
+    ]) {
+      const result = cli(args, { DATABASE_PATH: undefined }, folder);
+      expect(result.code).toBe(1);
+      expect(result.err).toContain(`ccflux-receiver: no database at ${join(folder, "ccflux.db")}`);
+      expect(result.err).toContain("DATABASE_PATH");
+      expect(readdirSync(folder)).toEqual([]);
+    }
+    // Revoking on a missing database has nothing to revoke, and creates nothing either.
+    for (const args of [
+      ["users", "revoke", "a@example.org"],
+      ["devices", "revoke", "key"],
+    ]) {
+      expect(cli(args, { DATABASE_PATH: undefined }, folder).code).toBe(1);
+      expect(readdirSync(folder)).toEqual([]);
+    }
+    // Bad input is refused before the database is looked at.
+    expect(cli(["users", "add", "not-an-email"], { DATABASE_PATH: undefined }, folder).code).toBe(2);
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  test("a write that creates a new, empty database says so", () => {
+    const folder = mkdtempSync(join(dir, "new-"));
+    const first = cli(["users", "add", "first@example.org"], { DATABASE_PATH: undefined }, folder);
+    expect(first.code).toBe(0);
+    expect(first.err).toContain(`ccflux-receiver: database ${join(folder, "ccflux.db")}`);
+    expect(first.err).toMatch(/new, empty database/);
+    const second = cli(["users", "add", "second@example.org"], { DATABASE_PATH: undefined }, folder);
+    expect(second.err).toBe(`ccflux-receiver: database ${join(folder, "ccflux.db")}\n`);
   });
 });

@@ -32,11 +32,11 @@ test("a version-1 file with data is taken to the current version, keeping its da
 });
 
 test("usage stored before the range rollups existed fills them when the file is taken forward", () => {
-  const path = join(dir, "v3.db");
-  const v3 = new Database(path, { create: true, strict: true });
-  configure(v3);
-  migrate(v3, MIGRATIONS.slice(0, 3));
-  v3.close();
+  const path = join(dir, "v8.db");
+  const v8 = new Database(path, { create: true, strict: true });
+  configure(v8);
+  migrate(v8, MIGRATIONS.slice(0, 8));
+  v8.close();
   sqlite3(
     path,
     `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns) VALUES
@@ -47,7 +47,7 @@ test("usage stored before the range rollups existed fills them when the file is 
   expect(
     sqlite3(path, "SELECT email, day, input_tokens, turns, active_days FROM usage_cumulative ORDER BY 1, 2;"),
   ).toBe("a@example.org|2026-11-01|10|1|1\na@example.org|2026-11-05|30|3|2\nb@example.org|2026-11-05|7|1|1");
-  expect(sqlite3(path, "SELECT email, first_day, last_day FROM usage_pairs ORDER BY 1;")).toBe(
+  expect(sqlite3(path, "SELECT email, first_day, last_day FROM user_models ORDER BY 1;")).toBe(
     "a@example.org|2026-11-01|2026-11-05\nb@example.org|2026-11-05|2026-11-05",
   );
   expect(sqlite3(path, "SELECT day, input_tokens FROM usage_org_daily ORDER BY 1;")).toBe(
@@ -61,9 +61,9 @@ test("a fresh file gets the whole schema, the guide's tables exactly as PROTOCOL
   expect(
     sqlite3(path, "SELECT group_concat(name, ',') FROM pragma_table_info('refresh_tokens') WHERE cid < 6;"),
   ).toBe("token,email,division,expires_at,revoked,created_at");
-  expect(sqlite3(path, "SELECT group_concat(name, ',') FROM pragma_table_info('device_keys');")).toBe(
-    "public_key,email,device_id,registered_at,last_seen_at,revoked",
-  );
+  expect(
+    sqlite3(path, "SELECT group_concat(name, ',') FROM pragma_table_info('device_keys') WHERE cid < 6;"),
+  ).toBe("public_key,email,device_id,registered_at,last_seen_at,revoked");
   expect(sqlite3(path, "PRAGMA journal_mode;")).toBe("wal");
 });
 
@@ -79,4 +79,46 @@ test("a file that is not a database is refused with a message naming DATABASE_PA
   const path = join(dir, "garbage.db");
   writeFileSync(path, "not sqlite ".repeat(100));
   expect(() => openDatabase(path)).toThrow(/DATABASE_PATH=.*garbage\.db: cannot open the database/);
+});
+
+test("last active: the latest hour of each user gets the time of their latest turn; older hours stay empty", () => {
+  const path = join(dir, "last-active.db");
+  const before = new Database(path, { create: true, strict: true });
+  configure(before);
+  migrate(
+    before,
+    MIGRATIONS.slice(
+      0,
+      MIGRATIONS.findIndex((m) => m.includes("ADD COLUMN last_event_at")),
+    ),
+  );
+  const event = (email: string, session: string, at: string) =>
+    before.run(
+      `INSERT INTO usage_events (email, session_id, turn_index, model, event_at, received_at, input_tokens,
+         output_tokens, cache_read_tokens, cache_write_tokens, schema_version)
+       VALUES (?, ?, 0, 'm', ?, ?, 1, 1, 1, 1, 1)`,
+      [email, session, at, at],
+    );
+  event("a@example.org", "s1", "2026-11-26 09:12:00");
+  event("a@example.org", "s2", "2026-11-27 10:41:07");
+  event("a@example.org", "s3", "2026-11-27 10:05:00");
+  event("b@example.org", "s1", "2026-11-20 23:59:59");
+  for (const [email, hour] of [
+    ["a@example.org", "2026-11-26 09:00:00"],
+    ["a@example.org", "2026-11-27 10:00:00"],
+    ["b@example.org", "2026-11-20 23:00:00"],
+  ])
+    before.run("INSERT INTO usage_hourly (email, hour, turns) VALUES (?, ?, 1)", [email!, hour!]);
+  before.close();
+
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT email, hour, coalesce(last_event_at, '-') FROM usage_hourly ORDER BY email, hour;"),
+  ).toBe(
+    [
+      "a@example.org|2026-11-26 09:00:00|-",
+      "a@example.org|2026-11-27 10:00:00|2026-11-27 10:41:07",
+      "b@example.org|2026-11-20 23:00:00|2026-11-20 23:59:59",
+    ].join("\n"),
+  );
 });

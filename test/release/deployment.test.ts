@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/controller.ts";
 import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
+import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -119,6 +120,12 @@ describe("ccflux-receiver.service", () => {
     }
     expect(one("Service.ExecStart")).toBe("/usr/local/bin/ccflux-receiver");
     expect(one("Service.Restart")).toBe("on-failure");
+  });
+
+  test("does not restart on the exit statuses a restart cannot cure", () => {
+    expect(one("Service.RestartPreventExitStatus").split(" ").map(Number).sort()).toEqual(
+      [EXIT_STATUS.usage, EXIT_STATUS.schemaTooNew].sort(),
+    );
   });
 
   test("sets every Environment= of the guide but ADMIN_TOKEN, which moves to the private EnvironmentFile", () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { status } from "../../src/reporter/commands.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "../../src/reporter/config.ts";
 import { acquireLock, ensureStateDir, statePaths } from "../../src/reporter/files.ts";
+import { STATE_LOCK_WAIT_MS } from "../../src/reporter/hook.ts";
 import { LOG_CAP_BYTES, logger } from "../../src/reporter/log.ts";
 import { appendOutbox, listOutbox } from "../../src/reporter/outbox.ts";
 import {
@@ -176,6 +177,147 @@ describe("hook edge cases", () => {
     ]);
   });
 
+  const outputOf = (model = "claude-opus-4-6") =>
+    home.reports().reduce((sum, r) => sum + (r.models[model]?.output_tokens ?? 0), 0);
+
+  test("nested workflow agents count; a workflow journal does not; SubagentStop's named file counts once", () => {
+    home = fakeHome();
+    const sub = join(home.projectDir, "s1", "subagents");
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", output: 1 })));
+    home.append(join(sub, "workflows", "wf_1", "agent-w1.jsonl"), jsonl(assistant({ id: "w1", output: 10 })));
+    home.append(
+      join(sub, "workflows", "wf_1", "journal.jsonl"),
+      jsonl(assistant({ id: "j1", output: 1000 })),
+    );
+    home.hook("s1");
+    // A sub-agent file somewhere else, named by SubagentStop; and a named file also listed above.
+    const elsewhere = join(home.dir, "agents", "agent-x.jsonl");
+    home.append(elsewhere, jsonl(assistant({ id: "x1", output: 100 })));
+    const listed = join(sub, "workflows", "wf_1", "agent-w1.jsonl");
+    home.append(listed, jsonl(assistant({ id: "w2", output: 10_000 })));
+    home.hook("s1", "SubagentStop", { agent_transcript_path: elsewhere });
+    home.hook("s1", "SubagentStop", { agent_transcript_path: listed });
+    home.hook("s1", "SubagentStop", {
+      agent_transcript_path: join(sub, "workflows", "wf_1", "journal.jsonl"),
+    });
+    expect(outputOf()).toBe(10_111);
+    expect(
+      home.reports().reduce((sum, r) => sum + (r.models["claude-opus-4-6"]?.subagent?.output_tokens ?? 0), 0),
+    ).toBe(10_110);
+  });
+
+  test("a /btw replay (same message id, new requestId, sidechain file) counts once", () => {
+    home = fakeHome();
+    const now = new Date().toISOString();
+    home.append(
+      home.transcript("s1"),
+      jsonl(assistant({ id: "msg_1", requestId: "req_a", output: 40, timestamp: now })),
+    );
+    home.hook("s1");
+    home.append(
+      join(home.projectDir, "s1", "subagents", "agent-side.jsonl"),
+      jsonl(
+        assistant({ id: "msg_1", requestId: "req_btw", output: 40, sidechain: true, timestamp: now }),
+        assistant({ id: "msg_2", requestId: "req_btw2", output: 5, sidechain: true, timestamp: now }),
+      ),
+    );
+    home.hook("s1");
+    expect(outputOf()).toBe(45);
+  });
+
+  test("a resumed copy is counted once even after more than 10,000 other responses", () => {
+    home = fakeHome();
+    const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString();
+    home.append(home.transcript("old"), jsonl(assistant({ id: "msg_old", output: 7, timestamp: day(30) })));
+    home.hook("old");
+    const many = Array.from({ length: 10_050 }, (_, i) =>
+      assistant({ id: `msg_${i}`, output: 1, input: 0, cacheRead: 0, cacheWrite: 0, timestamp: day(1) }),
+    );
+    home.append(home.transcript("busy"), jsonl(...many));
+    home.hook("busy");
+    // Resumed a month later: the old response is copied into the new file under a new requestId.
+    home.append(
+      home.transcript("resumed"),
+      jsonl(
+        assistant({ id: "msg_old", requestId: "req_copy", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_old", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_new", output: 3, timestamp: day(0) }),
+      ),
+    );
+    home.hook("resumed");
+    expect(home.reports().map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens])).toEqual([
+      ["old", 7],
+      ["busy", 10_050],
+      ["resumed", 3],
+    ]);
+  });
+
+  test("a turn across hours carries each call's tokens in its own hour; a one-hour turn carries no split", () => {
+    home = fakeHome();
+    const call = (id: string, timestamp: string, output: number) =>
+      assistant({ id, timestamp, output, input: 1, cacheRead: 0, cacheWrite: 0 });
+    home.append(
+      home.transcript("s1"),
+      jsonl(call("m1", "2026-05-11T03:10:00Z", 5), call("m2", "2026-05-11T03:50:00Z", 6)),
+    );
+    home.hook("s1");
+    home.append(
+      home.transcript("s1"),
+      jsonl(
+        call("m3", "2026-05-11T05:59:59.900Z", 7),
+        call("m4", "2026-05-11T06:00:00.100Z", 8),
+        // A call with no readable time goes with the turn's last hour.
+        JSON.stringify({ ...JSON.parse(call("m5", "", 9)), timestamp: "yesterday" }),
+      ),
+    );
+    home.hook("s1");
+    const [first, second] = home.reports();
+    expect(first?.models["claude-opus-4-6"]?.hours).toBeUndefined();
+    expect(first?.timestamp_utc).toBe("2026-05-11T03:50:00Z");
+    expect(second?.timestamp_utc).toBe("2026-05-11T06:00:00Z");
+    expect(second?.models["claude-opus-4-6"]).toMatchObject({
+      input_tokens: 3,
+      output_tokens: 24,
+      requests: 3,
+      hours: {
+        "2026-05-11T05:00:00Z": {
+          input_tokens: 1,
+          output_tokens: 7,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        },
+        "2026-05-11T06:00:00Z": {
+          input_tokens: 2,
+          output_tokens: 17,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        },
+      },
+    });
+  });
+
+  test("calls over more than 24 hours (a catch-up) take several reports, each with its own time", () => {
+    home = fakeHome();
+    const start = Date.parse("2026-05-11T00:30:00Z");
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      assistant({ id: `m${i}`, timestamp: new Date(start + i * 3_600_000).toISOString(), output: 1 }),
+    );
+    home.append(home.transcript("s1"), jsonl(...calls));
+    home.hook("s1");
+    const reports = home.reports();
+    expect(
+      reports.map((r) => [
+        r.turn_index,
+        r.timestamp_utc,
+        Object.keys(r.models["claude-opus-4-6"]?.hours ?? {}).length,
+      ]),
+    ).toEqual([
+      [0, "2026-05-11T23:30:00Z", 24],
+      [1, "2026-05-12T05:30:00Z", 6],
+    ]);
+    expect(reports.reduce((sum, r) => sum + (r.models["claude-opus-4-6"]?.output_tokens ?? 0), 0)).toBe(30);
+  });
+
   test("old-style sibling agent files count for their own session only", () => {
     home = fakeHome();
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", sessionId: "s1" })));
@@ -321,7 +463,10 @@ describe("hook edge cases", () => {
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m2" })));
     const started = Date.now();
     home.hook("s1");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(STATE_LOCK_WAIT_MS - 10);
+    // Within a hook's budget: SessionEnd gets 1.5 s at most, and must be done well before that.
+    expect(STATE_LOCK_WAIT_MS).toBeLessThanOrEqual(300);
     expect(home.reports()).toHaveLength(1);
     expect(readFileSync(paths.activityLog, "utf8")).toContain("another hook held the state lock");
     writeFileSync(paths.stateLock, "");

@@ -7,7 +7,7 @@ import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
 import { type DayRange, dayBefore, previousRange, windowRangeFor } from "./ranges.ts";
-import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, type TokenTotals } from "./totals.ts";
+import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, type TokenTotals } from "./totals.ts";
 
 /** Claude Code's limit types as stored (limit_events.limit_type); "" when a reporter sent none. */
 export const LIMIT_TYPES = ["five_hour", "seven_day", "seven_day_opus", "seven_day_sonnet"] as const;
@@ -119,7 +119,7 @@ const PAIR_TOTALS = `
     hi.cache_write_1h_tokens - coalesce(lo.cache_write_1h_tokens, 0) AS cacheWrite1h,
     hi.turns - coalesce(lo.turns, 0) AS turns,
     hi.active_days - coalesce(lo.active_days, 0) AS activeDays
-  FROM usage_pairs p
+  FROM user_models p
   JOIN usage_cumulative hi ON hi.email = p.email AND hi.model = p.model AND hi.day = CASE
     WHEN p.last_day <= ?2 THEN p.last_day
     ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?2) END
@@ -170,9 +170,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
        coalesce(limit_type, kind) AS model, 0 AS input, 0 AS output, 0 AS cacheRead, 0 AS cacheWrite
      FROM limit_events ORDER BY id DESC LIMIT ?`,
   );
-  const lastActive = db.query<{ hour: string | null }, [string]>(
-    "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
-  );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
 
   /** Limit hits per person in the range (event times from its first day to the end of its last). */
   function hitsByPerson(range: DayRange): Map<string, LimitHits> {
@@ -363,9 +361,9 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       };
     },
 
-    /** Start of the person's last UTC hour with usage (any range): asked for the rows shown only. */
+    /** When the person's latest turn was (any range): asked for the rows shown only. */
     lastActiveOf(email: string): string | null {
-      return lastActive.get(email)?.hour ?? null;
+      return lastActive.get(email)?.at ?? null;
     },
 
     /** The last `limit` reported turn rows and limit events, newest first. */

@@ -14,6 +14,7 @@ import {
   HOUR_COLUMNS,
   type HourRow,
   hourPoint,
+  LAST_ACTIVE,
   SUMS,
   type TokenTotals,
 } from "./totals.ts";
@@ -43,9 +44,7 @@ export interface WindowWithSessions extends UsageWindow {
 
 export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
-  const lastActive = db.query<{ hour: string | null }, [string]>(
-    "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
-  );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
   const userDaily = db.query<DayUsage, [string, string]>(
     `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? GROUP BY day ORDER BY day`,
   );
@@ -71,10 +70,19 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      FROM usage_events WHERE email = ? AND event_at >= ?
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
-  const userLimitEvents = db.query<LimitEventRow, [string]>(
+  const userLimitTimes = db.query<
+    { eventAt: string; resetsAt: string | null; limitType: string | null },
+    [string]
+  >(
+    "SELECT event_at AS eventAt, resets_at AS resetsAt, limit_type AS limitType FROM limit_events WHERE email = ?",
+  );
+  const userLimitEvents = db.query<LimitEventRow, [string, number, number]>(
     `SELECT event_at AS eventAt, kind, limit_type AS limitType, resets_at AS resetsAt, device_id AS deviceId,
        session_id AS sessionId
-     FROM limit_events WHERE email = ? ORDER BY event_at DESC`,
+     FROM limit_events WHERE email = ? ORDER BY event_at DESC, id DESC LIMIT ? OFFSET ?`,
+  );
+  const userLimitEventCount = db.query<{ n: number }, [string]>(
+    "SELECT count(*) AS n FROM limit_events WHERE email = ?",
   );
   const userKnown = db.query<{ one: number }, [string, string, string]>(
     `SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM usage_hourly WHERE email = ?)
@@ -86,7 +94,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
   const findPeople = db.query<{ email: string; division: string | null }, [string, number]>(
     `SELECT email, (SELECT nullif(division, '') FROM refresh_tokens r WHERE r.email = people.email
          ORDER BY id DESC LIMIT 1) AS division
-     FROM (SELECT email FROM usage_pairs UNION SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys) people
+     FROM (SELECT email FROM user_models UNION SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys) people
      WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
   );
 
@@ -113,7 +121,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
         totals,
         daily: userDaily.all(email, startDay),
         models,
-        lastActive: lastActive.get(email)?.hour ?? null,
+        lastActive: lastActive.get(email)?.at ?? null,
         estimate: estimates.of(range, email),
       };
     },
@@ -125,7 +133,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      */
     userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
       const from = rangeStartMs(range, now);
-      const events = userLimitEvents.all(email);
+      const events = userLimitTimes.all(email);
       const anchors = events
         .map((row) =>
           windowAnchor({
@@ -152,8 +160,13 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       return userSessions.all(email, `${rangeStartDay(range, now)} 00:00:00`, limit);
     },
 
-    userLimitEvents(email: string): LimitEventRow[] {
-      return userLimitEvents.all(email);
+    /** One page of the user's limit events, newest first. */
+    userLimitEvents(email: string, offset: number, limit: number): LimitEventRow[] {
+      return userLimitEvents.all(email, limit, offset);
+    },
+
+    userLimitEventCount(email: string): number {
+      return userLimitEventCount.get(email)!.n;
     },
   };
 }

@@ -9,7 +9,7 @@ import { openDatabase } from "../db/database.ts";
 import type { Signer } from "../reports/service.ts";
 import { createServices } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
-import { CommandError, UsageError } from "./admin.ts";
+import { CommandError, commandDatabase, UsageError } from "./admin.ts";
 
 export const DEMO_DATA_HELP = `Usage:
   ccflux-receiver demo-data --users N --days D [--seed S] [--force]
@@ -361,7 +361,12 @@ function randomUuid(random: () => number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`;
 }
 
-export function demoDataCommand(config: Config, args: string[], out: (line: string) => void): void {
+export function demoDataCommand(
+  config: Config,
+  args: string[],
+  out: (line: string) => void,
+  note: (line: string) => void,
+): void {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -398,6 +403,7 @@ export function demoDataCommand(config: Config, args: string[], out: (line: stri
     seed: number("seed", 2 ** 32 - 1, 1),
     force: values.force === true,
   };
+  commandDatabase(config, "create", note);
   const summary = fillDemoData(config, options);
   out(
     `Filled ${config.databasePath} with ${summary.users} demo users over ${options.days} days (seed ${options.seed}): ${summary.usageRows} usage rows, ${summary.turns} turns, ${summary.limitEvents} limit events in ${summary.seconds.toFixed(1)} s.`,

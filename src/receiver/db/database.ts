@@ -1,5 +1,15 @@
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -9,6 +19,9 @@ export type { Database };
 export const BUSY_TIMEOUT_MS = 1000;
 
 export class DatabaseSetupError extends Error {}
+
+/** The file was migrated by a newer receiver: this one must not touch it (see EXIT_STATUS). */
+export class SchemaTooNewError extends DatabaseSetupError {}
 
 /**
  * Opens and migrates the database file. With `create`, missing folders and the file are made
@@ -26,8 +39,11 @@ export function openDatabase(path: string, create = true): Database {
       );
     }
   }
+  const problem = accessProblem(path);
+  if (problem) throw new DatabaseSetupError(problem);
   let db: Database;
   try {
+    if (create) createPrivateFile(path);
     db = new Database(path, { create, readwrite: true, strict: true });
     configure(db);
     migrate(db);
@@ -38,6 +54,66 @@ export function openDatabase(path: string, create = true): Database {
     );
   }
   return db;
+}
+
+/** The account name of `uid` (os.userInfo() needs a HOME, which a service may not have). */
+function userName(uid: number): string {
+  try {
+    const line = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((entry) => entry.split(":")[2] === String(uid));
+    return line?.split(":")[0] || String(uid);
+  } catch {
+    return String(uid);
+  }
+}
+
+/**
+ * One line naming what of the database this user cannot write, and the command that fixes it;
+ * null when the folder and every file of the database that exists are writable. The usual cause:
+ * the receiver or sqlite3 run once as root left root's files beside the service's.
+ */
+export function accessProblem(path: string): string | null {
+  const folder = dirname(path);
+  const blocked = [folder, path, `${path}-wal`, `${path}-shm`].filter((file, i) => {
+    // A missing folder or file is not this check's business: creating or refusing it is.
+    if (!existsSync(file)) return false;
+    try {
+      accessSync(file, i === 0 ? constants.W_OK : constants.R_OK | constants.W_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (blocked.length === 0) return null;
+  const uid = process.getuid?.() ?? -1;
+  const me = userName(uid);
+  const owners = blocked.map((file) => statSync(file).uid);
+  const owned = owners.every((owner) => owner === uid);
+  const fix = owned ? `chmod u+rw ${blocked.join(" ")}` : `chown ${me}: ${blocked.join(" ")}`;
+  const whose = owned ? "its mode" : `owned by ${[...new Set(owners.map(userName))].join(", ")}`;
+  return `DATABASE_PATH=${path}: not writable by user ${me} (${blocked.join(", ")}: ${whose}); fix with: ${fix}`;
+}
+
+/**
+ * Creates `path` empty with mode 0600 unless it exists. The file holds refresh tokens in plain
+ * text, so it must never take the caller's umask; SQLite gives its -wal and -shm the same mode.
+ * Returns false when the file was already there.
+ */
+export function createPrivateFile(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600); // a umask cannot widen a mode, but say it outright
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 export function configure(db: Database): void {
@@ -57,7 +133,7 @@ export function schemaVersion(db: Database): number {
 export function migrate(db: Database, migrations: readonly string[] = MIGRATIONS): void {
   const current = schemaVersion(db);
   if (current > migrations.length) {
-    throw new DatabaseSetupError(
+    throw new SchemaTooNewError(
       `DATABASE_PATH: the database is at schema version ${current}, newer than this receiver knows (${migrations.length}); run the newer receiver or restore a backup`,
     );
   }

@@ -202,9 +202,54 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
   `,
-  // 4: rollups that make every dashboard range as cheap as the shortest. Filled from usage_daily,
-  // then kept in the same transaction as each report.
+  // 4: distinct model names are capped per user and per organisation (reports/model-names.ts).
+  // model_colours doubles as the organisation's list of names; the slot index makes the next slot
+  // a lookup instead of a scan.
   `
+  CREATE TABLE user_models (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    PRIMARY KEY (email, model)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+
+  CREATE INDEX model_colours_slot ON model_colours (slot);
+  INSERT INTO model_colours (model, slot)
+    SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
+    FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
+  `,
+  // 5: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // a restored or copied database answers its own, older number and reporters send again what it lacks.
+  `
+  ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 6: the time of the latest turn in each user-hour, so "last active" is exact rather than the
+  // hour it fell in. Filled for each user's latest hour (all a page reads); older hours stay NULL.
+  `
+  ALTER TABLE usage_hourly ADD COLUMN last_event_at TIMESTAMP;
+  UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
+  WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
+  `,
+  // 7: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
+  `
+  CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
+  // 8: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
+  `
+  ALTER TABLE usage_events ADD COLUMN hours TEXT;
+  `,
+  // 9: rollups that make every dashboard range as cheap as the shortest. Triggers on usage_daily
+  // keep them, so every writer of the daily rollup (reports, an admin's SQL) keeps them right.
+  `
+  -- Per user and model, the first and last day with usage: the pairs a range of days can hold.
+  ALTER TABLE user_models ADD COLUMN first_day TEXT;
+  ALTER TABLE user_models ADD COLUMN last_day TEXT;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+  UPDATE user_models SET first_day = d.first_day, last_day = d.last_day
+    FROM (SELECT email, model, min(day) AS first_day, max(day) AS last_day FROM usage_daily GROUP BY email, model) d
+    WHERE d.email = user_models.email AND d.model = user_models.model;
+
   -- Per user and model: running totals through each day with usage, so any range of days is two
   -- lookups per user and model (totals through its last day minus totals before its first).
   CREATE TABLE usage_cumulative (
@@ -227,16 +272,6 @@ export const MIGRATIONS: readonly string[] = [
       sum(turns) OVER w, count(*) OVER w
     FROM usage_daily WINDOW w AS (PARTITION BY email, model ORDER BY day);
 
-  -- Per user and model: the first and last day with usage (the pairs a range can hold).
-  CREATE TABLE usage_pairs (
-    email TEXT NOT NULL,
-    model TEXT NOT NULL,
-    first_day TEXT NOT NULL,
-    last_day TEXT NOT NULL,
-    PRIMARY KEY (email, model)
-  ) WITHOUT ROWID;
-  INSERT INTO usage_pairs SELECT email, model, min(day), max(day) FROM usage_daily GROUP BY email, model;
-
   -- The whole organisation per day and model, for headline figures and charts over any range.
   CREATE TABLE usage_org_daily (
     day TEXT NOT NULL,
@@ -254,6 +289,80 @@ export const MIGRATIONS: readonly string[] = [
     SELECT day, model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
       sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(turns)
     FROM usage_daily GROUP BY day, model;
+
+  CREATE TRIGGER usage_daily_added AFTER INSERT ON usage_daily
+  BEGIN
+    INSERT INTO user_models (email, model, first_day, last_day) VALUES (NEW.email, NEW.model, NEW.day, NEW.day)
+      ON CONFLICT (email, model) DO UPDATE SET
+        first_day = min(coalesce(first_day, excluded.first_day), excluded.first_day),
+        last_day = max(coalesce(last_day, excluded.last_day), excluded.last_day);
+    INSERT INTO usage_org_daily (day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+        cache_write_5m_tokens, cache_write_1h_tokens, turns)
+      VALUES (NEW.day, NEW.model, NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens,
+        NEW.cache_write_5m_tokens, NEW.cache_write_1h_tokens, NEW.turns)
+      ON CONFLICT (day, model) DO UPDATE SET
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        turns = turns + excluded.turns;
+    -- The new day starts from the totals of the pair's previous day, then it and every later day grow.
+    INSERT INTO usage_cumulative (email, model, day, input_tokens, output_tokens, cache_read_tokens,
+        cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, turns, active_days)
+      SELECT NEW.email, NEW.model, NEW.day, coalesce(p.input_tokens, 0), coalesce(p.output_tokens, 0),
+        coalesce(p.cache_read_tokens, 0), coalesce(p.cache_write_tokens, 0), coalesce(p.cache_write_5m_tokens, 0),
+        coalesce(p.cache_write_1h_tokens, 0), coalesce(p.turns, 0), coalesce(p.active_days, 0)
+      FROM (SELECT 1) LEFT JOIN (SELECT * FROM usage_cumulative WHERE email = NEW.email AND model = NEW.model
+        AND day < NEW.day ORDER BY day DESC LIMIT 1) p ON true
+      WHERE true ON CONFLICT (email, model, day) DO NOTHING;
+    UPDATE usage_cumulative SET input_tokens = input_tokens + NEW.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens, cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens,
+        turns = turns + NEW.turns, active_days = active_days + 1
+      WHERE email = NEW.email AND model = NEW.model AND day >= NEW.day;
+  END;
+
+  CREATE TRIGGER usage_daily_grown AFTER UPDATE ON usage_daily
+  BEGIN
+    UPDATE usage_org_daily SET input_tokens = input_tokens + NEW.input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens - OLD.output_tokens,
+        cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+        turns = turns + NEW.turns - OLD.turns
+      WHERE day = NEW.day AND model = NEW.model;
+    UPDATE usage_cumulative SET input_tokens = input_tokens + NEW.input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens - OLD.output_tokens,
+        cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+        turns = turns + NEW.turns - OLD.turns
+      WHERE email = NEW.email AND model = NEW.model AND day >= NEW.day;
+  END;
+
+  -- An admin deleting daily rows by hand: the running totals and the day's sums give them back.
+  CREATE TRIGGER usage_daily_removed AFTER DELETE ON usage_daily
+  BEGIN
+    UPDATE usage_org_daily SET input_tokens = input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens - OLD.output_tokens, cache_read_tokens = cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens - OLD.cache_write_1h_tokens, turns = turns - OLD.turns
+      WHERE day = OLD.day AND model = OLD.model;
+    UPDATE usage_cumulative SET input_tokens = input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens - OLD.output_tokens, cache_read_tokens = cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens - OLD.cache_write_1h_tokens, turns = turns - OLD.turns,
+        active_days = active_days - 1
+      WHERE email = OLD.email AND model = OLD.model AND day > OLD.day;
+    DELETE FROM usage_cumulative WHERE email = OLD.email AND model = OLD.model AND day = OLD.day;
+  END;
 
   -- Limit events over a range of days, for everyone.
   CREATE INDEX limit_events_time ON limit_events (event_at);

@@ -1,8 +1,12 @@
 // Device keys: one Ed25519 public key per device, registered by its owner's access token.
+import { advanceHeld, type Delivery } from "../../protocol/delivery.ts";
 import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 
-export type Registration = "registered" | "conflict" | "revoked";
+export type Registration = "registered" | "conflict" | "revoked" | "too-many";
+
+/** Active (unrevoked) device keys one person may have; IT revokes old ones to make room. */
+export const MAX_DEVICE_KEYS_PER_PERSON = 20;
 
 export interface DeviceKey {
   email: string;
@@ -17,6 +21,11 @@ export interface DeviceKeyRow {
   registered_at: string | null;
   last_seen_at: string | null;
   revoked: number;
+}
+
+export interface KeyCounts {
+  total: number;
+  active: number;
 }
 
 export function createKeyService(db: Database) {
@@ -35,11 +44,34 @@ export function createKeyService(db: Database) {
      WHERE public_key = ? AND (last_seen_at IS NULL OR unixepoch(last_seen_at) < unixepoch(?) - 60)`,
   );
 
+  const heldOf = db.query<{ delivery_held: number }, [string]>(
+    "SELECT delivery_held FROM device_keys WHERE public_key = ?",
+  );
+  const setHeld = db.query<unknown, [number, string]>(
+    "UPDATE device_keys SET delivery_held = ? WHERE public_key = ?",
+  );
+
   const listAll = db.query<DeviceKeyRow, []>(
     "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys ORDER BY email, registered_at",
   );
   const listFor = db.query<DeviceKeyRow, [string]>(
     "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys WHERE email = ? ORDER BY registered_at",
+  );
+  const activeCount = db.query<{ n: number }, [string]>(
+    "SELECT count(*) AS n FROM device_keys WHERE email = ? AND revoked = 0",
+  );
+  const COLUMNS = "public_key, email, device_id, registered_at, last_seen_at, revoked";
+  const pageAll = db.query<DeviceKeyRow, [number, number]>(
+    `SELECT ${COLUMNS} FROM device_keys ORDER BY email, registered_at, public_key LIMIT ? OFFSET ?`,
+  );
+  const pageFor = db.query<DeviceKeyRow, [string, number, number]>(
+    `SELECT ${COLUMNS} FROM device_keys WHERE email = ? ORDER BY registered_at, public_key LIMIT ? OFFSET ?`,
+  );
+  const countAll = db.query<KeyCounts, []>(
+    "SELECT count(*) AS total, coalesce(sum(revoked = 0), 0) AS active FROM device_keys",
+  );
+  const countFor = db.query<KeyCounts, [string]>(
+    "SELECT count(*) AS total, coalesce(sum(revoked = 0), 0) AS active FROM device_keys WHERE email = ?",
   );
   const revoke = db.query<unknown, [string]>(
     "UPDATE device_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0",
@@ -48,6 +80,20 @@ export function createKeyService(db: Database) {
   return {
     list(email?: string): DeviceKeyRow[] {
       return email === undefined ? listAll.all() : listFor.all(email);
+    },
+
+    /** One page of `list`, for pages that must not grow with the table. */
+    page(email: string | undefined, offset: number, limit: number): DeviceKeyRow[] {
+      return email === undefined ? pageAll.all(limit, offset) : pageFor.all(email, limit, offset);
+    },
+
+    counts(email?: string): KeyCounts {
+      return email === undefined ? countAll.get()! : countFor.get(email)!;
+    },
+
+    /** Active keys of each of these people. */
+    activeCounts(emails: readonly string[]): Map<string, number> {
+      return new Map([...new Set(emails)].map((email) => [email, countFor.get(email)!.active]));
     },
 
     /** Returns false when there is no such active key. */
@@ -60,6 +106,7 @@ export function createKeyService(db: Database) {
         .transaction((): Registration => {
           const existing = find.get(publicKey);
           if (!existing) {
+            if (activeCount.get(email)!.n >= MAX_DEVICE_KEYS_PER_PERSON) return "too-many";
             insert.run(publicKey, email, deviceId, toSqlTime(now), toSqlTime(now));
             return "registered";
           }
@@ -79,6 +126,17 @@ export function createKeyService(db: Database) {
     touch(publicKey: string, now: number): void {
       const at = toSqlTime(now);
       touch.run(at, publicKey, at);
+    },
+
+    /**
+     * Records that a delivery from this key is stored (in the caller's transaction, beside the
+     * report's rows) and returns the key's delivery_held afterwards.
+     */
+    recordDelivery(publicKey: string, delivery: Delivery): number {
+      const held = heldOf.get(publicKey)?.delivery_held ?? 0;
+      const next = advanceHeld(held, delivery);
+      if (next !== held) setHeld.run(next, publicKey);
+      return next;
     },
   };
 }

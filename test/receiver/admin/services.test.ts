@@ -133,7 +133,12 @@ describe("dashboard queries", () => {
     null,
     NOW,
   );
-  services.reports.store(alice, turn("a2", 0, day(0, 11), { sonnet: [1, 2, 3, 4] }), null, NOW);
+  services.reports.store(
+    alice,
+    turn("a2", 0, day(0, 11) + 47 * 60_000 + 12_000, { sonnet: [1, 2, 3, 4] }),
+    null,
+    NOW,
+  );
   services.reports.store(alice, turn("old", 0, day(40, 9), { opus: [5, 5, 5, 5] }), null, NOW);
   services.reports.store(bob, turn("b1", 0, day(1, 15), { sonnet: [7, 8, 9, 10] }), null, NOW);
 
@@ -159,7 +164,7 @@ describe("dashboard queries", () => {
     const overview = services.analytics.overview(range("7"), NOW);
     const a = overview.people.find((u) => u.email === "alice@example.org")!;
     expect(a).toMatchObject({ division: "eng", input: 211, output: 422, activeDays: 1 });
-    expect(services.analytics.lastActiveOf("alice@example.org")).toBe("2026-11-27 11:00:00");
+    expect(services.analytics.lastActiveOf("alice@example.org")).toBe("2026-11-27 11:47:12");
     const sonnet = overview.models.find((m) => m.model === "sonnet")!;
     expect(sonnet).toMatchObject({ users: 2, turns: 4 });
     expect(overview.daily.map((d) => d.day)).toEqual(["2026-11-26", "2026-11-27"]);
@@ -195,6 +200,16 @@ describe("dashboard queries", () => {
     expect(input(customRange("2026-11-07", "2026-11-07") as DayRange)).toBe(1000);
     expect(input(range("all"))).toBe(1205);
     expect(own.analytics.overview(range("all"), NOW).people[0]?.activeDays).toBe(3);
+    // An admin's SQL on the daily rollup: the triggers keep the running totals and days with it.
+    own.db.run(
+      "UPDATE usage_daily SET input_tokens = input_tokens + 50 WHERE email = 'late@example.org' AND day = '2026-10-28';",
+    );
+    expect(input(range("all"))).toBe(1255);
+    own.db.run("DELETE FROM usage_daily WHERE email = 'late@example.org' AND day = '2026-11-07';");
+    expect(input(customRange("2026-11-01", "2026-11-27") as DayRange)).toBe(200);
+    expect(input(range("all"))).toBe(255);
+    expect(own.analytics.overview(range("all"), NOW).people[0]?.activeDays).toBe(2);
+    expect(own.analytics.overview(range("all"), NOW).totals.input).toBe(255);
   });
 
   test("a division filter keeps only its people, in the figures and the days", () => {
@@ -261,7 +276,7 @@ describe("dashboard queries", () => {
   test("a model keeps its colour slot; a new one gets the next", () => {
     const slots = services.analytics.modelColourSlots(["sonnet", "haiku"]);
     expect([slots.get("haiku"), slots.get("sonnet")]).toEqual([0, 1]);
-    const later = services.analytics.modelColourSlots(["opus", "sonnet"]);
+    const later = services.analytics.modelColourSlots(["opus", "sonnet", "haiku"]);
     expect([later.get("haiku"), later.get("sonnet"), later.get("opus")]).toEqual([0, 1, 2]);
   });
 
@@ -275,6 +290,31 @@ describe("dashboard queries", () => {
     const recent = services.analytics.recentEvents(3);
     expect(recent[0]).toMatchObject({ kind: "limit", email: "bob@example.org" });
     expect(recent).toHaveLength(3);
+  });
+});
+
+describe("last active", () => {
+  test("last active is the latest turn to the second, whatever order the reports arrive in", () => {
+    const { services } = fresh();
+    const day = (hour: number) => Date.parse("2026-11-27T00:00:00Z") + hour * HOUR;
+    const carol: Identity = {
+      email: "carol@example.org",
+      refreshTokenId: services.tokens.issue("carol@example.org", null, 365, NOW).id,
+    };
+    const active = () => services.analytics.lastActiveOf(carol.email);
+    services.reports.store(carol, turn("c1", 0, day(8) + 30 * 60_000, { sonnet: [1, 1, 1, 1] }), null, NOW);
+    expect(active()).toBe("2026-11-27 08:30:00");
+    // A turn from earlier in the same hour, sent late from the outbox, changes nothing.
+    services.reports.store(carol, turn("c0", 0, day(8) + 10 * 60_000, { sonnet: [1, 1, 1, 1] }), null, NOW);
+    expect(active()).toBe("2026-11-27 08:30:00");
+    services.reports.store(
+      carol,
+      turn("c1", 1, day(10) + 5 * 60_000 + 9_000, { sonnet: [1, 1, 1, 1] }),
+      null,
+      NOW,
+    );
+    expect(active()).toBe("2026-11-27 10:05:09");
+    expect(services.analytics.userUsage(carol.email, "7", NOW).lastActive).toBe("2026-11-27 10:05:09");
   });
 });
 
@@ -406,9 +446,11 @@ describe("demo-data", () => {
         FROM usage_daily d WHERE d.email = c.email AND d.model = c.model AND d.day <= c.day);`),
     ).toBe("0");
     expect(check("SELECT count(*) FROM usage_cumulative;")).toBe(check("SELECT count(*) FROM usage_daily;"));
-    expect(check("SELECT count(*) FROM usage_pairs;")).toBe(
-      check("SELECT count(*) FROM (SELECT DISTINCT email, model FROM usage_daily);"),
-    );
+    expect(
+      check(`SELECT count(*) FROM user_models m WHERE first_day IS NOT (SELECT min(day) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model) OR last_day IS NOT (SELECT max(day) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model);`),
+    ).toBe("0");
     expect(Number(check("SELECT count(*) FROM refresh_tokens;"))).toBe(6);
     expect(Number(check("SELECT count(DISTINCT model) FROM usage_daily;"))).toBeGreaterThan(1);
   });

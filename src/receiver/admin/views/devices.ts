@@ -1,8 +1,9 @@
 // Device keys: the table the setup guide sends admins to, with a Revoke button per key.
-import type { DeviceKeyRow } from "../../keys/service.ts";
+import type { DeviceKeyRow, KeyCounts } from "../../keys/service.ts";
 import { type Html, html } from "../html.ts";
 import { shortName, timeCell, timeSortKey } from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
+import { type PageChoice, pager } from "./paging.ts";
 import { dataTable, section, userHref } from "./parts.ts";
 
 function revokeMessage(key: DeviceKeyRow, devicesOfUser: number): string {
@@ -16,13 +17,17 @@ function revokeMessage(key: DeviceKeyRow, devicesOfUser: number): string {
   return `Revoke this key? ${device} will stop reporting on its next turn; ${others}. This cannot be undone.`;
 }
 
-export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
-  const perUser = new Map<string, number>();
-  for (const key of keys) if (!key.revoked) perUser.set(key.email, (perUser.get(key.email) ?? 0) + 1);
+/** `activePerUser`: each listed person's active keys, on every page, for the revoke question. */
+export function devicesTable(
+  view: View,
+  keys: readonly DeviceKeyRow[],
+  activePerUser: ReadonlyMap<string, number>,
+): Html {
+  const perUser = activePerUser;
   const returnTo = `${view.url.pathname}${view.url.search}`;
   return dataTable({
     name: "devices",
-    noun: "device keys",
+    item: "device key",
     columns: [
       { key: "user", label: "User" },
       { key: "device", label: "Device id" },
@@ -59,16 +64,23 @@ export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
   });
 }
 
-export function devicesPage(view: View, keys: readonly DeviceKeyRow[]): Html {
-  const active = keys.filter((k) => !k.revoked).length;
+export interface DevicesPageData {
+  keys: DeviceKeyRow[];
+  counts: KeyCounts;
+  activePerUser: ReadonlyMap<string, number>;
+  choice: PageChoice;
+}
+
+export function devicesPage(view: View, data: DevicesPageData): Html {
+  const { active, total } = data.counts;
   return page(view, {
     title: "Device Keys",
     section: "devices",
     body: html`${section(
       "device-keys",
       "Device keys",
-      devicesTable(view, keys),
-      `${active} active, ${keys.length - active} revoked. Revoking a key stops that device on its next turn; the user's other devices and tokens are unaffected. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
+      html`${devicesTable(view, data.keys, data.activePerUser)}${pager(view, "page", data.choice, "device keys")}`,
+      `${active} active, ${total - active} revoked. Revoking a key stops that device on its next turn; the user's other devices and tokens are unaffected. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
     )}`,
   });
 }

@@ -282,7 +282,7 @@ function divisionTable(
     advice.filter((a) => a.division === division && a.kind === kind).length;
   return dataTable({
     name: "divisions",
-    noun: "divisions",
+    item: "division",
     filter: false,
     columns: [
       { key: "division", label: "Division" },
@@ -439,7 +439,7 @@ function tierSummary(people: readonly PersonUsage[]): Html {
     });
   const table = dataTable({
     name: "tiers",
-    noun: "tiers",
+    item: "tier",
     filter: false,
     columns: [
       { key: "tier", label: "Tier" },
@@ -472,7 +472,7 @@ function adviceTable(view: View, advice: readonly SeatAdvice[]): Html {
   };
   return dataTable({
     name: "seat-changes",
-    noun: "recommendations",
+    item: "recommendation",
     columns: [
       { key: "kind", label: "Recommendation" },
       { key: "person", label: "Person" },
@@ -498,7 +498,7 @@ function adviceTable(view: View, advice: readonly SeatAdvice[]): Html {
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
-    noun: "events",
+    item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
       { key: "user", label: "Person" },
@@ -599,7 +599,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
 function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
   return dataTable({
     name: "days",
-    noun: "days",
+    item: "day",
     filter: false,
     columns: [
       { key: "day", label: "Day (UTC)" },

@@ -4,8 +4,9 @@
 import { type Html, html } from "../html.ts";
 import { formatInteger } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";
+import { pager, ROWS_PER_PAGE } from "./paging.ts";
 
-export const PAGE_ROWS = 50;
+const PAGE_ROWS = ROWS_PER_PAGE;
 const MAX_SEARCH = 200;
 
 export interface ServerColumn<T> {
@@ -161,18 +162,6 @@ export function serverTable<T>(view: View, options: ServerTableOptions<T>): Html
       current ? html` aria-sort="${state.dir === "asc" ? "ascending" : "descending"}"` : ""
     }>${label}</th>`;
   };
-  const pager =
-    result.pages > 1 && !view.exported
-      ? html`<nav class="pager" aria-label="Pages of ${noun}">${
-          result.page > 1
-            ? html`<a href="${link({ [`${name}.page`]: String(result.page - 1) })}" rel="prev">← Previous</a>`
-            : html`<span class="muted">← Previous</span>`
-        }<span>Page ${formatInteger(result.page)} of ${formatInteger(result.pages)}</span>${
-          result.page < result.pages
-            ? html`<a href="${link({ [`${name}.page`]: String(result.page + 1) })}" rel="next">Next →</a>`
-            : html`<span class="muted">Next →</span>`
-        }</nav>`
-      : html``;
   const body =
     result.rows.length === 0
       ? html`<p class="empty">No ${noun} match “${state.q}”.</p>`
@@ -182,5 +171,10 @@ export function serverTable<T>(view: View, options: ServerTableOptions<T>): Html
             return html`<tr${cls ? html` class="${cls}"` : ""}>${options.columns.map((c) => c.cell(row))}</tr>`;
           },
         )}</tbody></table></div>`;
-  return html`${problems}<div class="table-tools">${search}${count}</div>${body}${pager}`;
+  return html`${problems}<div class="table-tools">${search}${count}</div>${body}${pager(
+    view,
+    `${name}.page`,
+    { page: result.page, offset: (result.page - 1) * PAGE_ROWS, limit: PAGE_ROWS, total: result.total },
+    noun,
+  )}`;
 }

@@ -11,9 +11,10 @@ import type { DeviceKeyRow } from "../../keys/service.ts";
 import type { RefreshTokenRow } from "../../tokens/service.ts";
 import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
-import { formatInteger, timeCell, timeSortKey } from "./format.ts";
+import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
 import { LIMIT_LABELS } from "./overview.ts";
+import { type PageChoice, pager } from "./paging.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
 import { tokensTable } from "./tokens.ts";
 import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./usage-parts.ts";
@@ -30,7 +31,10 @@ export interface UserPageData {
   sessions: SessionSummary[];
   sessionLimit: number;
   limitEvents: LimitEventRow[];
+  limitEventsPage: PageChoice;
   devices: DeviceKeyRow[];
+  devicesPage: PageChoice;
+  activeDevices: number;
   tokens: RefreshTokenRow[];
   colourSlots: Map<string, number>;
   pricesTakenOn: string;
@@ -40,7 +44,7 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
   const instant = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
   return dataTable({
     name: "windows",
-    noun: "windows",
+    item: "window",
     columns: [
       { key: "start", label: "Start", byValue: true },
       { key: "end", label: "End", byValue: true },
@@ -79,7 +83,7 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
 function sessionsTable(sessions: readonly SessionSummary[]): Html {
   return dataTable({
     name: "sessions",
-    noun: "sessions",
+    item: "session",
     columns: [
       { key: "session", label: "Session" },
       { key: "first", label: "First turn", byValue: true },
@@ -114,7 +118,7 @@ function limitName(stored: string | null): Html | string {
 function limitEventsTable(events: readonly LimitEventRow[]): Html {
   return dataTable({
     name: "limits",
-    noun: "limit events",
+    item: "limit event",
     filter: false,
     columns: [
       { key: "at", label: "When", byValue: true },
@@ -178,15 +182,25 @@ export function userPage(view: View, data: UserPageData): Html {
     "5-hour windows",
     html`${windowCards}${windowsTable(data.windows, label)}`,
     "Windows that start in the range, newest first; an open window has not ended yet and its totals are so far. Rows marked “limit hit” hold a limit event.",
-  )}${section("limit-events", "Limit events", limitEventsTable(data.limitEvents), "All time, newest first.")}${section(
+  )}${section(
+    "limit-events",
+    "Limit events",
+    html`${limitEventsTable(data.limitEvents)}${pager(view, "limits_page", data.limitEventsPage, "limit events")}`,
+    "All time, newest first.",
+  )}${section(
     "sessions",
     "Sessions",
     sessionsTable(data.sessions),
-    `The ${formatInteger(data.sessionLimit)} most recent sessions in ${label} at most.`,
-  )}${section("devices", "Device keys", devicesTable(view, data.devices))}${section(
-    "tokens",
-    "Refresh tokens",
-    tokensTable(view, data.tokens),
-  )}`;
+    `The ${countOf(data.sessionLimit, "most recent session")} in ${label} at most.`,
+  )}${section(
+    "devices",
+    "Device keys",
+    html`${devicesTable(view, data.devices, new Map([[data.email, data.activeDevices]]))}${pager(
+      view,
+      "devices_page",
+      data.devicesPage,
+      "device keys",
+    )}`,
+  )}${section("tokens", "Refresh tokens", tokensTable(view, data.tokens))}`;
   return page(view, { title: data.email, section: null, body, tools: rangeSelector(view, data.range) });
 }
