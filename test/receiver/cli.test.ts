@@ -3,7 +3,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
 import { MIGRATIONS } from "../../src/receiver/db/migrations.ts";
@@ -242,5 +242,96 @@ describe("the database a command uses", () => {
     expect(first.err).toMatch(/new, empty database/);
     const second = cli(["users", "add", "second@example.org"], { DATABASE_PATH: undefined }, folder);
     expect(second.err).toBe(`ccflux-receiver: database ${join(folder, "ccflux.db")}\n`);
+  });
+});
+
+describe("a lost laptop, one person, and who did it", () => {
+  const folder = mkdtempSync(join(dir, "people-"));
+  const path = join(folder, "ccflux.db");
+  const run = (args: string[]) => cli(args, { DATABASE_PATH: path }, folder);
+  const tokenIn = (out: string) => /rtok_[0-9a-f]{64}/.exec(out)?.[0] ?? "";
+  const osUser = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
+
+  test("emails are trimmed and lower-cased; a second active token is warned about; --replace revokes the old", () => {
+    const first = run(["users", "add", " DUP@Example.org "]);
+    expect(first.code).toBe(0);
+    expect(first.out).toContain("Refresh token for dup@example.org");
+    const second = run(["users", "add", "dup@example.org"]);
+    expect(second.code).toBe(0);
+    expect(second.err).toContain(
+      "warning: dup@example.org already has 1 active refresh token; both work now (to replace it instead, add --replace)",
+    );
+    expect(sqlite3(path, "SELECT DISTINCT email FROM refresh_tokens;")).toBe("dup@example.org");
+    const replaced = run(["users", "add", "Dup@example.org", "--replace"]);
+    expect(replaced.code).toBe(0);
+    expect(replaced.err).not.toContain("warning");
+    expect(replaced.out).toContain("Revoked the 2 other active refresh tokens of dup@example.org.");
+    expect(sqlite3(path, "SELECT revoked FROM refresh_tokens ORDER BY id;")).toBe("1\n1\n0");
+    expect(run(["users", "revoke", "DUP@EXAMPLE.ORG"]).code).toBe(0);
+    expect(sqlite3(path, "SELECT count(*) FROM refresh_tokens WHERE revoked = 0;")).toBe("0");
+  });
+
+  test("a revoked device id cannot register a new key until devices allow; --reissue replaces the person's token", async () => {
+    const token = tokenIn(run(["users", "add", "lost@example.org", "--division", "eng"]).out);
+    const receiver = await startReceiver({ dir: folder });
+    try {
+      const client = new Client(receiver.url);
+      const access = await client.exchange(token);
+      const laptop = newDevice();
+      expect((await client.registerKey(access, laptop, "lost-laptop")).status).toBe(200);
+      expect(run(["devices", "revoke", laptop.publicKey]).code).toBe(0);
+
+      // The laptop's reporter makes a fresh key under the same device id: refused, as revoked.
+      const fresh = newDevice();
+      const refused = await client.registerKey(access, fresh, "lost-laptop");
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get("x-ccflux-error")).toBe("key-revoked");
+      // The person's other devices, and new ones, are not affected.
+      expect((await client.registerKey(access, newDevice(), "desk")).status).toBe(200);
+
+      const allowed = run(["devices", "allow", laptop.publicKey]);
+      expect(allowed.code).toBe(0);
+      expect(allowed.out).toContain('lost@example.org\'s device "lost-laptop" may register a new key');
+      expect((await client.registerKey(access, fresh, "lost-laptop")).status).toBe(200);
+      expect(run(["devices", "allow", laptop.publicKey]).code).toBe(1);
+      const listed = JSON.parse(run(["devices", "list", "lost@example.org", "--json"]).out) as {
+        public_key: string;
+        released_at: string | null;
+      }[];
+      expect(listed.find((d) => d.public_key === laptop.publicKey)?.released_at).toMatch(/^\d{4}-/);
+
+      const reissued = run(["devices", "revoke", fresh.publicKey, "--reissue"]);
+      expect(reissued.code).toBe(0);
+      const newToken = tokenIn(reissued.out);
+      expect(newToken).not.toBe("");
+      expect((await client.post("/token", token)).status).toBe(401);
+      expect((await client.post("/token", newToken)).status).toBe(200);
+      expect(sqlite3(path, `SELECT division FROM refresh_tokens WHERE token = '${newToken}';`)).toBe("eng");
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  test("every write command is in the audit log, with the OS user and the machine it ran on", () => {
+    const audit = sqlite3(path, "SELECT action, actor, address, subject FROM admin_audit ORDER BY id;").split(
+      "\n",
+    );
+    const where = `cli on ${hostname()}`;
+    const by = `cli:${osUser}`;
+    expect(audit).toEqual([
+      `provision|${by}|${where}|dup@example.org`,
+      `provision|${by}|${where}|dup@example.org`,
+      `provision|${by}|${where}|dup@example.org`,
+      `revoke|${by}|${where}|dup@example.org`,
+      `revoke|${by}|${where}|dup@example.org`,
+      `provision|${by}|${where}|lost@example.org`,
+      `device-revoke|${by}|${where}|lost@example.org`,
+      `device-allow|${by}|${where}|lost@example.org`,
+      `device-revoke|${by}|${where}|lost@example.org`,
+      `reissue|${by}|${where}|lost@example.org`,
+    ]);
+    // Read-only commands leave no trace.
+    run(["users", "list"]);
+    expect(sqlite3(path, "SELECT count(*) FROM admin_audit;")).toBe(String(audit.length));
   });
 });

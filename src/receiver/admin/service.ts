@@ -17,13 +17,14 @@ export type AuditAction =
   | "revoke"
   | "reissue"
   | "device-revoke"
+  | "device-allow"
   | "export";
 
 export interface AuditEntry {
   id: number;
   at: string;
   action: AuditAction;
-  /** "session" (the browser) or "bearer" (a script with ADMIN_TOKEN). */
+  /** "session" (the browser), "bearer" (a script with ADMIN_TOKEN), or "cli:<OS user>" (a command). */
   actor: string;
   address: string;
   subject: string;

@@ -1,6 +1,59 @@
 // Ordered schema migrations; PRAGMA user_version records how many have run.
 // Append new ones at the end, never edit a released one: files in the field are at every version.
 
+/**
+ * An email as the receiver keeps it, in SQL: surrounding blanks gone, ASCII letters lower-case.
+ * SQLite's lower() changes only ASCII letters, and normaliseEmail() does exactly the same, so a
+ * row typed in sqlite3 and one made by the receiver always agree.
+ */
+const NORMALISED = (column: string) => `lower(trim(${column}, char(32, 9, 10, 13)))`;
+
+/** The usage rollups of migration 1, rebuilt from usage_events for the emails in email_merge. */
+const REBUILD_ROLLUPS = `
+  DELETE FROM usage_daily WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+  DELETE FROM usage_hourly WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+  DELETE FROM session_days WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+
+  INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
+    subagent_cache_read_tokens, subagent_cache_write_tokens, turns)
+  SELECT email, substr(event_at, 1, 10), model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
+    sum(cache_write_tokens), sum(coalesce(cache_write_5m_tokens, 0)), sum(coalesce(cache_write_1h_tokens, 0)),
+    sum(coalesce(requests, 0)), sum(coalesce(subagent_input_tokens, 0)), sum(coalesce(subagent_output_tokens, 0)),
+    sum(coalesce(subagent_cache_read_tokens, 0)), sum(coalesce(subagent_cache_write_tokens, 0)), count(*)
+  FROM usage_events WHERE email IN (SELECT email FROM email_merge)
+  GROUP BY email, substr(event_at, 1, 10), model;
+
+  -- A turn counts once, in the hour and day its first row was stored at.
+  CREATE TEMP TABLE merged_turns AS
+    SELECT email, session_id, turn_index, min(event_at) AS first_at FROM usage_events
+    WHERE email IN (SELECT email FROM email_merge) GROUP BY email, session_id, turn_index;
+
+  INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
+  SELECT u.email, u.hour, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
+    coalesce(t.turns, 0)
+  FROM (
+    SELECT email, substr(event_at, 1, 13) || ':00:00' AS hour, sum(input_tokens) AS input_tokens,
+      sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+      sum(cache_write_tokens) AS cache_write_tokens
+    FROM usage_events WHERE email IN (SELECT email FROM email_merge) GROUP BY email, hour) u
+  LEFT JOIN (
+    SELECT email, substr(first_at, 1, 13) || ':00:00' AS hour, count(*) AS turns
+    FROM merged_turns GROUP BY email, hour) t ON t.email = u.email AND t.hour = u.hour;
+
+  INSERT INTO session_days (email, day, session_id, turns)
+  SELECT u.email, u.day, u.session_id, coalesce(t.turns, 0)
+  FROM (
+    SELECT DISTINCT email, substr(event_at, 1, 10) AS day, session_id
+    FROM usage_events WHERE email IN (SELECT email FROM email_merge)) u
+  LEFT JOIN (
+    SELECT email, substr(first_at, 1, 10) AS day, session_id, count(*) AS turns
+    FROM merged_turns GROUP BY email, day, session_id) t
+    ON t.email = u.email AND t.day = u.day AND t.session_id = u.session_id;
+
+  DROP TABLE merged_turns;
+`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the tables of PROTOCOL §5 exactly as the guide's SQL uses them, plus usage storage.
   `
@@ -201,5 +254,67 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
+  `,
+  // 4: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
+  // 'dup@example.org' were two people): existing spellings are merged, usage history included (a
+  // turn stored under both spellings is kept once and the rollups rebuilt from what is left), and
+  // rows typed by hand in sqlite3 are normalised as they are written.
+  `
+  CREATE TEMP TABLE email_merge AS
+    SELECT DISTINCT ${NORMALISED("email")} AS email FROM (
+      SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys
+      UNION SELECT email FROM usage_daily UNION SELECT email FROM limit_events)
+    WHERE email != ${NORMALISED("email")};
+  -- Every spelling of those emails that has usage or limit events (usage_daily has each spelling
+  -- of usage_events, and is far smaller), so the merges below can use the tables' unique keys.
+  CREATE TEMP TABLE email_spellings AS
+    SELECT DISTINCT email AS spelling, ${NORMALISED("email")} AS email
+    FROM (SELECT email FROM usage_daily UNION SELECT email FROM limit_events)
+    WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+
+  UPDATE refresh_tokens SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+  UPDATE device_keys SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+
+  DELETE FROM usage_events WHERE id IN (
+    SELECT e.id FROM email_spellings se
+    JOIN usage_events e ON e.email = se.spelling
+    JOIN email_spellings sf ON sf.email = se.email
+    JOIN usage_events f ON f.email = sf.spelling AND f.session_id = e.session_id
+      AND f.turn_index = e.turn_index AND f.model = e.model AND f.id < e.id);
+  UPDATE usage_events SET email = ${NORMALISED("email")}
+  WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
+
+  DELETE FROM limit_events WHERE id IN (
+    SELECT e.id FROM email_spellings se
+    JOIN limit_events e ON e.email = se.spelling
+    JOIN email_spellings sf ON sf.email = se.email
+    JOIN limit_events f ON f.email = sf.spelling AND f.session_id = e.session_id
+      AND f.timestamp_utc = e.timestamp_utc AND f.id < e.id);
+  UPDATE limit_events SET email = ${NORMALISED("email")}
+  WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
+  ${REBUILD_ROLLUPS}
+  -- Estimated again by the background job within TIER_INFERENCE_INTERVAL_SECS.
+  DELETE FROM tier_estimates WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+  DROP TABLE email_spellings;
+  DROP TABLE email_merge;
+
+  -- The guide's INSERT (and any hand-typed UPDATE) may spell an email any way.
+  CREATE TRIGGER refresh_tokens_normalise_email AFTER INSERT ON refresh_tokens
+  WHEN NEW.email != ${NORMALISED("NEW.email")}
+  BEGIN
+    UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
+  END;
+  CREATE TRIGGER refresh_tokens_normalise_email_update AFTER UPDATE OF email ON refresh_tokens
+  WHEN NEW.email != ${NORMALISED("NEW.email")}
+  BEGIN
+    UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
+  END;
+  `,
+  // 5: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
+  // the same device id (the lost laptop's reporter making itself a fresh key), until an admin
+  // allows that device again, which sets released_at on its revoked keys. The guide's
+  // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.
+  `
+  ALTER TABLE device_keys ADD COLUMN released_at TIMESTAMP;
   `,
 ];

@@ -1,6 +1,7 @@
 // Device keys: one Ed25519 public key per device, registered by its owner's access token.
 import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
+import { normaliseEmail } from "../tokens/service.ts";
 
 export type Registration = "registered" | "conflict" | "revoked";
 
@@ -17,6 +18,8 @@ export interface DeviceKeyRow {
   registered_at: string | null;
   last_seen_at: string | null;
   revoked: number;
+  /** When an admin allowed new keys for this revoked key's device id; null while it blocks them. */
+  released_at: string | null;
 }
 
 export function createKeyService(db: Database) {
@@ -35,19 +38,29 @@ export function createKeyService(db: Database) {
      WHERE public_key = ? AND (last_seen_at IS NULL OR unixepoch(last_seen_at) < unixepoch(?) - 60)`,
   );
 
+  const COLUMNS = "public_key, email, device_id, registered_at, last_seen_at, revoked, released_at";
   const listAll = db.query<DeviceKeyRow, []>(
-    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys ORDER BY email, registered_at",
+    `SELECT ${COLUMNS} FROM device_keys ORDER BY email, registered_at`,
   );
   const listFor = db.query<DeviceKeyRow, [string]>(
-    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys WHERE email = ? ORDER BY registered_at",
+    `SELECT ${COLUMNS} FROM device_keys WHERE email = ? ORDER BY registered_at`,
   );
   const revoke = db.query<unknown, [string]>(
     "UPDATE device_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0",
   );
+  // A device id says which machine a key is on; one without an id blocks nothing but itself.
+  const deviceBlocked = db.query<{ one: number }, [string, string]>(
+    `SELECT 1 AS one FROM device_keys
+     WHERE email = ? AND device_id = ? AND device_id != '' AND revoked != 0 AND released_at IS NULL LIMIT 1`,
+  );
+  const release = db.query<unknown, [string, string, string]>(
+    `UPDATE device_keys SET released_at = ?
+     WHERE email = ? AND device_id = ? AND revoked != 0 AND released_at IS NULL`,
+  );
 
   return {
     list(email?: string): DeviceKeyRow[] {
-      return email === undefined ? listAll.all() : listFor.all(email);
+      return email === undefined ? listAll.all() : listFor.all(normaliseEmail(email));
     },
 
     /** Returns false when there is no such active key. */
@@ -55,11 +68,23 @@ export function createKeyService(db: Database) {
       return revoke.run(publicKey).changes > 0;
     },
 
+    /**
+     * Lets the device of this revoked key register a new key again; returns false when the key is
+     * not revoked, or its device was already allowed.
+     */
+    allow(publicKey: string, now: number): boolean {
+      const row = find.get(publicKey);
+      if (!row?.revoked) return false;
+      return release.run(toSqlTime(now), row.email, row.device_id ?? "").changes > 0;
+    },
+
     register(email: string, publicKey: string, deviceId: string, now: number): Registration {
       return db
         .transaction((): Registration => {
           const existing = find.get(publicKey);
           if (!existing) {
+            // The same answer as for the revoked key itself, so a v1 reporter goes silent too.
+            if (deviceBlocked.get(email, deviceId)) return "revoked";
             insert.run(publicKey, email, deviceId, toSqlTime(now), toSqlTime(now));
             return "registered";
           }

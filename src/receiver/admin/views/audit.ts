@@ -6,6 +6,12 @@ import { timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
 import { dataTable, section } from "./parts.ts";
 
+/** Who made the change, in words; a command line entry names its OS user ("cli:alice"). */
+function actorLabel(actor: string): string {
+  if (actor.startsWith("cli:")) return `${actor.slice(4)} (command line)`;
+  return actor === "bearer" ? "ADMIN_TOKEN (script)" : "dashboard session";
+}
+
 export function auditTable(entries: readonly AuditEntry[]): Html {
   return dataTable({
     name: "audit",
@@ -22,9 +28,9 @@ export function auditTable(entries: readonly AuditEntry[]): Html {
       (e) =>
         html`<tr${e.action === "login-failed" ? html` class="limit"` : ""}><td data-value="${timeSortKey(e.at)}">${timeCell(
           e.at,
-        )}</td><td>${e.action}</td><td>${e.subject}</td><td>${e.detail}</td><td>${
-          e.actor === "bearer" ? "ADMIN_TOKEN (script)" : "dashboard session"
-        }</td><td class="mono">${e.address}</td></tr>`,
+        )}</td><td>${e.action}</td><td>${e.subject}</td><td>${e.detail}</td><td>${actorLabel(
+          e.actor,
+        )}</td><td class="mono">${e.address}</td></tr>`,
     ),
     empty: "Nothing recorded yet.",
   });
