@@ -14,6 +14,7 @@ export type ApiErrorCode =
   | SignatureError
   | "unauthorized"
   | "invalid-body"
+  | "too-many-models"
   | "body-too-large"
   | "rate-limited"
   | "key-conflict"

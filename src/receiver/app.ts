@@ -4,7 +4,7 @@ import { adminController, adminError, isAdminPath } from "./admin/controller.ts"
 import type { ReceiverContext } from "./context.ts";
 import { DatabaseUnavailableError } from "./db/store.ts";
 import { healthController } from "./health/controller.ts";
-import { apiError, databaseUnavailable } from "./http.ts";
+import { apiError, databaseUnavailable, isClientAbort } from "./http.ts";
 import { keysController } from "./keys/controller.ts";
 import { reportsController } from "./reports/controller.ts";
 import { tokensController } from "./tokens/controller.ts";
@@ -29,6 +29,14 @@ export function createApp(ctx: ReceiverContext) {
       }
       if (code === "PARSE" || code === "VALIDATION") {
         return apiError(400, "invalid-body", "The request could not be read.");
+      }
+      // Not the receiver failing: the client went away mid-upload (its next try sends it again).
+      if (isClientAbort(error)) {
+        return apiError(
+          400,
+          "invalid-body",
+          "The request body did not arrive whole: the client closed the connection.",
+        );
       }
       ctx.log.error("request failed", {
         path: new URL(request.url).pathname,

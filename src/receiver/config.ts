@@ -23,6 +23,9 @@ export interface Config {
   tierInferenceIntervalSecs: number;
   /** API list prices for the dashboard's cost figures: built in, or PRICES_FILE's. */
   prices: PriceTable;
+  /** Raw usage rows older than this many days (by receipt) are pruned; undefined keeps them. */
+  rawEventRetentionDays: number | undefined;
+  litestreamMetricsUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -70,19 +73,40 @@ function optionalText(raw: string): string | undefined {
   return raw === "" ? undefined : raw;
 }
 
-function baseUrl(raw: string, name: string): string | undefined {
-  if (raw === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name}=${raw}: expected the public URL, such as https://ccflux.example.org`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigError(`${name}=${raw}: expected an http:// or https:// URL`);
-  }
-  return url.href.replace(/\/+$/, "");
+/** An optional http(s) URL, without a trailing slash; `example` shows what is meant. */
+function httpUrl(example: string) {
+  return (raw: string, name: string): string | undefined => {
+    if (raw === "") return undefined;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(`${name}=${raw}: expected ${example}`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new ConfigError(`${name}=${raw}: expected an http:// or https:// URL`);
+    }
+    return url.href.replace(/\/+$/, "");
+  };
 }
+
+/** A whole number of days, or unset (0 or empty) for "keep forever". */
+function retentionDays(raw: string, name: string): number | undefined {
+  if (raw.trim() === "" || raw.trim() === "0") return undefined;
+  const value = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || value < MIN_RETENTION_DAYS || value > 36_500) {
+    throw new ConfigError(
+      `${name}=${raw}: expected a whole number of days from ${MIN_RETENTION_DAYS} to 36500, or 0 to keep raw events forever`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reporters re-send what they delivered in the last 7 days when a restored receiver lacks it, and
+ * the raw rows are what makes a re-sent turn count once: they must outlive that by a wide margin.
+ */
+export const MIN_RETENTION_DAYS = 30;
 
 function priceFile(raw: string, name: string): PriceTable {
   if (raw === "") return BUILT_IN_PRICES;
@@ -189,7 +213,7 @@ const SETTINGS = [
     name: "BASE_URL",
     key: "baseUrl",
     fallback: "",
-    parse: baseUrl,
+    parse: httpUrl("the public URL, such as https://ccflux.example.org"),
     show: (v: string | undefined) => v ?? "unset",
     help: "public URL, used to hand out the report endpoint",
   }),
@@ -217,6 +241,22 @@ const SETTINGS = [
     show: (v: PriceTable) =>
       v === BUILT_IN_PRICES ? `built-in (${v.takenOn})` : `${v.source} (${v.takenOn})`,
     help: "JSON file of API list prices for cost figures (unset: the built-in table)",
+  }),
+  define({
+    name: "RAW_EVENT_RETENTION_DAYS",
+    key: "rawEventRetentionDays",
+    fallback: "0",
+    parse: retentionDays,
+    show: (v: number | undefined) => (v === undefined ? "0 (keep forever)" : String(v)),
+    help: `days raw usage rows are kept after receipt; rollups are kept (0: forever, else ${MIN_RETENTION_DAYS} or more)`,
+  }),
+  define({
+    name: "LITESTREAM_METRICS_URL",
+    key: "litestreamMetricsUrl",
+    fallback: "",
+    parse: httpUrl("Litestream's metrics URL, such as http://127.0.0.1:9090/metrics"),
+    show: (v: string | undefined) => v ?? "unset",
+    help: "Litestream's /metrics, to show the replication lag in /health and /metrics",
   }),
 ];
 

@@ -3,6 +3,7 @@ import type { Store } from "./db/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import type { ReplicationMonitor } from "./replication/monitor.ts";
 
 /** What every controller is built with; services come from `store.services()` per request. */
 export interface ReceiverContext {
@@ -11,4 +12,6 @@ export interface ReceiverContext {
   log: Logger;
   metrics: Metrics;
   limiter: RateLimiter;
+  /** Watches Litestream's replica when LITESTREAM_METRICS_URL is set. */
+  replication?: ReplicationMonitor;
 }

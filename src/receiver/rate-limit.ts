@@ -11,6 +11,10 @@ export interface RateLimitDecision {
   retryAfterSecs: number;
 }
 
+function refusal(oldest: number, now: number): RateLimitDecision {
+  return { allowed: false, retryAfterSecs: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)) };
+}
+
 /** Instants of passed requests, oldest first; `head` skips expired ones without shifting. */
 interface Log {
   times: number[];
@@ -40,12 +44,20 @@ export class RateLimiter {
       if (this.logs.size >= this.maxKeys) this.logs.delete(this.logs.keys().next().value!);
     }
     this.logs.set(key, log);
-    if (log.times.length - log.head >= this.limit) {
-      const oldest = log.times[log.head]!;
-      return { allowed: false, retryAfterSecs: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)) };
-    }
+    if (log.times.length - log.head >= this.limit) return refusal(log.times[log.head]!, now);
     log.times.push(now);
     return { allowed: true, retryAfterSecs: 0 };
+  }
+
+  /** The decision `check` would make now, recording nothing (for counting only failures). */
+  peek(key: string, now: number): RateLimitDecision {
+    const log = this.logs.get(key);
+    if (!log) return { allowed: true, retryAfterSecs: 0 };
+    let head = log.head;
+    while (head < log.times.length && log.times[head]! <= now - WINDOW_MS) head++;
+    return log.times.length - head >= this.limit
+      ? refusal(log.times[head]!, now)
+      : { allowed: true, retryAfterSecs: 0 };
   }
 
   get size(): number {

@@ -5,7 +5,9 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { createHealthService } from "./health/service.ts";
 import { createKeyService } from "./keys/service.ts";
+import { createModelNames } from "./reports/model-names.ts";
 import { createReportService } from "./reports/service.ts";
+import { createRetentionService } from "./retention/service.ts";
 import { createTokenService } from "./tokens/service.ts";
 
 export function createServices(db: Database, config: Config) {
@@ -14,8 +16,10 @@ export function createServices(db: Database, config: Config) {
     tokens: createTokenService(db, config),
     keys: createKeyService(db),
     reports: createReportService(db),
+    retention: createRetentionService(db),
+    modelNames: createModelNames(db),
     health: createHealthService(db),
-    admin: createAdminService(db),
+    admin: createAdminService(db, config.adminToken),
     analytics: createAnalyticsService(db, config.prices),
   };
 }

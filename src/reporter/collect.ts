@@ -1,12 +1,12 @@
 // Reads what a session's transcript files gained since the last hook and counts it through the ledger.
 
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { toRfc3339 } from "../protocol/index.ts";
-import type { Ledger } from "./ledger.ts";
-import type { SessionState } from "./state.ts";
+import type { Contribution } from "./ledger.ts";
+import type { SessionState, State } from "./state.ts";
 import { TurnTotals } from "./totals.ts";
-import { type LimitHit, scanChunk } from "./transcript.ts";
+import { type LimitHit, type ResponseUsage, scanChunk } from "./transcript.ts";
 
 export interface TranscriptFile {
   path: string;
@@ -19,21 +19,37 @@ export interface TranscriptFile {
 /** Allow for clock steps and slow writes when deciding whether a sibling agent file is recent. */
 const SIBLING_GRACE_MS = 60_000;
 
-/** The main transcript, `<session>/subagents/*.jsonl`, and (before 2.1.2) sibling `agent-*.jsonl`. */
+/** Sub-agent files nest (workflows: `subagents/workflows/wf_<id>/agent-<id>.jsonl`): so many folders deep at most. */
+const SUBAGENT_DEPTH = 4;
+/** A workflow's `journal.jsonl` records its steps; it is not a transcript. */
+const NOT_TRANSCRIPTS = new Set(["journal.jsonl"]);
+
+/**
+ * The main transcript, every transcript under `<session>/subagents/` (nested too), the file a
+ * SubagentStop names (`agent_transcript_path`), and (before 2.1.2) sibling `agent-*.jsonl`.
+ */
 export function sessionFiles(
   transcriptPath: string,
   sessionId: string,
   session: SessionState,
+  agentTranscriptPath = "",
 ): TranscriptFile[] {
   const files: TranscriptFile[] = [{ path: transcriptPath, subagent: false, onlySession: null }];
   const folder = dirname(transcriptPath);
   const subagents = join(folder, basename(transcriptPath, ".jsonl"), "subagents");
-  for (const name of listJsonl(subagents)) {
-    files.push({ path: join(subagents, name), subagent: true, onlySession: null });
+  for (const path of listTranscripts(subagents, SUBAGENT_DEPTH)) {
+    files.push({ path, subagent: true, onlySession: null });
   }
-  for (const name of listJsonl(folder)) {
-    if (!name.startsWith("agent-")) continue;
-    const path = join(folder, name);
+  const named = agentTranscriptPath ? resolve(agentTranscriptPath) : "";
+  if (
+    named.endsWith(".jsonl") &&
+    !NOT_TRANSCRIPTS.has(basename(named)) &&
+    !files.some((file) => resolve(file.path) === named)
+  ) {
+    files.push({ path: named, subagent: true, onlySession: null });
+  }
+  for (const path of listTranscripts(folder, 0)) {
+    if (!basename(path).startsWith("agent-")) continue;
     try {
       if (statSync(path).mtimeMs < session.firstSeen - SIBLING_GRACE_MS) continue;
     } catch {
@@ -44,14 +60,24 @@ export function sessionFiles(
   return files;
 }
 
-function listJsonl(folder: string): string[] {
+/** `.jsonl` transcripts in the folder and its sub-folders down to `depth`, sorted by path. */
+function listTranscripts(folder: string, depth: number): string[] {
+  let entries: Dirent[];
   try {
-    return readdirSync(folder)
-      .filter((name) => name.endsWith(".jsonl"))
-      .sort();
+    entries = readdirSync(folder, { withFileTypes: true });
   } catch {
     return [];
   }
+  const found: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) {
+      if (depth > 0) found.push(...listTranscripts(path, depth - 1));
+    } else if (entry.name.endsWith(".jsonl") && !NOT_TRANSCRIPTS.has(entry.name)) {
+      found.push(path);
+    }
+  }
+  return found;
 }
 
 export function offsetKey(sessionId: string, path: string): string {
@@ -68,12 +94,24 @@ export interface Collected {
   skippedLines: number;
 }
 
-/** Reads every file from its saved offset, advancing the offsets in `session`; mutates the ledger. */
+type Counted = Pick<State, "ledger" | "seen">;
+
+/** What the response adds to the totals; null when nothing (or when it was counted before). */
+function contribution(response: ResponseUsage, { ledger, seen }: Counted): Contribution | null {
+  if (ledger.has(response.key)) return ledger.take(response);
+  // Not in the ledger: new, or a /btw replay or resumed copy of a response the ledger forgot. Either
+  // way the ledger records it, so its later lines add only what grows.
+  const copy = seen.claim(response);
+  const counted = ledger.take(response);
+  return copy ? null : counted;
+}
+
+/** Reads every file from its saved offset, advancing the offsets in `session`; records what it counted. */
 export function collectNewUsage(
   files: TranscriptFile[],
   sessionId: string,
   session: SessionState,
-  ledger: Ledger,
+  counted: Counted,
 ): Collected {
   const totals = new TurnTotals();
   const limits: LimitHit[] = [];
@@ -85,10 +123,10 @@ export function collectNewUsage(
       skippedLines += scan.skipped;
       for (const response of scan.responses.values()) {
         if (file.onlySession !== null && response.sessionId !== file.onlySession) continue;
-        const contribution = ledger.take(response);
-        if (contribution) totals.add(response, contribution);
+        const added = contribution(response, counted);
+        if (added) totals.add(response, added);
       }
-      for (const limit of scan.limits) if (ledger.firstSight(limit.key)) limits.push(limit);
+      for (const limit of scan.limits) if (counted.ledger.firstSight(limit.key)) limits.push(limit);
       return scan.consumed;
     });
     if (result !== null) session.offsets[key] = result;

@@ -30,6 +30,8 @@ export interface StatePaths {
   dir: string;
   config: string;
   state: string;
+  /** Folder of per-day files of counted responses (seen.ts). */
+  seen: string;
   stateLock: string;
   sender: string;
   senderLock: string;
@@ -37,6 +39,7 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
+  journal: string;
   activityLog: string;
   errorsLog: string;
 }
@@ -47,6 +50,7 @@ export function statePaths(env: Env): StatePaths {
     dir,
     config: join(dir, "config.json"),
     state: join(dir, "state.json"),
+    seen: join(dir, "seen"),
     stateLock: join(dir, "state.lock"),
     sender: join(dir, "sender.json"),
     senderLock: join(dir, "sender.lock"),
@@ -54,6 +58,7 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
+    journal: join(dir, "journal.jsonl"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

@@ -23,6 +23,8 @@ export interface HookInput {
   transcriptPath: string;
   /** hook_event_name, e.g. "Stop" ("" when absent). */
   event: string;
+  /** SubagentStop only: the sub-agent's own transcript ("" when absent). */
+  agentTranscriptPath: string;
 }
 
 /** The hook JSON Claude Code writes on stdin; null when it is not one. */
@@ -41,6 +43,7 @@ export function parseHookInput(text: string): HookInput | null {
     sessionId,
     transcriptPath: string(json.transcript_path),
     event: string(json.hook_event_name),
+    agentTranscriptPath: string(json.agent_transcript_path),
   };
 }
 
@@ -88,7 +91,7 @@ export function runHook(event: string, stdin: string, env: Env): void {
   }
   try {
     const now = Date.now();
-    const state = loadState(paths);
+    const state = loadState(paths, now);
     const endpoints = resolveEndpoints(config.endpoint, env);
     state.config = {
       source: config.source,
@@ -98,8 +101,8 @@ export function runHook(event: string, stdin: string, env: Env): void {
     const session = sessionState(state, input.sessionId, now);
     const entries: { kind: OutboxKind; body: string }[] = [];
     if (input.transcriptPath) {
-      const files = sessionFiles(input.transcriptPath, input.sessionId, session);
-      const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state.ledger);
+      const files = sessionFiles(input.transcriptPath, input.sessionId, session, input.agentTranscriptPath);
+      const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state);
       if (skippedLines > 0)
         log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
       // Only a turn with something to report reads the email (.claude.json can be large).

@@ -23,7 +23,7 @@ const HASH_MASK = (1n << 52n) - 1n;
  * Keys are hashed (to 52 bits, exact in a double) so the state file holds no message text, and the
  * whole ledger is one Float64Array: loading and saving it stays a few milliseconds.
  */
-function hashKey(key: string): number {
+export function hashKey(key: string): number {
   return Number(BigInt(Bun.hash(key)) & HASH_MASK);
 }
 
@@ -47,6 +47,10 @@ export class Ledger {
 
   get size(): number {
     return this.reported.size;
+  }
+
+  has(key: string): boolean {
+    return this.reported.has(hashKey(key));
   }
 
   /** Records the response and returns what it adds to the totals; null when it adds nothing. */

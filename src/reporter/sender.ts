@@ -2,8 +2,17 @@
 // A report leaves the outbox only when the receiver answers 200 (or refuses it as invalid for good);
 // everything else keeps it for a later attempt, with backoff.
 
-import { type Answer, Client, REQUEST_TIMEOUT_MS, readAccessToken } from "./client.ts";
+import { readHeld } from "../protocol/delivery.ts";
+import { describe, describeRefusal } from "./answers.ts";
+import { Client, REQUEST_TIMEOUT_MS, readAccessToken } from "./client.ts";
 import { type Config, type Endpoints, loadConfig, resolveEndpoints } from "./config.ts";
+import {
+  Deliveries,
+  type DeliveryState,
+  type Numbered,
+  numberedBody,
+  readDeliveryState,
+} from "./deliveries.ts";
 import {
   acquireLock,
   type Env,
@@ -13,6 +22,7 @@ import {
   statePaths,
   writeFileAtomic,
 } from "./files.ts";
+import type { JournalEntry } from "./journal.ts";
 import { type DeviceKey, isKeyRevoked, loadOrCreateDeviceKey, setKeyAside } from "./keys.ts";
 import { type Logger, logger } from "./log.ts";
 import { clearOutbox, listOutbox, type OutboxEntry, readOutboxEntry, removeOutboxEntry } from "./outbox.ts";
@@ -26,6 +36,7 @@ export interface SenderStatus {
   nextAttemptAt: number;
   /** Hashes of (receiver, public key) pairs where this device's key is registered. */
   registered: string[];
+  delivery: DeliveryState;
 }
 
 export function readSenderStatus(paths: StatePaths): SenderStatus {
@@ -39,6 +50,7 @@ export function readSenderStatus(paths: StatePaths): SenderStatus {
     failures: number(file.failures) ?? 0,
     nextAttemptAt: number(file.nextAttemptAt) ?? 0,
     registered: Array.isArray(file.registered) ? file.registered.filter((x) => typeof x === "string") : [],
+    delivery: readDeliveryState(file.delivery),
   };
 }
 
@@ -65,33 +77,24 @@ export function senderLockStaleMs(env: Env): number {
   return timing(env).lifetime + 3 * REQUEST_TIMEOUT_MS + 5_000;
 }
 
+/** An outbox entry, or a journaled delivery sent again to a receiver that lost it. */
+type Item = { resend: false; entry: OutboxEntry } | { resend: true; entry: JournalEntry };
+
 type Outcome =
-  | { kind: "sent" }
+  | { kind: "sent"; held: number | null }
   | { kind: "drop"; reason: string }
   | { kind: "revoked" }
   | { kind: "retry"; reason: string; retryAfter?: number | null };
 
 type Access = { ok: true; token: string } | { ok: false; outcome: Outcome };
 
-const RETRY_RESPONSE: Record<number, string> = {
-  401: "access token refused twice (401): the refresh token may have just been revoked; ask IT if this repeats",
-  429: "receiver busy (429): waiting as it asked",
-};
-
-function describe(answer: Answer, what: string): string {
-  if (answer.status === 0) return `${what}: receiver not reachable (${answer.failure}); will retry`;
-  if (answer.status >= 500) return `${what}: receiver unavailable (${answer.status}); will retry`;
-  return (
-    RETRY_RESPONSE[answer.status] ??
-    `${what}: unexpected answer (${answer.status}); check api_endpoint in Claude Code's plugin settings`
-  );
-}
-
 class Sender {
   private readonly log: Logger;
   private readonly status: SenderStatus;
+  private readonly deliveries: Deliveries;
   private accessToken: string | null = null;
   private sentCount = 0;
+  private resentCount = 0;
 
   constructor(
     private readonly client: Client,
@@ -102,6 +105,7 @@ class Sender {
   ) {
     this.log = logger(paths);
     this.status = readSenderStatus(paths);
+    this.deliveries = new Deliveries(paths.journal, this.status.delivery);
   }
 
   /** "empty": outbox drained; "waiting": gave up for now (backoff past this process's lifetime); "silent": revoked. */
@@ -111,46 +115,76 @@ class Sender {
     try {
       for (;;) {
         if (isKeyRevoked(this.paths)) return "silent";
-        const names = listOutbox(this.paths.outbox);
-        if (names.length === 0) return "empty";
+        const key = loadOrCreateDeviceKey(this.paths);
+        this.deliveries.useKey(Bun.hash(key.publicKeyBase64).toString(36));
+        const item = this.nextItem();
+        if (!item) return "empty";
         const wait = this.status.nextAttemptAt - Date.now();
         if (wait > 0) {
           if (Date.now() + wait > deadline) return "waiting";
           await Bun.sleep(wait);
         }
-        for (const name of names) {
-          // Bounded lifetime, so a lock older than it (plus one request) can only be a dead sender's.
-          if (Date.now() > deadline) return "waiting";
-          const entry = readOutboxEntry(this.paths.outbox, name);
-          if (!entry) continue;
-          const outcome = await this.deliver(entry);
-          if (outcome.kind === "sent" || outcome.kind === "drop") {
-            removeOutboxEntry(this.paths.outbox, name);
-            if (outcome.kind === "drop") this.fail(outcome.reason);
-            else this.succeed();
-            continue;
-          }
-          if (outcome.kind === "revoked") {
-            this.goSilent();
-            return "silent";
-          }
-          this.status.failures++;
-          const retryAfterMs =
-            outcome.retryAfter != null ? Math.min(outcome.retryAfter * 1000, retryAfterCap) : 0;
-          this.status.nextAttemptAt = Date.now() + Math.max(backoff(this.status.failures), retryAfterMs);
-          this.fail(outcome.reason);
-          break;
+        // Bounded lifetime, so a lock older than it (plus one request) can only be a dead sender's.
+        if (Date.now() > deadline) return "waiting";
+        const outcome = await this.deliver(item, key);
+        if (outcome.kind === "sent" || outcome.kind === "drop") {
+          this.settle(item, outcome);
+          continue;
         }
+        if (outcome.kind === "revoked") {
+          this.goSilent();
+          return "silent";
+        }
+        this.status.failures++;
+        const retryAfterMs =
+          outcome.retryAfter != null ? Math.min(outcome.retryAfter * 1000, retryAfterCap) : 0;
+        this.status.nextAttemptAt = Date.now() + Math.max(backoff(this.status.failures), retryAfterMs);
+        this.fail(outcome.reason);
       }
     } finally {
       if (this.sentCount > 0)
         this.log.info("reports sent", { count: this.sentCount, receiver: this.endpoints.origin });
+      if (this.resentCount > 0)
+        this.log.info("journaled reports sent again", {
+          count: this.resentCount,
+          receiver: this.endpoints.origin,
+        });
       this.save();
     }
   }
 
+  /** What the receiver lost comes first, then the outbox in order. */
+  private nextItem(): Item | null {
+    const resend = this.deliveries.nextResend();
+    if (resend) return { resend: true, entry: resend };
+    for (const name of listOutbox(this.paths.outbox)) {
+      const entry = readOutboxEntry(this.paths.outbox, name);
+      if (entry) return { resend: false, entry };
+    }
+    return null;
+  }
+
+  /** Journal first, then the status, then the outbox file: a crash in between sends it again, never loses it. */
+  private settle(item: Item, outcome: Extract<Outcome, { kind: "sent" | "drop" }>): void {
+    const seq = item.resend ? item.entry.seq : (this.status.delivery.pending?.seq ?? 0);
+    if (outcome.kind === "sent") {
+      const heal = this.deliveries.acknowledged(
+        { kind: item.entry.kind, body: item.entry.body, seq, resend: item.resend },
+        outcome.held,
+        Date.now(),
+      );
+      if (heal) this.log.info(heal, { receiver: this.endpoints.origin });
+      if (item.resend) this.resentCount++;
+      else this.sentCount++;
+      this.succeed();
+    } else {
+      this.deliveries.refused({ seq, resend: item.resend });
+      this.fail(outcome.reason);
+    }
+    if (!item.resend) removeOutboxEntry(this.paths.outbox, item.entry.name);
+  }
+
   private succeed(): void {
-    this.sentCount++;
     this.status.lastSuccessAt = Date.now();
     this.status.failures = 0;
     this.status.nextAttemptAt = 0;
@@ -172,6 +206,7 @@ class Sender {
   private goSilent(): void {
     // While this file exists the device stays silent (see isKeyRevoked).
     setKeyAside(this.paths, this.paths.revokedKey);
+    this.deliveries.reset();
     const dropped = clearOutbox(this.paths.outbox);
     const reason = `device key revoked by IT (403 key-revoked): reporting stopped and ${dropped} queued reports were dropped; once IT has re-provisioned you, delete the file device-key.revoked beside this log to start again with a new key`;
     this.log.error(reason, { receiver: this.endpoints.origin });
@@ -180,32 +215,37 @@ class Sender {
     this.save();
   }
 
-  private async deliver(entry: OutboxEntry): Promise<Outcome> {
-    const url = entry.kind === "report" ? this.endpoints.report : this.endpoints.limitEvent;
+  private async deliver(item: Item, key: DeviceKey): Promise<Outcome> {
+    const { kind, body } = item.entry;
+    const url = kind === "report" ? this.endpoints.report : this.endpoints.limitEvent;
     let reauthorised = false;
     let reregistered = false;
     for (;;) {
       const access = await this.access();
       if (!access.ok) return access.outcome;
-      const key = loadOrCreateDeviceKey(this.paths);
       const registration = await this.ensureRegistered(access.token, key);
       if (registration) return registration;
-      const answer = await this.client.sendSigned(url, access.token, key, entry.body);
-      if (answer.status === 200) return { kind: "sent" };
+      const answer = await this.client.sendSigned(
+        url,
+        access.token,
+        key,
+        numberedBody(body, this.number(item)),
+      );
+      if (answer.status === 200) return { kind: "sent", held: readHeld(answer.json) };
       if (answer.status === 401 && !reauthorised) {
         // The cached access token expired early or was revoked: exchange the refresh token once more.
         reauthorised = true;
         this.forgetAccessToken();
         continue;
       }
-      if (answer.status === 0) return { kind: "retry", reason: describe(answer, entry.kind) };
+      if (answer.status === 0) return { kind: "retry", reason: describe(answer, kind) };
       if (answer.status === 400 || answer.status === 413) {
         return {
           kind: "drop",
-          reason: `receiver refused a ${entry.kind} as invalid (${answer.status}) and it was dropped; update the ccflux plugin if this repeats`,
+          reason: `receiver refused a ${kind} as invalid (${answer.status}) and it was dropped; update the ccflux plugin if this repeats`,
         };
       }
-      if (answer.status === 404 && entry.kind === "limit-event") {
+      if (answer.status === 404 && kind === "limit-event") {
         return {
           kind: "drop",
           reason:
@@ -219,26 +259,18 @@ class Sender {
           this.forgetRegistration(key);
           continue;
         }
-        return { kind: "retry", reason: this.describeRefusal(answer) };
+        return { kind: "retry", reason: describeRefusal(answer) };
       }
-      return { kind: "retry", reason: describe(answer, entry.kind), retryAfter: answer.retryAfter };
+      return { kind: "retry", reason: describe(answer, kind), retryAfter: answer.retryAfter };
     }
   }
 
-  private describeRefusal(answer: Answer): string {
-    const error = answer.error;
-    switch (error) {
-      case "timestamp-stale": {
-        const skew = answer.serverTime === null ? null : Math.round((Date.now() - answer.serverTime) / 1000);
-        return `receiver refused the report's time (403 timestamp-stale): this computer's clock is ${skew === null ? "off" : `${skew} s off`} from the receiver's; turn on automatic time sync`;
-      }
-      case "signature-required":
-        return "receiver requires signed reports (403 signature-required): update the ccflux plugin";
-      case "key-not-registered":
-        return "receiver does not know this device's key even after registering it (403 key-not-registered); will retry";
-      default:
-        return `receiver refused the report's signature (403 ${error || "forbidden"}); will retry next turn`;
-    }
+  /** A fresh entry's number is saved before it is first sent, so a retry after a crash keeps it. */
+  private number(item: Item): Numbered {
+    if (item.resend) return this.deliveries.numberResend(item.entry);
+    const numbered = this.deliveries.number(item.entry.name);
+    this.save();
+    return numbered;
   }
 
   private async access(): Promise<Access> {

@@ -5,6 +5,7 @@
 
 import { isObject, readJson, type StatePaths, writeFileAtomic } from "./files.ts";
 import { Ledger } from "./ledger.ts";
+import { SeenResponses } from "./seen.ts";
 
 /** Sessions kept; the least recently active beyond this are forgotten. */
 export const SESSION_LIMIT = 1_000;
@@ -31,6 +32,8 @@ export interface ConfigSeen {
 export interface State {
   sessions: Record<string, SessionState>;
   ledger: Ledger;
+  /** Every response counted in the last SEEN_DAYS days, by message id (its own files, read as needed). */
+  seen: SeenResponses;
   /** How the last hook found the reporter configured, for `ccflux status` outside Claude Code. */
   config: ConfigSeen | null;
 }
@@ -50,7 +53,7 @@ function readSession(value: unknown): SessionState | null {
   };
 }
 
-export function loadState(paths: StatePaths): State {
+export function loadState(paths: StatePaths, now = Date.now()): State {
   const raw = readJson(paths.state);
   const file = isObject(raw) ? raw : {};
   const sessions: Record<string, SessionState> = {};
@@ -62,7 +65,7 @@ export function loadState(paths: StatePaths): State {
   }
   const ledger = new Ledger(file.ledger);
   const config = isObject(file.config) ? (file.config as unknown as ConfigSeen) : null;
-  return { sessions, ledger, config };
+  return { sessions, ledger, seen: new SeenResponses(paths.seen, now), config };
 }
 
 export function saveState(paths: StatePaths, state: State): void {
@@ -75,6 +78,8 @@ export function saveState(paths: StatePaths, state: State): void {
     paths.state,
     JSON.stringify({ sessions: state.sessions, ledger: state.ledger, config: state.config }),
   );
+  // After state.json: a crash between the two leaves the ledger, which covers the same responses.
+  state.seen.save();
 }
 
 export function sessionState(state: State, sessionId: string, now: number): SessionState {

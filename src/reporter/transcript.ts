@@ -26,6 +26,8 @@ export const USAGE_FIELDS = [
 export interface ResponseUsage {
   /** message.id and requestId: the same response seen in any file has the same key. */
   key: string;
+  /** message.id alone (the key when there is none): what a replay or resumed copy shares with it. */
+  replayKey: string;
   model: string;
   usage: Usage;
   /** The line carried usage.cache_creation, so the 5m/1h split is known. */
@@ -87,34 +89,65 @@ function text(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
 
-/** Reads one parsed transcript line; null unless it is a top-level assistant line with usage. */
-export function responseFromLine(line: unknown, inSubagentFile: boolean): ResponseUsage | null {
-  if (!isObject(line) || line.type !== "assistant" || !isObject(line.message)) return null;
+/** Claude Code's own clamp of the lifetime split: 1h ≤ total, then 5m ≤ total − 1h. */
+function usageOf(source: Record<string, unknown>): { usage: Usage; hasCacheSplit: boolean } {
+  const split = isObject(source.cache_creation) ? source.cache_creation : null;
+  const cacheWrite = tokens(source.cache_creation_input_tokens);
+  const oneHour = Math.min(tokens(split?.ephemeral_1h_input_tokens), cacheWrite);
+  return {
+    usage: {
+      input_tokens: tokens(source.input_tokens),
+      output_tokens: tokens(source.output_tokens),
+      cache_read_tokens: tokens(source.cache_read_input_tokens),
+      cache_write_tokens: cacheWrite,
+      cache_write_5m_tokens: Math.min(tokens(split?.ephemeral_5m_input_tokens), cacheWrite - oneHour),
+      cache_write_1h_tokens: oneHour,
+    },
+    hasCacheSplit: split !== null,
+  };
+}
+
+/**
+ * Reads one parsed transcript line: nothing unless it is a top-level assistant line with usage; else
+ * its response, then one entry per advisor iteration. An advisor call (usage.iterations[] of type
+ * advisor_message) runs on its own model and is billed apart: the top-level usage leaves it out.
+ * Other iterations (message, fallback_message, compaction) are in the top-level usage or not billed.
+ */
+export function responsesFromLine(line: unknown, inSubagentFile: boolean): ResponseUsage[] {
+  if (!isObject(line) || line.type !== "assistant" || !isObject(line.message)) return [];
   const message = line.message;
   const usage = message.usage;
   const model = text(message.model);
-  if (!isObject(usage) || model === "" || model === SYNTHETIC_MODEL) return null;
-  const split = isObject(usage.cache_creation) ? usage.cache_creation : null;
+  if (!isObject(usage) || model === "" || model === SYNTHETIC_MODEL) return [];
   const messageId = text(message.id);
   const requestId = text(line.requestId);
-  return {
-    // A line without ids cannot be grouped with others: it stands alone under its own uuid.
-    key: messageId || requestId ? `${messageId}\u0000${requestId}` : `line\u0000${text(line.uuid)}`,
-    model,
-    usage: {
-      input_tokens: tokens(usage.input_tokens),
-      output_tokens: tokens(usage.output_tokens),
-      cache_read_tokens: tokens(usage.cache_read_input_tokens),
-      cache_write_tokens: tokens(usage.cache_creation_input_tokens),
-      cache_write_5m_tokens: tokens(split?.ephemeral_5m_input_tokens),
-      cache_write_1h_tokens: tokens(split?.ephemeral_1h_input_tokens),
-    },
-    hasCacheSplit: split !== null,
+  // A line without ids cannot be grouped with others: it stands alone under its own uuid.
+  const key = messageId || requestId ? `${messageId}\u0000${requestId}` : `line\u0000${text(line.uuid)}`;
+  const common = {
     subagent: inSubagentFile || line.isSidechain === true,
     sessionId: text(line.sessionId),
     timestamp: text(line.timestamp),
     claudeCodeVersion: text(line.version),
   };
+  // A replay (/btw) or a resumed copy keeps message.id under a new requestId: the id alone names it.
+  const responses: ResponseUsage[] = [
+    { key, replayKey: messageId || key, model, ...usageOf(usage), ...common },
+  ];
+  if (!Array.isArray(usage.iterations)) return responses;
+  usage.iterations.forEach((iteration: unknown, index) => {
+    if (!isObject(iteration) || iteration.type !== "advisor_message") return;
+    const advisorModel = text(iteration.model);
+    if (advisorModel === "" || advisorModel === SYNTHETIC_MODEL) return;
+    const part = `\u0000advisor\u0000${index}`;
+    responses.push({
+      key: key + part,
+      replayKey: (messageId || key) + part,
+      model: advisorModel,
+      ...usageOf(iteration),
+      ...common,
+    });
+  });
+  return responses;
 }
 
 /** A word such as five_hour or allowed_warning: Claude Code's own identifiers, never free text. */
@@ -180,10 +213,10 @@ export function scanChunk(bytes: Uint8Array, inSubagentFile: boolean): ChunkScan
     }
     const limit = limitFromLine(parsed, inSubagentFile);
     if (limit) limits.push(limit);
-    const response = responseFromLine(parsed, inSubagentFile);
-    if (!response) continue;
-    const seen = responses.get(response.key);
-    if (!seen || supersedes(response.usage, seen.usage)) responses.set(response.key, response);
+    for (const response of responsesFromLine(parsed, inSubagentFile)) {
+      const seen = responses.get(response.key);
+      if (!seen || supersedes(response.usage, seen.usage)) responses.set(response.key, response);
+    }
   }
   return { responses, limits, consumed: start, skipped };
 }

@@ -37,13 +37,18 @@ async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Prom
 }
 
 /** `litestream replicate` with the shipped config, its settings given as the unit gives them. */
-async function replicate(binary: string, dbPath: string, replicaUrl: string): Promise<Litestream> {
+async function replicate(
+  binary: string,
+  dbPath: string,
+  replicaUrl: string,
+  metricsPort: number,
+): Promise<Litestream> {
   const proc = Bun.spawn([binary, "replicate", "-config", CONFIG], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       DATABASE_PATH: dbPath,
       LITESTREAM_REPLICA_URL: replicaUrl,
-      LITESTREAM_METRICS_ADDR: "",
+      LITESTREAM_METRICS_ADDR: `127.0.0.1:${metricsPort}`,
     },
     stdin: "ignore",
     stdout: "pipe",
@@ -70,6 +75,18 @@ function run(command: string[]): string {
   return result.stdout.toString();
 }
 
+async function replicationHealth(url: string): Promise<{ state: unknown; lag: unknown }> {
+  const body = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+  return { state: body.replication, lag: body.replication_lag_seconds };
+}
+
+async function freePort(): Promise<number> {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = server.port!;
+  server.stop(true);
+  return port;
+}
+
 let receiver: TestReceiver | undefined;
 let litestream: Litestream | undefined;
 const folders: string[] = [];
@@ -91,22 +108,35 @@ test.skipIf(!binary)(
     const standby = mkdtempSync(join(tmpdir(), "ccflux-standby-"));
     folders.push(primary, replica, standby);
     const replicaUrl = `file://${replica}/ccflux`;
+    const metricsPort = await freePort();
     const env = {
       REQUIRE_SIGNATURES: "1",
       RATE_LIMIT_PER_MINUTE: "100000",
       TIER_INFERENCE_INTERVAL_SECS: "3600",
+      LITESTREAM_METRICS_URL: `http://127.0.0.1:${metricsPort}/metrics`,
     };
 
     receiver = await startReceiver({ binary: true, dir: primary, env });
     const dbPath = receiver.dbPath;
     const users = await provision(receiver, 30);
-    litestream = await replicate(binary!, dbPath, replicaUrl);
+    litestream = await replicate(binary!, dbPath, replicaUrl, metricsPort);
+    // The receiver sees the real Litestream (it looks every 5 s) and its replica caught up.
+    const deadline = Date.now() + 15_000;
+    let replication = await replicationHealth(receiver.url);
+    while (replication.state !== "ok") {
+      if (Date.now() > deadline)
+        throw new Error(`the receiver never saw Litestream: ${JSON.stringify(replication)}`);
+      await Bun.sleep(200);
+      replication = await replicationHealth(receiver.url);
+    }
+    expect(replication.lag).toBeLessThan(10);
 
     const load = new Load(receiver.url, users, random, 8);
     const loadStarted = Date.now();
     load.start();
     await Bun.sleep(4000 + Math.floor(random() * 1000));
     expect(load.acked.size).toBeGreaterThan(200); // the load really was being accepted
+    const lagUnderLoad = (await replicationHealth(receiver.url)).lag;
     // The disk is lost: both processes die at once, then the folder goes.
     const killedAt = Date.now();
     receiver.proc.kill("SIGKILL");
@@ -128,6 +158,8 @@ test.skipIf(!binary)(
     const health = await fetch(`${receiver.url}/health`);
     expect(health.status).toBe(200);
     const servingAt = Date.now();
+    // Litestream is not running on the standby yet: the receiver serves all the same.
+    expect((await replicationHealth(receiver.url)).state).toBe("unavailable");
 
     // What Litestream alone lost: acknowledged rows the restored file does not hold.
     const stored = new Set(
@@ -141,7 +173,7 @@ test.skipIf(!binary)(
     const rpoSecs = lost.length === 0 ? 0 : (killedAt - oldestLost) / 1000;
     console.log(
       `litestream: ${ackedBeforeKill.size} rows acknowledged in ${((killedAt - loadStarted) / 1000).toFixed(1)} s of load before the kill; ` +
-        `lost ${lost.length} (recovery point ${rpoSecs.toFixed(2)} s before the kill); ` +
+        `receiver's replication_lag_seconds just before: ${lagUnderLoad}; lost ${lost.length} (recovery point ${rpoSecs.toFixed(2)} s before the kill); ` +
         `restore ${((restoredAt - restoreStarted) / 1000).toFixed(2)} s, receiver serving ${((servingAt - restoreStarted) / 1000).toFixed(2)} s after the restore began`,
     );
     expect(rpoSecs).toBeLessThanOrEqual(MAX_RPO_SECS);

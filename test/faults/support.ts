@@ -2,6 +2,7 @@
 // a signed load generator that records which reports were acknowledged, and checks that the
 // database holds exactly those (rows, rollups, integrity).
 import { readFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { toRfc3339 } from "../../src/protocol/index.ts";
 import { Client, type Device, guideToken, newDevice, signHeaders } from "../support/client.ts";
 import type { TestReceiver } from "../support/receiver.ts";
@@ -250,4 +251,30 @@ export function rssKib(pid: number): number {
   const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!match) throw new Error(`no VmRSS for ${pid}`);
   return Number(match[1]);
+}
+
+/**
+ * Sends raw bytes over one TCP connection (what fetch will not send: no Host, bad Host, a body cut
+ * short) and returns everything the receiver answered before closing, as Latin-1 text. With
+ * `closeAfterMs` the client hangs up itself after that long, like one that aborts an upload.
+ */
+export function rawExchange(port: number, raw: Uint8Array | string, closeAfterMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port }, () => socket.write(raw));
+    let data = "";
+    const timer = setTimeout(() => socket.destroy(), closeAfterMs);
+    socket.on("data", (chunk) => {
+      data += chunk.toString("latin1");
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    socket.on("error", () => {});
+  });
+}
+
+/** The status of a raw answer, or "closed" when there was none. */
+export function rawStatus(answer: string): string {
+  return /^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? "closed";
 }

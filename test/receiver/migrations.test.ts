@@ -111,7 +111,9 @@ describe("emails are one person whatever their spelling", () => {
       `INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('rtok_a', 'DUP@Example.org', datetime('now', '+365 days'));
        INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('rtok_b', 'dup@example.org', datetime('now', '+365 days'));
        INSERT INTO refresh_tokens (token, email, expires_at) VALUES ('rtok_c', 'other@example.org', datetime('now', '+365 days'));
-       INSERT INTO device_keys (public_key, email, device_id) VALUES ('k1', 'DUP@Example.org', 'laptop');`,
+       INSERT INTO device_keys (public_key, email, device_id) VALUES ('k1', 'DUP@Example.org', 'laptop');
+       INSERT INTO user_models (email, model) VALUES ('DUP@Example.org', 'opus'), ('DUP@Example.org', 'sonnet'),
+         ('dup@example.org', 'opus');`,
     );
     const before = new Database(path, { strict: true });
     const reports = createReportService(before);
@@ -143,6 +145,9 @@ describe("emails are one person whatever their spelling", () => {
       "dup@example.org|rtok_a\ndup@example.org|rtok_b\nother@example.org|rtok_c",
     );
     expect(sqlite3(path, "SELECT email FROM device_keys;")).toBe("dup@example.org");
+    expect(sqlite3(path, "SELECT email, model FROM user_models WHERE email LIKE 'dup%' ORDER BY 2;")).toBe(
+      "dup@example.org|opus\ndup@example.org|sonnet",
+    );
     for (const table of tables)
       expect(`${table}:\n${dump(path, table)}`).toBe(`${table}:\n${dump(expectedPath, table)}`);
     expect(
@@ -172,4 +177,46 @@ describe("emails are one person whatever their spelling", () => {
       db.close();
     }
   });
+});
+
+test("last active: the latest hour of each user gets the time of their latest turn; older hours stay empty", () => {
+  const path = join(dir, "last-active.db");
+  const before = new Database(path, { create: true, strict: true });
+  configure(before);
+  migrate(
+    before,
+    MIGRATIONS.slice(
+      0,
+      MIGRATIONS.findIndex((m) => m.includes("ADD COLUMN last_event_at")),
+    ),
+  );
+  const event = (email: string, session: string, at: string) =>
+    before.run(
+      `INSERT INTO usage_events (email, session_id, turn_index, model, event_at, received_at, input_tokens,
+         output_tokens, cache_read_tokens, cache_write_tokens, schema_version)
+       VALUES (?, ?, 0, 'm', ?, ?, 1, 1, 1, 1, 1)`,
+      [email, session, at, at],
+    );
+  event("a@example.org", "s1", "2026-11-26 09:12:00");
+  event("a@example.org", "s2", "2026-11-27 10:41:07");
+  event("a@example.org", "s3", "2026-11-27 10:05:00");
+  event("b@example.org", "s1", "2026-11-20 23:59:59");
+  for (const [email, hour] of [
+    ["a@example.org", "2026-11-26 09:00:00"],
+    ["a@example.org", "2026-11-27 10:00:00"],
+    ["b@example.org", "2026-11-20 23:00:00"],
+  ])
+    before.run("INSERT INTO usage_hourly (email, hour, turns) VALUES (?, ?, 1)", [email!, hour!]);
+  before.close();
+
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT email, hour, coalesce(last_event_at, '-') FROM usage_hourly ORDER BY email, hour;"),
+  ).toBe(
+    [
+      "a@example.org|2026-11-26 09:00:00|-",
+      "a@example.org|2026-11-27 10:00:00|2026-11-27 10:41:07",
+      "b@example.org|2026-11-20 23:00:00|2026-11-20 23:59:59",
+    ].join("\n"),
+  );
 });

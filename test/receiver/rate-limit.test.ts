@@ -55,3 +55,14 @@ test("a long-running busy key keeps only the last minute", () => {
   expect(internal.times.length - internal.head).toBe(12_000);
   expect(internal.times.length).toBeLessThan(24_100);
 });
+
+test("peek tells what check would decide, and records nothing", () => {
+  const limiter = new RateLimiter(2);
+  expect(limiter.peek("k", 0)).toEqual({ allowed: true, retryAfterSecs: 0 });
+  for (let i = 0; i < 10; i++) limiter.peek("k", i);
+  expect(limiter.check("k", 10).allowed).toBe(true);
+  expect(limiter.check("k", 20).allowed).toBe(true);
+  expect(limiter.peek("k", 30)).toEqual({ allowed: false, retryAfterSecs: 60 });
+  expect(limiter.peek("k", 60_010).allowed).toBe(true); // the check at 10 left the window
+  expect(limiter.check("k", 60_010).allowed).toBe(true);
+});

@@ -102,11 +102,30 @@ describe("configuration.md: endpoints", () => {
     }
   });
 
-  test("every metric named is in GET /metrics", async () => {
+  test("every metric named is in GET /metrics; the replication ones only with LITESTREAM_METRICS_URL", async () => {
     const metrics = await (await fetch(`${receiver.url}/metrics`)).text();
+    const replicationSection = REFERENCE.slice(
+      REFERENCE.indexOf("\n### Replication\n"),
+      REFERENCE.indexOf("\n## Receiver endpoints\n"),
+    );
+    const replicationNamed = new Set(
+      [...replicationSection.matchAll(/`(ccflux_[a-z_]+)`/g)].map((m) => m[1]!),
+    );
     const named = [...REFERENCE.matchAll(/`(ccflux_[a-z_]+)`/g)].map((m) => m[1]!);
     expect(named.length).toBeGreaterThanOrEqual(7);
-    for (const name of named) expect(metrics).toContain(`\n${name}`);
+    expect(replicationNamed.size).toBe(2);
+    for (const name of named) {
+      if (replicationNamed.has(name)) expect(metrics).not.toContain(`\n${name}`);
+      else expect(metrics).toContain(`\n${name}`);
+    }
+    const watching = await startReceiver({ env: { LITESTREAM_METRICS_URL: "http://127.0.0.1:9/metrics" } });
+    try {
+      const withReplication = await (await fetch(`${watching.url}/metrics`)).text();
+      for (const name of replicationNamed) expect(withReplication).toContain(`\n${name}`);
+    } finally {
+      await watching.stop();
+      watching.cleanup();
+    }
   });
 
   test("GET /health answers the documented body", async () => {
@@ -132,11 +151,12 @@ describe("configuration.md: error codes", () => {
 });
 
 describe("configuration.md: reporter state files", () => {
+  const FOLDERS = new Set(["outbox", "seen"]);
   test("names every file and folder the reporter keeps, and nothing else", () => {
     const paths = statePaths({ HOME: "/home/someone" });
     const kept = Object.entries(paths)
       .filter(([key]) => key !== "dir")
-      .map(([key, path]) => (key === "outbox" ? `${basename(path)}/` : basename(path)));
+      .map(([key, path]) => (FOLDERS.has(key) ? `${basename(path)}/` : basename(path)));
     const documented = tableUnder(REFERENCE, "Reporter state files").map((row) => code(row[0]!));
     expect([...documented].sort()).toEqual([...kept].sort());
   });

@@ -4,6 +4,7 @@
 
 import type { Server } from "bun";
 import nacl from "tweetnacl";
+import { advanceHeld, readDelivery } from "../../src/protocol/delivery.ts";
 import {
   parseSignatureHeader,
   SIGNATURE_HEADER,
@@ -36,6 +37,10 @@ export class FakeReceiver {
   private readonly plans = new Map<string, Planned[]>();
   private readonly server: Server<undefined>;
   tokenCounter = 0;
+  /** Answer delivery_held as the receiver does (false: as a receiver from before delivery numbers). */
+  keepsDeliveryNumbers = true;
+  /** delivery_held per public key, by the receiver's own rule. */
+  readonly held = new Map<string, number>();
 
   /** With `upstream`, unplanned requests go to the real receiver there. */
   constructor(private readonly upstream?: string) {
@@ -49,6 +54,11 @@ export class FakeReceiver {
   /** The next requests on `path` get these answers, in order. */
   plan(path: string, ...answers: Planned[]): void {
     this.plans.set(path, [...(this.plans.get(path) ?? []), ...answers]);
+  }
+
+  /** Forgets what is still planned for `path`. */
+  unplan(path: string): void {
+    this.plans.delete(path);
   }
 
   count(path: string): number {
@@ -108,10 +118,10 @@ export class FakeReceiver {
         return new Response("bad gateway", { status: 502 });
       }
     }
-    return this.answer(path);
+    return this.answer(path, body, parsed?.publicKeyBase64 ?? null);
   }
 
-  private answer(path: string): Response {
+  private answer(path: string, body: string, publicKey: string | null): Response {
     if (path === "/token") {
       this.tokenCounter++;
       return Response.json({
@@ -121,6 +131,14 @@ export class FakeReceiver {
       });
     }
     if (path === "/health") return Response.json({ status: "ok", db: "ok" });
-    return Response.json({ status: "ok" });
+    let delivery: ReturnType<typeof readDelivery> = null;
+    try {
+      delivery = readDelivery(JSON.parse(body));
+    } catch {}
+    if (!this.keepsDeliveryNumbers || !publicKey || !delivery || "error" in delivery)
+      return Response.json({ status: "ok" });
+    const held = advanceHeld(this.held.get(publicKey) ?? 0, delivery);
+    this.held.set(publicKey, held);
+    return Response.json({ status: "ok", delivery_held: held });
   }
 }

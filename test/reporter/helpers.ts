@@ -41,6 +41,8 @@ export interface LineOptions {
   sessionId?: string;
   timestamp?: string;
   version?: string;
+  /** usage.iterations, as newer Claude Code writes it (advisor calls among them). */
+  iterations?: unknown[];
 }
 
 /** One assistant line as Claude Code writes it, with usage. */
@@ -53,6 +55,7 @@ export function assistant(o: LineOptions): string {
   };
   if (o.split)
     usage.cache_creation = { ephemeral_5m_input_tokens: o.split[0], ephemeral_1h_input_tokens: o.split[1] };
+  if (o.iterations) usage.iterations = o.iterations;
   return JSON.stringify({
     type: "assistant",
     isSidechain: o.sidechain ?? false,
@@ -168,4 +171,22 @@ export function transientLimitLine(o: Omit<ApiErrorOptions, "fields"> = {}): str
     ...o,
     fields: { apiErrorStatus: 429, error: "rate_limit", apiErrorIsTransient: true },
   });
+}
+
+/** An advisor call inside a response's usage.iterations: its own model and tokens. */
+export function advisorIteration(
+  model: string,
+  input: number,
+  output: number,
+  cacheRead = 0,
+  cacheWrite = 0,
+) {
+  return {
+    type: "advisor_message",
+    model,
+    input_tokens: input,
+    output_tokens: output,
+    cache_read_input_tokens: cacheRead,
+    cache_creation_input_tokens: cacheWrite,
+  };
 }

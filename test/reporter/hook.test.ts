@@ -176,6 +176,81 @@ describe("hook edge cases", () => {
     ]);
   });
 
+  const outputOf = (model = "claude-opus-4-6") =>
+    home.reports().reduce((sum, r) => sum + (r.models[model]?.output_tokens ?? 0), 0);
+
+  test("nested workflow agents count; a workflow journal does not; SubagentStop's named file counts once", () => {
+    home = fakeHome();
+    const sub = join(home.projectDir, "s1", "subagents");
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", output: 1 })));
+    home.append(join(sub, "workflows", "wf_1", "agent-w1.jsonl"), jsonl(assistant({ id: "w1", output: 10 })));
+    home.append(
+      join(sub, "workflows", "wf_1", "journal.jsonl"),
+      jsonl(assistant({ id: "j1", output: 1000 })),
+    );
+    home.hook("s1");
+    // A sub-agent file somewhere else, named by SubagentStop; and a named file also listed above.
+    const elsewhere = join(home.dir, "agents", "agent-x.jsonl");
+    home.append(elsewhere, jsonl(assistant({ id: "x1", output: 100 })));
+    const listed = join(sub, "workflows", "wf_1", "agent-w1.jsonl");
+    home.append(listed, jsonl(assistant({ id: "w2", output: 10_000 })));
+    home.hook("s1", "SubagentStop", { agent_transcript_path: elsewhere });
+    home.hook("s1", "SubagentStop", { agent_transcript_path: listed });
+    home.hook("s1", "SubagentStop", {
+      agent_transcript_path: join(sub, "workflows", "wf_1", "journal.jsonl"),
+    });
+    expect(outputOf()).toBe(10_111);
+    expect(
+      home.reports().reduce((sum, r) => sum + (r.models["claude-opus-4-6"]?.subagent?.output_tokens ?? 0), 0),
+    ).toBe(10_110);
+  });
+
+  test("a /btw replay (same message id, new requestId, sidechain file) counts once", () => {
+    home = fakeHome();
+    const now = new Date().toISOString();
+    home.append(
+      home.transcript("s1"),
+      jsonl(assistant({ id: "msg_1", requestId: "req_a", output: 40, timestamp: now })),
+    );
+    home.hook("s1");
+    home.append(
+      join(home.projectDir, "s1", "subagents", "agent-side.jsonl"),
+      jsonl(
+        assistant({ id: "msg_1", requestId: "req_btw", output: 40, sidechain: true, timestamp: now }),
+        assistant({ id: "msg_2", requestId: "req_btw2", output: 5, sidechain: true, timestamp: now }),
+      ),
+    );
+    home.hook("s1");
+    expect(outputOf()).toBe(45);
+  });
+
+  test("a resumed copy is counted once even after more than 10,000 other responses", () => {
+    home = fakeHome();
+    const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString();
+    home.append(home.transcript("old"), jsonl(assistant({ id: "msg_old", output: 7, timestamp: day(30) })));
+    home.hook("old");
+    const many = Array.from({ length: 10_050 }, (_, i) =>
+      assistant({ id: `msg_${i}`, output: 1, input: 0, cacheRead: 0, cacheWrite: 0, timestamp: day(1) }),
+    );
+    home.append(home.transcript("busy"), jsonl(...many));
+    home.hook("busy");
+    // Resumed a month later: the old response is copied into the new file under a new requestId.
+    home.append(
+      home.transcript("resumed"),
+      jsonl(
+        assistant({ id: "msg_old", requestId: "req_copy", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_old", output: 7, timestamp: day(30) }),
+        assistant({ id: "msg_new", output: 3, timestamp: day(0) }),
+      ),
+    );
+    home.hook("resumed");
+    expect(home.reports().map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens])).toEqual([
+      ["old", 7],
+      ["busy", 10_050],
+      ["resumed", 3],
+    ]);
+  });
+
   test("old-style sibling agent files count for their own session only", () => {
     home = fakeHome();
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", sessionId: "s1" })));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Ledger } from "../../src/reporter/ledger.ts";
 import { type ResponseUsage, scanChunk } from "../../src/reporter/transcript.ts";
 import {
+  advisorIteration,
   apiErrorLine,
   assistant,
   expectedTotals,
@@ -288,5 +289,71 @@ describe("usage-limit lines", () => {
       },
     ]);
     expect(scan.skipped).toBe(1);
+  });
+});
+
+describe("what Claude Code 2.1 adds to usage", () => {
+  const one = (line: string) => [...scanChunk(encode(jsonl(line)), false).responses.values()];
+
+  test("advisor iterations count under their own model; other iterations are in the top level or unbilled", () => {
+    const line = assistant({
+      id: "m1",
+      model: "claude-sonnet-4-6",
+      input: 10,
+      output: 20,
+      cacheRead: 30,
+      cacheWrite: 0,
+      iterations: [
+        { type: "message", input_tokens: 10, output_tokens: 20, cache_read_input_tokens: 30 },
+        advisorIteration("claude-opus-4-6", 1_000, 200, 3_000, 40),
+        { type: "fallback_message", model: "claude-haiku-4-5", input_tokens: 9, output_tokens: 9 },
+        { type: "compaction", input_tokens: 5, output_tokens: 5 },
+      ],
+    });
+    const totals: ModelCounts = {};
+    for (const response of one(line)) addCounts(totals, response.model, response.usage);
+    expect(countsOf(totals)).toEqual({
+      "claude-sonnet-4-6": {
+        input_tokens: 10,
+        output_tokens: 20,
+        cache_read_tokens: 30,
+        cache_write_tokens: 0,
+      },
+      "claude-opus-4-6": {
+        input_tokens: 1_000,
+        output_tokens: 200,
+        cache_read_tokens: 3_000,
+        cache_write_tokens: 40,
+      },
+    });
+  });
+
+  test("an advisor call is counted once over streaming snapshots and split reads", () => {
+    const early = assistant({ id: "m1", output: 1 });
+    const final = assistant({ id: "m1", output: 9, iterations: [advisorIteration("claude-advisor", 50, 7)] });
+    const data = encode(jsonl(early, final, final));
+    const totals = countInPieces(data, [early.length + 1, early.length + final.length + 2]);
+    expect(totals["claude-opus-4-6"]).toMatchObject({ input_tokens: 10, output_tokens: 9 });
+    expect(totals["claude-advisor"]).toMatchObject({ input_tokens: 50, output_tokens: 7 });
+  });
+
+  test("broken iterations are skipped alone; the response itself still counts", () => {
+    const line = assistant({
+      id: "m1",
+      output: 3,
+      iterations: [null, "advisor", { type: "advisor_message" }, { type: "advisor_message", model: 7 }],
+    });
+    expect(one(line).map((r) => [r.model, r.usage.output_tokens])).toEqual([["claude-opus-4-6", 3]]);
+  });
+
+  test("the 5m/1h split is clamped as Claude Code clamps it: 1h ≤ total, 5m ≤ total − 1h", () => {
+    const split = (cacheWrite: number, fiveMinute: number, oneHour: number) => {
+      const usage = one(assistant({ id: "m", cacheWrite, split: [fiveMinute, oneHour] }))[0]?.usage;
+      return [usage?.cache_write_5m_tokens, usage?.cache_write_1h_tokens];
+    };
+    expect(split(100, 30, 70)).toEqual([30, 70]);
+    expect(split(100, 50, 80)).toEqual([20, 80]);
+    expect(split(100, 40, 150)).toEqual([0, 100]);
+    expect(split(0, 10, 10)).toEqual([0, 0]);
   });
 });

@@ -1,12 +1,12 @@
 // /admin/*: the dashboard. Access is a server-side session (login with ADMIN_TOKEN) or the
 // ADMIN_TOKEN itself as a bearer token for scripts; every form carries the session's CSRF token.
-import { Elysia } from "elysia";
+import { type Cookie, Elysia } from "elysia";
 import type { RangeKey } from "../analytics/ranges.ts";
 import { rangeShortLabel } from "../analytics/ranges.ts";
 import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
 import { DatabaseUnavailableError } from "../db/store.ts";
-import { bearerToken } from "../http.ts";
+import { bearerToken, isClientAbort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { RateLimiter } from "../rate-limit.ts";
 import type { Services } from "../services.ts";
@@ -26,9 +26,10 @@ import {
 import { type AuditAction, SESSION_HOURS, secretsEqual } from "./service.ts";
 import { auditPage } from "./views/audit.ts";
 import { devicesPage } from "./views/devices.ts";
+import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
-import { overviewPage } from "./views/overview.ts";
+import { modelsInColour, overviewPage } from "./views/overview.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
 import { userPage } from "./views/user.ts";
 
@@ -99,7 +100,7 @@ export function adminError(log: Logger, code: string | number, error: unknown, r
       label: "Go to the overview",
     });
   }
-  if (code === "PARSE" || code === "VALIDATION") {
+  if (code === "PARSE" || code === "VALIDATION" || isClientAbort(error)) {
     return message(
       400,
       "Request not understood",
@@ -112,6 +113,15 @@ export function adminError(log: Logger, code: string | number, error: unknown, r
     "Something failed",
     "The receiver failed on this request; it was logged. Try again, or check the receiver's log.",
   );
+}
+
+/**
+ * The session cookie's value. Elysia parses a JSON-looking value ({...}, [...], 12) into an object
+ * or a number; that is no session of ours (a planted cookie must not lock the admin out).
+ */
+function sessionIdOf(cookie: Record<string, { value: unknown } | undefined>): string | undefined {
+  const value = cookie[SESSION_COOKIE]?.value;
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 type Auth = { kind: "session"; sessionId: string; csrf: string } | { kind: "bearer" };
@@ -170,13 +180,24 @@ export function adminController(ctx: ReceiverContext) {
     );
   }
 
-  /** The session or bearer behind the request, null when there is none; a Response to stop early. */
+  /**
+   * The session or bearer behind the request, null when there is none; a Response to stop early.
+   * A bearer is a login attempt: an address over the login limit is refused before the bearer is
+   * compared with ADMIN_TOKEN (so guessing learns nothing), and each wrong one counts and is audited.
+   */
   function authenticate(request: Request, sessionId: string | undefined): Auth | Response | null {
     const bearer = bearerToken(request);
     if (bearer !== null) {
+      const limitKey = limitKeyOf(request);
+      const now = Date.now();
+      const decision = loginLimiter.peek(limitKey, now);
+      if (!decision.allowed) {
+        ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
+        return tooManyAttempts(decision.retryAfterSecs);
+      }
       if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
-      const decision = loginLimiter.check(limitKeyOf(request), Date.now());
-      if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
+      loginLimiter.check(limitKey, now);
+      audit(ctx.store.services(), request, null, "login-failed", "", "wrong bearer token");
       return adminResponse("The bearer token is not ADMIN_TOKEN.\n", 401, {
         "Content-Type": "text/plain; charset=utf-8",
         "WWW-Authenticate": 'Bearer realm="ccflux admin"',
@@ -237,7 +258,7 @@ export function adminController(ctx: ReceiverContext) {
       .get(
         "/admin/login",
         ({ request, cookie, query }) => {
-          const auth = authenticate(request, cookie[SESSION_COOKIE]?.value as string | undefined);
+          const auth = authenticate(request, sessionIdOf(cookie));
           if (auth instanceof Response) return auth;
           if (auth) return redirect(safeReturn(query.next, "/admin/"));
           return htmlResponse(loginPage(safeReturn(query.next, "/admin/"), null));
@@ -280,7 +301,7 @@ export function adminController(ctx: ReceiverContext) {
       )
       // Everything below needs a session or the bearer token; forms also need the CSRF token.
       .resolve(({ request, cookie }) => {
-        const auth = authenticate(request, cookie[SESSION_COOKIE]?.value as string | undefined);
+        const auth = authenticate(request, sessionIdOf(cookie));
         return { auth };
       })
       .onBeforeHandle(({ auth, request, body }) => {
@@ -325,7 +346,7 @@ export function adminController(ctx: ReceiverContext) {
           range: choice.range,
           overview,
           recent: services.analytics.recentEvents(RECENT_EVENTS),
-          colourSlots: services.analytics.modelColourSlots(overview.models.map((m) => m.model)),
+          colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
           pricesTakenOn: ctx.config.prices.takenOn,
         });
@@ -357,7 +378,7 @@ export function adminController(ctx: ReceiverContext) {
             limitEvents: services.analytics.userLimitEvents(email),
             devices: services.keys.list(email),
             tokens: services.tokens.list(email),
-            colourSlots: services.analytics.modelColourSlots(usage.models.map((m) => m.model)),
+            colourSlots: services.analytics.modelColourSlots(modelsInColour(usage.models)),
             pricesTakenOn: ctx.config.prices.takenOn,
           });
           return show(request, a, view, page, services);
@@ -430,7 +451,14 @@ export function adminController(ctx: ReceiverContext) {
           }
           const now = Date.now();
           const issued = services.tokens.issue(form.email, division, days, now);
-          audit(services, request, a, "provision", issued.email, `token #${issued.id}, ${days} days`);
+          audit(
+            services,
+            request,
+            a,
+            "provision",
+            issued.email,
+            `token #${issued.id}, ${countOf(days, "day")}`,
+          );
           return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
         },
         { body: AdminModel.provision },
@@ -471,7 +499,7 @@ export function adminController(ctx: ReceiverContext) {
             auth as Auth,
             "reissue",
             old.email,
-            `token #${old.id} → #${issued.id}, ${days} days`,
+            `token #${old.id} → #${issued.id}, ${countOf(days, "day")}`,
           );
           return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
         },
@@ -552,19 +580,34 @@ export function adminController(ctx: ReceiverContext) {
           const services = ctx.store.services();
           if (a.kind === "session") services.admin.endSession(a.sessionId);
           audit(services, request, a, "logout");
-          cookie[SESSION_COOKIE]!.set({
-            value: "",
-            httpOnly: true,
-            sameSite: "strict",
-            path: "/admin",
-            secure: ctx.config.cookieSecure,
-            maxAge: 0,
-          });
+          clearSessionCookie(cookie);
+          return redirect("/admin/login");
+        },
+        { body: AdminModel.action },
+      )
+      .post(
+        "/admin/sessions/end-all",
+        ({ request, auth, cookie }) => {
+          const services = ctx.store.services();
+          const ended = services.admin.endAllSessions();
+          audit(services, request, auth as Auth, "logout-all", "", countOf(ended, "session"));
+          clearSessionCookie(cookie);
           return redirect("/admin/login");
         },
         { body: AdminModel.action },
       )
   );
+
+  function clearSessionCookie(cookie: Record<string, Cookie<unknown>>): void {
+    cookie[SESSION_COOKIE]!.set({
+      value: "",
+      httpOnly: true,
+      sameSite: "strict",
+      path: "/admin",
+      secure: ctx.config.cookieSecure,
+      maxAge: 0,
+    });
+  }
 
   function usageExport(request: Request, auth: Auth, format: ExportFormat): Response {
     const url = new URL(request.url);

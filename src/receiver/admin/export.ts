@@ -6,15 +6,22 @@ const PAGE_ROWS = 5000;
 
 export type ExportFormat = "csv" | "json";
 
-// A cell starting with one of these is a formula to a spreadsheet; a model name comes from a
-// user's machine, so it is defused with a leading apostrophe.
-const FORMULA_START = /^[=+\-@\t\r]/;
+// Text from users' machines (a model name) must never become a formula in a spreadsheet (OWASP,
+// CSV injection). A spreadsheet reads a formula where a cell starts with = + - @ tab or CR, also
+// after leading spaces, and it may split a cell on any of , ; tab | or a line break (whatever
+// delimiter its locale or the import dialog picks, some ignoring quotes). So every place a cell
+// could start, the start of the text and each such separator, gets an apostrophe before a
+// formula character; and a cell holding any separator or quote is quoted.
+const FORMULA_AFTER_SEPARATOR = /([,;|\t\r\n])(?=[ \u00a0]*[=+\-@\t\r])/g;
+const FORMULA_AT_START = /^[ \u00a0]*[=+\-@\t\r]/;
+const NEEDS_QUOTES = /[",;|\t\r\n]/;
 
 export function csvCell(value: string | number | null): string {
   if (value === null) return "";
   if (typeof value === "number") return String(value);
-  const text = FORMULA_START.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const inner = value.replace(FORMULA_AFTER_SEPARATOR, "$1'");
+  const text = FORMULA_AT_START.test(inner) ? `'${inner}` : inner;
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 export function csvLine(row: UsageExportRow): string {

@@ -42,15 +42,29 @@ export function parseRange(raw: string | null, fallback: RangeKey): RangeChoice 
   };
 }
 
-/** A path inside the dashboard to go back to after a form, or the fallback (never another site). */
+const RETURN_BASE = "http://admin.invalid";
+
+/**
+ * A path inside the dashboard to go back to after a form, or the fallback (never another site).
+ * Judged on the path as a browser would resolve it (`/admin/..//evil.example` is `//evil.example`),
+ * and returned in that resolved, percent-encoded form, so whatever re-reads it (withNotice, a
+ * Location header, which takes only Latin-1) sees exactly what was checked.
+ */
 export function safeReturn(raw: string | undefined, fallback: string): string {
-  if (!raw?.startsWith("/admin/") || raw.startsWith("//") || /[\\\s]/.test(raw)) return fallback;
-  return raw;
+  if (!raw?.startsWith("/admin/") || /[\\\s]/.test(raw)) return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw, RETURN_BASE);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== RETURN_BASE || !url.pathname.startsWith("/admin/")) return fallback;
+  return `${url.pathname}${url.search}`;
 }
 
-/** Adds `notice=<code>` to a dashboard path. */
+/** Adds `notice=<code>` to a dashboard path (one that safeReturn gave). */
 export function withNotice(path: string, code: keyof typeof NOTICES): string {
-  const url = new URL(path, "http://admin.invalid");
+  const url = new URL(path, RETURN_BASE);
   url.searchParams.set("notice", code);
   return `${url.pathname}${url.search}`;
 }

@@ -1,6 +1,6 @@
 // Admin sessions, show-once token reveals and the audit log. Never sees a request: the controller
 // passes in the client address and the clock.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import { sha256Hex } from "../tokens/service.ts";
@@ -13,6 +13,7 @@ export type AuditAction =
   | "login"
   | "login-failed"
   | "logout"
+  | "logout-all"
   | "provision"
   | "revoke"
   | "reissue"
@@ -24,7 +25,10 @@ export interface AuditEntry {
   id: number;
   at: string;
   action: AuditAction;
-  /** "session" (the browser), "bearer" (a script with ADMIN_TOKEN), or "cli:<OS user>" (a command). */
+  /**
+   * "session" (the browser), "bearer" (a script with ADMIN_TOKEN), "anonymous" (failed logins), or
+   * "cli:<OS user>" (a command of the receiver's own command line).
+   */
   actor: string;
   address: string;
   subject: string;
@@ -54,7 +58,16 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(Buffer.from(sha256Hex(given), "hex"), Buffer.from(sha256Hex(expected), "hex"));
 }
 
-export function createAdminService(db: Database) {
+/**
+ * `adminToken` keys the stored hash of each session id, so a session is found only under the
+ * ADMIN_TOKEN it was started with: rotating the token ends every session, with nothing to migrate.
+ */
+export function createAdminService(db: Database, adminToken: string | undefined) {
+  const sessionKey = (id: string) =>
+    createHmac("sha256", adminToken ?? "")
+      .update(id)
+      .digest("hex");
+
   const insertSession = db.query<unknown, [string, string, string, string, string]>(
     "INSERT INTO admin_sessions (id_hash, csrf_token, created_at, expires_at, address) VALUES (?, ?, ?, ?, ?)",
   );
@@ -66,6 +79,7 @@ export function createAdminService(db: Database) {
      WHERE id_hash = ? AND unixepoch(expires_at) > unixepoch(?)`,
   );
   const deleteSession = db.query<unknown, [string]>("DELETE FROM admin_sessions WHERE id_hash = ?");
+  const deleteAllSessions = db.query<unknown, []>("DELETE FROM admin_sessions");
 
   const insertReveal = db.query<unknown, [string, number, string]>(
     "INSERT INTO admin_token_reveals (nonce_hash, refresh_token_id, expires_at) VALUES (?, ?, ?)",
@@ -92,21 +106,26 @@ export function createAdminService(db: Database) {
   );
 
   return {
-    /** A new session; returns the cookie value (only its hash is stored). */
+    /** A new session; returns the cookie value (only its keyed hash is stored). */
     startSession(address: string, now: number): string {
       const id = randomId();
       const at = toSqlTime(now);
       purgeSessions.run(at);
-      insertSession.run(sha256Hex(id), randomId(), at, toSqlTime(now + SESSION_HOURS * 3_600_000), address);
+      insertSession.run(sessionKey(id), randomId(), at, toSqlTime(now + SESSION_HOURS * 3_600_000), address);
       return id;
     },
 
     session(id: string, now: number): AdminSession | null {
-      return findSession.get(sha256Hex(id), toSqlTime(now));
+      return findSession.get(sessionKey(id), toSqlTime(now));
     },
 
     endSession(id: string): void {
-      deleteSession.run(sha256Hex(id));
+      deleteSession.run(sessionKey(id));
+    },
+
+    /** Logs everyone out; returns how many sessions there were (live or not yet purged). */
+    endAllSessions(): number {
+      return deleteAllSessions.run().changes;
     },
 
     /** A one-time nonce that lets the next page show the token once. */

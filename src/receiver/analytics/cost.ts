@@ -21,11 +21,20 @@ export interface Cost {
   usd: number;
   /** Whether any usage at all had a price. */
   priced: boolean;
-  /** Models with tokens but no price, in name order. */
+  /**
+   * Models with tokens but no price, in name order: the first UNPRICED_NAMES_LISTED, and one
+   * more when there are others, so that summing a flood of model names stays cheap.
+   */
   unpricedModels: string[];
 }
 
 export const NO_COST: Cost = { usd: 0, priced: false, unpricedModels: [] };
+
+export const UNPRICED_NAMES_LISTED = 10;
+
+function firstNames(names: Iterable<string>): string[] {
+  return [...new Set(names)].sort().slice(0, UNPRICED_NAMES_LISTED + 1);
+}
 
 const PER_MILLION = 1_000_000;
 
@@ -58,7 +67,7 @@ export function totalCost(table: PriceTable, usages: Iterable<PricedUsage>): Cos
       priced = true;
     }
   }
-  return { usd, priced, unpricedModels: [...unpriced].sort() };
+  return { usd, priced, unpricedModels: firstNames(unpriced) };
 }
 
 /** Adds `more` into `into`. */
@@ -66,6 +75,9 @@ export function addCost(into: Cost, more: Cost): Cost {
   return {
     usd: into.usd + more.usd,
     priced: into.priced || more.priced,
-    unpricedModels: [...new Set([...into.unpricedModels, ...more.unpricedModels])].sort(),
+    unpricedModels:
+      more.unpricedModels.length === 0
+        ? into.unpricedModels
+        : firstNames([...into.unpricedModels, ...more.unpricedModels]),
   };
 }

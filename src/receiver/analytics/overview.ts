@@ -6,7 +6,7 @@ import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
 import { type RangeKey, rangeStartDay } from "./ranges.ts";
-import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, SUMS, type TokenTotals } from "./totals.ts";
+import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, SUMS, type TokenTotals } from "./totals.ts";
 
 export interface ModelUsage extends TokenTotals {
   model: string;
@@ -22,7 +22,7 @@ export interface UserUsage extends TokenTotals {
   cost: Cost;
   sessions: number;
   turns: number;
-  /** Start of the last UTC hour with usage (any range). */
+  /** When the user's latest turn was (any range). */
   lastActive: string | null;
   windows: WindowFigures | null;
 }
@@ -72,9 +72,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
     `SELECT email, count(DISTINCT session_id) AS sessions, sum(turns) AS turns
      FROM session_days WHERE day >= ? GROUP BY email`,
   );
-  const lastActive = db.query<{ hour: string | null }, [string]>(
-    "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
-  );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
   const divisions = db.query<{ email: string; division: string }, []>(
     "SELECT email, division FROM refresh_tokens WHERE division IS NOT NULL AND division != '' ORDER BY id",
   );
@@ -109,7 +107,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
             cost: NO_COST,
             sessions: 0,
             turns: 0,
-            lastActive: lastActive.get(row.email)?.hour ?? null,
+            lastActive: lastActive.get(row.email)?.at ?? null,
             windows: stored.get(row.email) ?? null,
           };
           users.set(row.email, user);

@@ -20,6 +20,13 @@ export const SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output,
 /** The cache-write split by lifetime, for pricing: `cacheWrite5m, cacheWrite1h`. */
 export const CACHE_SPLIT_SUMS = `sum(cache_write_5m_tokens) AS cacheWrite5m, sum(cache_write_1h_tokens) AS cacheWrite1h`;
 
+/**
+ * A user's latest turn (`at`), to the second, from the newest hour row: one index lookup.
+ * Hours written before the column existed fall back to the hour.
+ */
+export const LAST_ACTIVE = `SELECT coalesce(last_event_at, hour) AS at FROM usage_hourly WHERE email = ?
+  ORDER BY hour DESC LIMIT 1`;
+
 /** Adds `row`'s four token counts into `into`. */
 export function addTokens(into: TokenTotals, row: TokenTotals): void {
   into.input += row.input;

@@ -13,6 +13,7 @@ import {
   HOUR_COLUMNS,
   type HourRow,
   hourPoint,
+  LAST_ACTIVE,
   SUMS,
   type TokenTotals,
 } from "./totals.ts";
@@ -40,9 +41,7 @@ export interface WindowWithSessions extends UsageWindow {
 
 export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
-  const lastActive = db.query<{ hour: string | null }, [string]>(
-    "SELECT max(hour) AS hour FROM usage_hourly WHERE email = ?",
-  );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
   const userDaily = db.query<DayUsage, [string, string]>(
     `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? GROUP BY day ORDER BY day`,
   );
@@ -96,7 +95,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
         totals,
         daily: userDaily.all(email, startDay),
         models,
-        lastActive: lastActive.get(email)?.hour ?? null,
+        lastActive: lastActive.get(email)?.at ?? null,
         estimate: estimates.of(range, email),
       };
     },

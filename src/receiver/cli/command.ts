@@ -118,7 +118,8 @@ export function operator(env: Record<string, string | undefined> = process.env):
 
 /** Writes one audit entry for a change a command made (in the caller's transaction, if any). */
 export function auditCommand(db: Database, action: AuditAction, subject: string, detail: string): void {
-  createAdminService(db).audit({ action, ...operator(), subject, detail }, Date.now());
+  // Only the audit log is used: the admin token that keys sessions plays no part in it.
+  createAdminService(db, undefined).audit({ action, ...operator(), subject, detail }, Date.now());
 }
 
 export function table(rows: string[][]): string {

@@ -8,7 +8,10 @@
  */
 const NORMALISED = (column: string) => `lower(trim(${column}, char(32, 9, 10, 13)))`;
 
-/** The usage rollups of migration 1, rebuilt from usage_events for the emails in email_merge. */
+/**
+ * The usage rollups (migration 1, with 6's last_event_at), rebuilt from usage_events for the
+ * emails in email_merge.
+ */
 const REBUILD_ROLLUPS = `
   DELETE FROM usage_daily WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
   DELETE FROM usage_hourly WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
@@ -29,13 +32,14 @@ const REBUILD_ROLLUPS = `
     SELECT email, session_id, turn_index, min(event_at) AS first_at FROM usage_events
     WHERE email IN (SELECT email FROM email_merge) GROUP BY email, session_id, turn_index;
 
-  INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
+  INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
+    last_event_at)
   SELECT u.email, u.hour, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-    coalesce(t.turns, 0)
+    coalesce(t.turns, 0), u.last_event_at
   FROM (
     SELECT email, substr(event_at, 1, 13) || ':00:00' AS hour, sum(input_tokens) AS input_tokens,
       sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
-      sum(cache_write_tokens) AS cache_write_tokens
+      sum(cache_write_tokens) AS cache_write_tokens, max(event_at) AS last_event_at
     FROM usage_events WHERE email IN (SELECT email FROM email_merge) GROUP BY email, hour) u
   LEFT JOIN (
     SELECT email, substr(first_at, 1, 13) || ':00:00' AS hour, count(*) AS turns
@@ -255,7 +259,35 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE limit_events ADD COLUMN limit_type TEXT;
   ALTER TABLE limit_events ADD COLUMN overage_status TEXT;
   `,
-  // 4: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
+  // 4: distinct model names are capped per user and per organisation (reports/model-names.ts).
+  // model_colours doubles as the organisation's list of names; the slot index makes the next slot
+  // a lookup instead of a scan.
+  `
+  CREATE TABLE user_models (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    PRIMARY KEY (email, model)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+
+  CREATE INDEX model_colours_slot ON model_colours (slot);
+  INSERT INTO model_colours (model, slot)
+    SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
+    FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
+  `,
+  // 5: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // a restored or copied database answers its own, older number and reporters send again what it lacks.
+  `
+  ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 6: the time of the latest turn in each user-hour, so "last active" is exact rather than the
+  // hour it fell in. Filled for each user's latest hour (all a page reads); older hours stay NULL.
+  `
+  ALTER TABLE usage_hourly ADD COLUMN last_event_at TIMESTAMP;
+  UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
+  WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
+  `,
+  // 7: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
   // 'dup@example.org' were two people): existing spellings are merged, usage history included (a
   // turn stored under both spellings is kept once and the rollups rebuilt from what is left), and
   // rows typed by hand in sqlite3 are normalised as they are written.
@@ -293,6 +325,9 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE limit_events SET email = ${NORMALISED("email")}
   WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
   ${REBUILD_ROLLUPS}
+  -- Model names remembered per person (migration 4): the union of both spellings' names.
+  UPDATE OR IGNORE user_models SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+  DELETE FROM user_models WHERE email != ${NORMALISED("email")};
   -- Estimated again by the background job within TIER_INFERENCE_INTERVAL_SECS.
   DELETE FROM tier_estimates WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
   DROP TABLE email_spellings;
@@ -310,7 +345,7 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
   END;
   `,
-  // 5: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
+  // 8: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
   // the same device id (the lost laptop's reporter making itself a fresh key), until an admin
   // allows that device again, which sets released_at on its revoked keys. The guide's
   // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.

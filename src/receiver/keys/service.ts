@@ -1,4 +1,5 @@
 // Device keys: one Ed25519 public key per device, registered by its owner's access token.
+import { advanceHeld, type Delivery } from "../../protocol/delivery.ts";
 import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import { normaliseEmail } from "../tokens/service.ts";
@@ -36,6 +37,13 @@ export function createKeyService(db: Database) {
   const touch = db.query<unknown, [string, string, string]>(
     `UPDATE device_keys SET last_seen_at = ?
      WHERE public_key = ? AND (last_seen_at IS NULL OR unixepoch(last_seen_at) < unixepoch(?) - 60)`,
+  );
+
+  const heldOf = db.query<{ delivery_held: number }, [string]>(
+    "SELECT delivery_held FROM device_keys WHERE public_key = ?",
+  );
+  const setHeld = db.query<unknown, [number, string]>(
+    "UPDATE device_keys SET delivery_held = ? WHERE public_key = ?",
   );
 
   const COLUMNS = "public_key, email, device_id, registered_at, last_seen_at, revoked, released_at";
@@ -104,6 +112,17 @@ export function createKeyService(db: Database) {
     touch(publicKey: string, now: number): void {
       const at = toSqlTime(now);
       touch.run(at, publicKey, at);
+    },
+
+    /**
+     * Records that a delivery from this key is stored (in the caller's transaction, beside the
+     * report's rows) and returns the key's delivery_held afterwards.
+     */
+    recordDelivery(publicKey: string, delivery: Delivery): number {
+      const held = heldOf.get(publicKey)?.delivery_held ?? 0;
+      const next = advanceHeld(held, delivery);
+      if (next !== held) setHeld.run(next, publicKey);
+      return next;
     },
   };
 }

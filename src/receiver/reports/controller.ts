@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { readDelivery } from "../../protocol/delivery.ts";
 import {
   parseRfc3339,
   parseSignatureHeader,
@@ -15,6 +16,7 @@ import type { ReceiverContext } from "../context.ts";
 import { apiError, json } from "../http.ts";
 import type { Services } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
+import { MAX_MODELS_PER_ORGANISATION, MAX_MODELS_PER_USER, type ModelRefusal } from "./model-names.ts";
 import type { Signer } from "./service.ts";
 import { verifyEd25519 } from "./verify.ts";
 
@@ -26,6 +28,11 @@ const SIGNATURE_ADVICE: Record<SignatureError, string> = {
   "key-not-registered":
     "No device key with this public key is registered for this user; register it at POST /register-key.",
   "key-revoked": "This device key was revoked by IT; this device no longer reports.",
+};
+
+const MODEL_ADVICE: Record<ModelRefusal, string> = {
+  user: `This user has already reported ${MAX_MODELS_PER_USER} distinct model names, the most one user may; the report names another and was not stored. Ask IT to check this user's reports.`,
+  organisation: `All users together have already reported ${MAX_MODELS_PER_ORGANISATION} distinct model names, the most the receiver keeps; the report names another and was not stored. Ask IT to check the Models table on the dashboard.`,
 };
 
 /** The device that signed the request, null for an accepted unsigned one, or the refusal. */
@@ -65,40 +72,55 @@ export function reportsController(ctx: ReceiverContext) {
 
   /**
    * Every check up to and including the signature, then `write` in the shared commit (touching the
-   * signing key's last_seen_at beside it); the answer, or what `write` returned once committed.
+   * signing key's last_seen_at and recording its delivery beside it); the answer, or what `write`
+   * returned once committed with the `delivery_held` to answer (absent for an unsigned request or
+   * one without delivery_seq).
    */
   async function acceptSigned<T, R>(
     request: Request,
     validate: (body: unknown) => { ok: true; value: T } | { ok: false; message: string },
     write: (services: Services, who: Identity, value: T, signer: Signer | null, now: number) => R,
-  ): Promise<Response | { who: Identity; value: T; result: R }> {
+  ): Promise<Response | { who: Identity; value: T; result: R; held: { delivery_held?: number } }> {
     const req = await authorize(ctx, request, countRejection);
     if (req instanceof Response) return req;
     const valid = validate(req.json);
     if (!valid.ok) return apiError(400, "invalid-body", valid.message);
+    const delivery = readDelivery(req.json);
+    if (delivery && "error" in delivery) return apiError(400, "invalid-body", delivery.error);
     const now = Date.now();
     const signer = checkSignature(ctx, request, req, now);
     if (typeof signer === "string") {
       ctx.metrics.increment("reports_sig_rejected");
       return apiError(403, signer, SIGNATURE_ADVICE[signer]);
     }
-    const result = await ctx.store.write((services) => {
+    return ctx.store.write((services) => {
       if (signer) services.keys.touch(signer.publicKey, now);
-      return write(services, req.identity, valid.value, signer, now);
+      const result = write(services, req.identity, valid.value, signer, now);
+      const held =
+        signer && delivery ? { delivery_held: services.keys.recordDelivery(signer.publicKey, delivery) } : {};
+      return { who: req.identity, value: valid.value, result, held };
     });
-    return { who: req.identity, value: valid.value, result };
   }
 
   return new Elysia({ name: "reports" })
     .post(
       "/report",
       async ({ request }) => {
-        const done = await acceptSigned(request, validateReport, (services, ...args) =>
-          services.reports.store(...args),
-        );
+        const done = await acceptSigned(request, validateReport, (services, who, report, ...rest) => {
+          const refused = services.modelNames.admit(who.email, Object.keys(report.models));
+          return refused ?? services.reports.store(who, report, ...rest);
+        });
         if (done instanceof Response) return done;
+        if (typeof done.result === "string") {
+          ctx.log.warn("report refused: too many model names", { email: done.who.email, cap: done.result });
+          return apiError(400, "too-many-models", MODEL_ADVICE[done.result]);
+        }
         ctx.metrics.increment("reports_accepted");
-        return json({ status: done.result > 0 ? "stored" : "already-stored", stored: done.result });
+        return json({
+          status: done.result > 0 ? "stored" : "already-stored",
+          stored: done.result,
+          ...done.held,
+        });
       },
       { parse: "none" },
     )
@@ -111,7 +133,7 @@ export function reportsController(ctx: ReceiverContext) {
         if (done instanceof Response) return done;
         ctx.metrics.increment("limit_events_accepted");
         if (done.result) ctx.log.info("limit event", { email: done.who.email, kind: done.value.kind });
-        return json({ status: done.result ? "stored" : "already-stored" });
+        return json({ status: done.result ? "stored" : "already-stored", ...done.held });
       },
       { parse: "none" },
     );

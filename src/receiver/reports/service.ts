@@ -88,15 +88,17 @@ export function createReportService(db: Database) {
        subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
        turns = turns + 1`,
   );
-  const addHourly = db.query<unknown, [string, string, number, number, number, number, number]>(
-    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
+  const addHourly = db.query<unknown, [string, string, number, number, number, number, number, string]>(
+    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
+       last_event_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, hour) DO UPDATE SET
        input_tokens = input_tokens + excluded.input_tokens,
        output_tokens = output_tokens + excluded.output_tokens,
        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-       turns = turns + excluded.turns`,
+       turns = turns + excluded.turns,
+       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)`,
   );
   const addSessionDay = db.query<unknown, [string, string, string, number]>(
     `INSERT INTO session_days (email, day, session_id, turns) VALUES (?, ?, ?, ?)
@@ -195,6 +197,7 @@ export function createReportService(db: Database) {
         hourly[2]!,
         hourly[3]!,
         turns,
+        eventAt,
       );
       addSessionDay.run(who.email, day, report.session_id, turns);
     }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Dialog, type Page } from "playwright-core";
 import { toRfc3339 } from "../../../src/protocol/index.ts";
+import { USER_SETUP_URL } from "../../../src/receiver/admin/views/tokens.ts";
 import { Client, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
 import { ADMIN_TOKEN, firstTierRun } from "./admin-client.ts";
@@ -146,7 +147,9 @@ test(
     await page.waitForURL(/\/admin\/tokens\/issued\?reveal=/);
     const handout = await page.locator("#handout").textContent();
     const token = receiver.sql("SELECT token FROM refresh_tokens WHERE email = 'new.hire@example.org';");
-    expect(handout).toBe(`Refresh token: ${token}\nReceiver URL:  https://ccflux.example.org/report`);
+    expect(handout).toBe(
+      `Refresh token: ${token}\nReceiver URL:  https://ccflux.example.org/report\nSetup guide:   ${USER_SETUP_URL}`,
+    );
     await page.reload();
     await expect(page.locator("h1").textContent()).resolves.toBe("Already shown");
     // The browser reports the 410 of that reload as a failed resource; it is the expected answer.

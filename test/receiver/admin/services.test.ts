@@ -126,7 +126,12 @@ describe("dashboard queries", () => {
     null,
     NOW,
   );
-  services.reports.store(alice, turn("a2", 0, day(0, 11), { sonnet: [1, 2, 3, 4] }), null, NOW);
+  services.reports.store(
+    alice,
+    turn("a2", 0, day(0, 11) + 47 * 60_000 + 12_000, { sonnet: [1, 2, 3, 4] }),
+    null,
+    NOW,
+  );
   services.reports.store(alice, turn("old", 0, day(40, 9), { opus: [5, 5, 5, 5] }), null, NOW);
   services.reports.store(bob, turn("b1", 0, day(1, 15), { sonnet: [7, 8, 9, 10] }), null, NOW);
 
@@ -147,7 +152,7 @@ describe("dashboard queries", () => {
     expect(cacheHitRate({ input: 10, output: 999, cacheRead: 80, cacheWrite: 10 })).toBe("80.0%");
   });
 
-  test("per user: division, sessions, turns and last active hour; per model: users and turns", () => {
+  test("per user: division, sessions, turns and last active time; per model: users and turns", () => {
     const overview = services.analytics.overview("7", NOW);
     const a = overview.users.find((u) => u.email === "alice@example.org")!;
     expect(a).toMatchObject({
@@ -155,7 +160,7 @@ describe("dashboard queries", () => {
       sessions: 2,
       turns: 3,
       input: 211,
-      lastActive: "2026-11-27 11:00:00",
+      lastActive: "2026-11-27 11:47:12",
     });
     const sonnet = overview.models.find((m) => m.model === "sonnet")!;
     expect(sonnet).toMatchObject({ users: 2, turns: 4 });
@@ -209,7 +214,7 @@ describe("dashboard queries", () => {
   test("a model keeps its colour slot; a new one gets the next", () => {
     const slots = services.analytics.modelColourSlots(["sonnet", "haiku"]);
     expect([slots.get("haiku"), slots.get("sonnet")]).toEqual([0, 1]);
-    const later = services.analytics.modelColourSlots(["opus", "sonnet"]);
+    const later = services.analytics.modelColourSlots(["opus", "sonnet", "haiku"]);
     expect([later.get("haiku"), later.get("sonnet"), later.get("opus")]).toEqual([0, 1, 2]);
   });
 
@@ -223,6 +228,32 @@ describe("dashboard queries", () => {
     const recent = services.analytics.recentEvents(3);
     expect(recent[0]).toMatchObject({ kind: "limit", email: "bob@example.org" });
     expect(recent).toHaveLength(3);
+  });
+});
+
+describe("last active", () => {
+  test("last active is the latest turn to the second, whatever order the reports arrive in", () => {
+    const { services } = fresh();
+    const day = (hour: number) => Date.parse("2026-11-27T00:00:00Z") + hour * HOUR;
+    const carol: Identity = {
+      email: "carol@example.org",
+      refreshTokenId: services.tokens.issue("carol@example.org", null, 365, NOW).id,
+    };
+    const active = () =>
+      services.analytics.overview("7", NOW).users.find((u) => u.email === carol.email)?.lastActive;
+    services.reports.store(carol, turn("c1", 0, day(8) + 30 * 60_000, { sonnet: [1, 1, 1, 1] }), null, NOW);
+    expect(active()).toBe("2026-11-27 08:30:00");
+    // A turn from earlier in the same hour, sent late from the outbox, changes nothing.
+    services.reports.store(carol, turn("c0", 0, day(8) + 10 * 60_000, { sonnet: [1, 1, 1, 1] }), null, NOW);
+    expect(active()).toBe("2026-11-27 08:30:00");
+    services.reports.store(
+      carol,
+      turn("c1", 1, day(10) + 5 * 60_000 + 9_000, { sonnet: [1, 1, 1, 1] }),
+      null,
+      NOW,
+    );
+    expect(active()).toBe("2026-11-27 10:05:09");
+    expect(services.analytics.userUsage(carol.email, "7", NOW).lastActive).toBe("2026-11-27 10:05:09");
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { csvCell, usageStream } from "../../../src/receiver/admin/export.ts";
 import { escapeHtml, html, trusted } from "../../../src/receiver/admin/html.ts";
 import { parseDays, parseId, parseRange, safeReturn, withNotice } from "../../../src/receiver/admin/model.ts";
+import { actorLabel } from "../../../src/receiver/admin/views/audit.ts";
 import {
   horizontalBars,
   modelColour,
@@ -14,12 +15,15 @@ import {
 import {
   abbreviate,
   costText,
+  countOf,
   formatInteger,
   formatPercent,
   formatUsd,
   timeCell,
 } from "../../../src/receiver/admin/views/format.ts";
+
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
+import { dataTable } from "../../../src/receiver/admin/views/parts.ts";
 import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
 import type { UsageExportRow } from "../../../src/receiver/analytics/usage-export.ts";
 import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
@@ -43,6 +47,43 @@ describe("html template", () => {
   test("only trusted() passes markup through, and escapeHtml covers the five special characters", () => {
     expect(html`${trusted("<style>a{}</style>")}`.text).toBe("<style>a{}</style>");
     expect(escapeHtml(`&<>"'`)).toBe("&amp;&lt;&gt;&quot;&#39;");
+  });
+});
+
+describe("words", () => {
+  test("every count reads right for one and for many", () => {
+    expect(countOf(1, "device key")).toBe("1 device key");
+    expect(countOf(2, "device key")).toBe("2 device keys");
+    expect(countOf(0, "user")).toBe("0 users");
+    expect(countOf(1, "entry", "entries")).toBe("1 entry");
+    expect(countOf(1500, "entry", "entries")).toBe("1,500 entries");
+  });
+
+  test("a table counts its rows with the same words, for one row and for many", () => {
+    const one = dataTable({
+      name: "t",
+      item: "device key",
+      columns: [],
+      rows: [html`<tr></tr>`],
+      empty: "",
+    }).text;
+    expect(one).toContain(">1 device key</span>");
+    const two = dataTable({
+      name: "t",
+      item: "entry",
+      items: "entries",
+      columns: [],
+      rows: [html`<tr></tr>`, html`<tr></tr>`],
+      empty: "",
+    }).text;
+    expect(two).toContain(">2 entries</span>");
+    expect(two).toContain('data-item="entry" data-items="entries"');
+  });
+
+  test("the audit log names who acted: a failed login is anonymous, from its address", () => {
+    expect(actorLabel({ actor: "anonymous", address: "203.0.113.7" })).toBe("anonymous, from 203.0.113.7");
+    expect(actorLabel({ actor: "session", address: "x" })).toBe("dashboard session");
+    expect(actorLabel({ actor: "bearer", address: "x" })).toBe("ADMIN_TOKEN (script)");
   });
 });
 
@@ -112,6 +153,28 @@ describe("form parsing", () => {
     ]) {
       expect(safeReturn(evil, "/admin/")).toBe("/admin/");
     }
+  });
+
+  test("a return path is judged as the browser resolves it, so a notice added later cannot lead off-site", () => {
+    for (const evil of [
+      "/admin/..//evil.example/phish",
+      "/admin/%2e%2e//evil.example/phish",
+      "/admin/./..//evil.example/",
+      "/admin/x/../..//evil.example/",
+      "/admin/..",
+    ]) {
+      expect(`${evil} → ${safeReturn(evil, "/admin/")}`).toBe(`${evil} → /admin/`);
+    }
+    const kept = safeReturn("/admin/x/../devices?devices.q=a", "/admin/");
+    expect(kept).toBe("/admin/devices?devices.q=a");
+    expect(withNotice(kept, "revoked")).toBe("/admin/devices?devices.q=a&notice=revoked");
+  });
+
+  test("a return path outside Latin-1 comes back percent-encoded, fit for a Location header", () => {
+    const back = safeReturn("/admin/users/漢字@example.org?range=7", "/admin/");
+    expect(back).toBe("/admin/users/%E6%BC%A2%E5%AD%97@example.org?range=7");
+    expect(() => new Headers({ Location: back })).not.toThrow();
+    expect(safeReturn("/admin/?q=\u{1F642}", "/admin/")).toBe("/admin/?q=%F0%9F%99%82");
   });
 
   test("notices are codes added to the query", () => {
@@ -224,6 +287,31 @@ describe("exports", () => {
     expect(csvCell(-5)).toBe("-5");
     // An unpriced model's cost is an empty cell, never 0.
     expect(csvCell(null)).toBe("");
+  });
+
+  test("CSV defuses a formula wherever a spreadsheet may start a cell: after spaces and after any separator", () => {
+    // Leading spaces, and each delimiter a spreadsheet may split on (, ; tab | line breaks).
+    expect(csvCell(" =1+1")).toBe("' =1+1");
+    expect(csvCell("\u00a0@SUM(A1)")).toBe("'\u00a0@SUM(A1)");
+    expect(csvCell(";=cmd|' /C calc'!A0")).toBe(`";'=cmd|' /C calc'!A0"`);
+    expect(csvCell("model;=1+1")).toBe(`"model;'=1+1"`);
+    expect(csvCell("model, -2+3")).toBe(`"model,' -2+3"`);
+    expect(csvCell("a|+1")).toBe(`"a|'+1"`);
+    expect(csvCell("a\t@x")).toBe(`"a\t'@x"`);
+    expect(csvCell("\t=1")).toBe(`"'\t'=1"`);
+    expect(csvCell("\r=1")).toBe(`"'\r'=1"`);
+    expect(csvCell("a\n=1")).toBe(`"a\n'=1"`);
+    // Whatever the delimiter, no piece of a cell begins (after spaces) with a formula character.
+    for (const hostile of [";=1", " ;  =1", "x,=1;+2|@3\t-4", "=;=,=", "a;b"]) {
+      const cell = csvCell(hostile);
+      for (const piece of cell.replace(/^"|"$/g, "").split(/[,;|\t\r\n]/))
+        expect(`${hostile}: ${piece}`).not.toMatch(/: [ \u00a0]*[=+\-@]/);
+      if (/[,;|\t]/.test(hostile)) expect(cell).toStartWith('"');
+    }
+    // Ordinary values are left alone.
+    expect(csvCell("claude-opus-4-1")).toBe("claude-opus-4-1");
+    expect(csvCell("2026-11-27")).toBe("2026-11-27");
+    expect(csvCell("jsmith@example.org")).toBe("jsmith@example.org");
   });
 
   function rows(n: number): UsageExportRow[] {

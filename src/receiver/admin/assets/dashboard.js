@@ -93,7 +93,9 @@
     const headers = [...table.tHead.rows[0].cells];
     const filter = document.querySelector(`input[data-filter-for="${name}"]`);
     const count = document.querySelector(`[data-count-for="${name}"]`);
-    const noun = count?.getAttribute("data-noun") || "rows";
+    // The same words as the page's countOf: "1 device key", "2 of 3 device keys".
+    const nouns = (n) =>
+      n === 1 ? count?.getAttribute("data-item") || "row" : count?.getAttribute("data-items") || "rows";
     const state = readState(name);
     const texts = rows.map((row) => row.textContent.toLowerCase());
 
@@ -123,8 +125,8 @@
       if (count) {
         count.textContent =
           shown === rows.length
-            ? `${integer.format(rows.length)} ${noun}`
-            : `${integer.format(shown)} of ${integer.format(rows.length)} ${noun}`;
+            ? `${integer.format(rows.length)} ${nouns(rows.length)}`
+            : `${integer.format(shown)} of ${integer.format(rows.length)} ${nouns(rows.length)}`;
       }
     }
 

@@ -3,7 +3,7 @@
 // every mark with the exact value. Colours are presentation attributes, not inline styles, so the
 // page's Content-Security-Policy needs no 'unsafe-inline'.
 import { type Html, html } from "../html.ts";
-import { abbreviate, formatInteger } from "./format.ts";
+import { abbreviate, countOf, formatInteger } from "./format.ts";
 
 /** Okabe–Ito, colour-blind safe; black is swapped for grey so it shows on the dark theme too. */
 export const OKABE_ITO = [
@@ -140,7 +140,7 @@ export function stackedColumns(chart: StackedColumnsChart): Html {
       i % labelEvery === 0
         ? html`<text class="tick" x="${(left + i * slot + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${column.tick}</text>`
         : "";
-    return html`<g>${segments}<title>${column.label}: ${formatInteger(totals[i]!)} tokens in all</title></g>${label}`;
+    return html`<g>${segments}<title>${column.label}: ${countOf(totals[i]!, "token")} in all</title></g>${label}`;
   });
   const body = html`<svg class="plot" viewBox="0 0 ${width} ${height}" role="img" aria-label="${chart.title}">${grid}<line class="axis" x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}"/>${bars}<text class="axis-label" x="${left + plotWidth / 2}" y="${height - 8}" text-anchor="middle">${chart.xLabel}</text><text class="axis-label" transform="translate(14 ${top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${chart.yLabel}</text></svg>`;
   return figure(chart.title, body, chart.series, chart.caption);

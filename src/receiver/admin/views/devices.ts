@@ -60,7 +60,7 @@ export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
   const returnTo = `${view.url.pathname}${view.url.search}`;
   return dataTable({
     name: "devices",
-    noun: "device keys",
+    item: "device key",
     columns: [
       { key: "user", label: "User" },
       { key: "device", label: "Device id" },

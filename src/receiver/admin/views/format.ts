@@ -1,7 +1,7 @@
 // Numbers and times as the dashboard shows them (STYLE.md): thousands separated, abbreviated only
 // where space is tight, times as UTC instants that the page's script shows in the viewer's zone.
 import { fromSqlTime } from "../../../protocol/index.ts";
-import type { Cost } from "../../analytics/cost.ts";
+import { type Cost, UNPRICED_NAMES_LISTED } from "../../analytics/cost.ts";
 import { type Html, html } from "../html.ts";
 
 const WHOLE = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -16,6 +16,11 @@ const UNITS: readonly [number, string][] = [
   [1e6, "M"],
   [1e3, "k"],
 ];
+
+/** "1 device key", "2 device keys", "1,500 entries": every count the dashboard writes out. */
+export function countOf(n: number, one: string, many = `${one}s`): string {
+  return `${formatInteger(n)} ${n === 1 ? one : many}`;
+}
 
 /** 1234567 → "1.2M"; below 1,000 the exact value. Three significant figures at most. */
 export function abbreviate(value: number): string {
@@ -83,7 +88,11 @@ export function costText(cost: Cost): string {
 
 /** Says which models have no price, for a tooltip; "" when all are priced. */
 export function unpricedNote(cost: Cost): string {
-  return cost.unpricedModels.length > 0
-    ? `No list price for ${cost.unpricedModels.join(", ")}: those tokens are not in this figure.`
-    : "";
+  const names = cost.unpricedModels;
+  if (names.length === 0) return "";
+  const listed =
+    names.length > UNPRICED_NAMES_LISTED
+      ? `${names.slice(0, UNPRICED_NAMES_LISTED).join(", ")} and others`
+      : names.join(", ");
+  return `No list price for ${listed}: those tokens are not in this figure.`;
 }

@@ -1,15 +1,16 @@
 // /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
 
-import type { Cost } from "../../analytics/cost.ts";
+import { addCost, type Cost, NO_COST } from "../../analytics/cost.ts";
 import type { DivisionUsage, Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
-import type { DayUsage, TokenTotals } from "../../analytics/totals.ts";
+import { addTokens, type DayUsage, type TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
 import {
   abbreviate,
   costText,
+  countOf,
   formatInteger,
   formatPercent,
   timeCell,
@@ -185,7 +186,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
     );
   const table = dataTable({
     name: "tiers",
-    noun: "tiers",
+    item: "tier",
     filter: false,
     columns: [
       { key: "tier", label: "Tier", byValue: true },
@@ -220,7 +221,7 @@ function tierSummary(users: readonly UserUsage[]): Html {
 function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html {
   return dataTable({
     name: "divisions",
-    noun: "divisions",
+    item: "division",
     filter: false,
     columns: [
       { key: "division", label: "Division" },
@@ -244,7 +245,7 @@ function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html
 function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
   return html`<details><summary>Cost per day</summary>${dataTable({
     name: "days",
-    noun: "days",
+    item: "day",
     filter: false,
     columns: [
       { key: "day", label: "Day (UTC)" },
@@ -258,7 +259,7 @@ function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: st
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   return dataTable({
     name: "events",
-    noun: "events",
+    item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
       { key: "user", label: "User" },
@@ -281,17 +282,68 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
   });
 }
 
+type ModelRow = TokenTotals & { model: string; turns: number; users?: number; cost: Cost };
+
+/** Models drawn as bars of their own on a chart; the rest share one "other" bar. */
+export const MODEL_BARS = 8;
+/** Models listed as rows of their own in a models table; the rest share one row. */
+export const MODEL_ROWS = 50;
+const OTHER_COLOUR = "#999999";
+
+/**
+ * The `keep` largest models by tokens, largest first, and the sums of the rest (null when none
+ * is left over), so that neither a chart nor a page grows with the number of model names.
+ */
+export function largestModels(
+  models: readonly ModelRow[],
+  keep: number,
+): { shown: ModelRow[]; rest: (ModelRow & { count: number }) | null } {
+  const sorted = [...models].sort((a, b) => totalTokens(b) - totalTokens(a));
+  const others = sorted.slice(keep);
+  if (others.length === 0) return { shown: sorted, rest: null };
+  const rest = {
+    model: "",
+    count: others.length,
+    turns: 0,
+    input: 0,
+    output: 0,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cost: NO_COST,
+  };
+  for (const m of others) {
+    rest.turns += m.turns;
+    addTokens(rest, m);
+    rest.cost = addCost(rest.cost, m.cost);
+  }
+  return { shown: sorted.slice(0, keep), rest: { ...rest, model: `${others.length} other models` } };
+}
+
+/** The models a page draws in colour, whose colour slots it needs. */
+export function modelsInColour(models: readonly ModelRow[]): string[] {
+  return largestModels(models, Math.max(MODEL_BARS, MODEL_ROWS)).shown.map((m) => m.model);
+}
+
 export function modelTable(
   name: string,
-  models: readonly (TokenTotals & { model: string; turns: number; users?: number; cost: Cost })[],
+  models: readonly ModelRow[],
   colourSlots: Map<string, number>,
   emptyMessage: string,
 ): Html {
   const grand = models.reduce((sum, m) => sum + totalTokens(m), 0);
   const withUsers = models.some((m) => m.users !== undefined);
+  const { shown, rest } = largestModels(models, MODEL_ROWS);
+  const row = (m: ModelRow, colour: string) =>
+    html`<tr><td><svg class="swatch" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${colour}"/></svg>${m.model}</td>${
+      withUsers ? numberCell(m.users ?? null) : ""
+    }${numberCell(m.turns)}${numberCell(m.input)}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(
+      m.cacheWrite,
+    )}${numberCell(totalTokens(m))}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}${costCell(
+      m.cost,
+    )}</tr>`;
   return dataTable({
     name,
-    noun: "models",
+    item: "model",
     filter: false,
     columns: [
       { key: "model", label: "Model" },
@@ -305,34 +357,27 @@ export function modelTable(
       { key: "share", label: "Share", numeric: true, hint: "Share of all tokens in the range" },
       { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
     ],
-    rows: [...models]
-      .sort((a, b) => totalTokens(b) - totalTokens(a))
-      .map(
-        (m) =>
-          html`<tr><td><svg class="swatch" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${modelColour(
-            colourSlots.get(m.model),
-          )}"/></svg>${m.model}</td>${withUsers ? numberCell(m.users ?? 0) : ""}${numberCell(m.turns)}${numberCell(
-            m.input,
-          )}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(m.cacheWrite)}${numberCell(
-            totalTokens(m),
-          )}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}${costCell(m.cost)}</tr>`,
-      ),
+    rows: [
+      ...shown.map((m) => row(m, modelColour(colourSlots.get(m.model)))),
+      ...(rest ? [row({ ...rest, users: undefined }, OTHER_COLOUR)] : []),
+    ],
     empty: emptyMessage,
   });
 }
 
 export function modelChart(
   title: string,
-  models: readonly (TokenTotals & { model: string })[],
+  models: readonly ModelRow[],
   colourSlots: Map<string, number>,
   empty: string,
 ): Html {
-  const sorted = [...models].sort((a, b) => totalTokens(b) - totalTokens(a));
+  const { shown, rest } = largestModels(models, MODEL_BARS);
+  const bars = rest ? [...shown, rest] : shown;
   return horizontalBars({
     title,
-    series: [{ name: "Tokens", colour: "#999999" }],
-    rows: sorted.map((m) => ({ label: m.model, values: [totalTokens(m)] })),
-    rowColours: sorted.map((m) => modelColour(colourSlots.get(m.model))),
+    series: [{ name: "Tokens", colour: OTHER_COLOUR }],
+    rows: bars.map((m) => ({ label: m.model, values: [totalTokens(m)] })),
+    rowColours: bars.map((m) => (m === rest ? OTHER_COLOUR : modelColour(colourSlots.get(m.model)))),
     xLabel: "Tokens (all kinds)",
     empty,
     width: HALF_WIDTH,
@@ -355,7 +400,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "by-user",
     "Tokens by user",
     horizontalBars({
-      title: `Top ${Math.min(TOP_USERS_IN_CHART, topUsers.length)} users by tokens, ${label}`,
+      title: `Top ${countOf(Math.min(TOP_USERS_IN_CHART, topUsers.length), "user")} by tokens, ${label}`,
       series: TOKEN_SERIES,
       rows: topUsers.map((u) => ({
         label: u.email,
@@ -375,7 +420,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Usage by user",
     dataTable({
       name: "users",
-      noun: "users",
+      item: "user",
       columns: USER_COLUMNS,
       rows: [...overview.users].sort((a, b) => totalTokens(b) - totalTokens(a)).map((u) => userRow(view, u)),
       empty,

@@ -4,7 +4,7 @@ import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
 import { RANGE_KEYS, type RangeKey, rangeLabel, rangeShortLabel } from "../../analytics/ranges.ts";
 import { type Html, html } from "../html.ts";
-import { abbreviate, costText, formatInteger, unpricedNote } from "./format.ts";
+import { abbreviate, costText, countOf, formatInteger, unpricedNote } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";
 
 export function card(label: string, value: number | string, detail?: string): Html {
@@ -40,8 +40,10 @@ export interface TableColumn {
 export interface TableOptions {
   /** Names the table's state in the query string (`users.sort`, `users.q`). */
   name: string;
-  /** What a row is, plural ("users"), for the row count. */
-  noun: string;
+  /** What one row is ("user", "device key"), for the row count. */
+  item: string;
+  /** Its plural when not `item` + "s" ("entries"). */
+  items?: string;
   columns: readonly TableColumn[];
   rows: readonly Html[];
   empty: string;
@@ -51,10 +53,11 @@ export interface TableOptions {
 
 export function dataTable(options: TableOptions): Html {
   if (options.rows.length === 0) return html`<p class="empty">${options.empty}</p>`;
+  const items = options.items ?? `${options.item}s`;
   const tools =
     options.filter === false
       ? ""
-      : html`<div class="table-tools"><input type="search" data-filter-for="${options.name}" placeholder="Filter ${options.noun}…" aria-label="Filter ${options.noun}"><span class="count" data-count-for="${options.name}" data-noun="${options.noun}">${formatInteger(options.rows.length)} ${options.noun}</span></div>`;
+      : html`<div class="table-tools"><input type="search" data-filter-for="${options.name}" placeholder="Filter ${items}…" aria-label="Filter ${items}"><span class="count" data-count-for="${options.name}" data-item="${options.item}" data-items="${items}">${countOf(options.rows.length, options.item, items)}</span></div>`;
   return html`${tools}<div class="table-wrap"><table data-table="${options.name}">${
     options.caption ? html`<caption>${options.caption}</caption>` : ""
   }<thead><tr>${options.columns.map(

@@ -24,7 +24,7 @@ export function tokensTable(view: View, tokens: readonly RefreshTokenRow[]): Htm
   const returnTo = `${view.url.pathname}${view.url.search}`;
   return dataTable({
     name: "tokens",
-    noun: "tokens",
+    item: "token",
     columns: [
       { key: "id", label: "#", numeric: true },
       { key: "user", label: "User" },
@@ -98,8 +98,13 @@ export function tokensPage(
   });
 }
 
-/** The token, once, as a block to send to the user. */
-/** `otherActive`: how many other tokens of the person still work (a second one is rarely meant). */
+/** The user's guide: how to install the plugin and where the two values go. */
+export const USER_SETUP_URL = "https://github.com/Psy-Fer/ccflux/blob/main/docs/user-setup.md";
+
+/**
+ * The token, once, as a block to send to the user, with the guide it needs. `otherActive`: how
+ * many other tokens of the person still work (a second one is rarely meant).
+ */
 export function issuedPage(
   view: View,
   issued: RevealedToken,
@@ -107,7 +112,7 @@ export function issuedPage(
   otherActive: number,
 ): Html {
   const endpoint = baseUrl ? `${baseUrl}/report` : null;
-  const block = `Refresh token: ${issued.token}\nReceiver URL:  ${endpoint ?? "(set BASE_URL on the receiver)"}`;
+  const block = `Refresh token: ${issued.token}\nReceiver URL:  ${endpoint ?? "(set BASE_URL on the receiver)"}\nSetup guide:   ${USER_SETUP_URL}`;
   return page(view, {
     title: `New token for ${issued.email}`,
     section: "tokens",
@@ -123,7 +128,7 @@ export function issuedPage(
             otherActive === 1 ? "" : "s"
           } on Users &amp; tokens.</p>`
         : ""
-    }<p>Send this to ${issued.email}, with the link to the User Setup guide. They enter both values in the ccflux plugin settings of Claude Code.</p><pre class="handout" id="handout">${block}</pre><p><button type="button" data-copy="handout">Copy</button> ${link(
+    }<p>Send this to ${issued.email}; it ends with the link to the <a href="${USER_SETUP_URL}" rel="noreferrer">User Setup guide</a>, which says how to install the plugin. They enter the token and the receiver URL in the ccflux plugin settings of Claude Code.</p><pre class="handout" id="handout">${block}</pre><p><button type="button" data-copy="handout">Copy</button> ${link(
       view,
       "/admin/tokens",
       "Back to users & tokens",

@@ -10,7 +10,7 @@ import type { DeviceKeyRow } from "../../keys/service.ts";
 import type { RefreshTokenRow } from "../../tokens/service.ts";
 import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
-import { formatInteger, timeCell, timeSortKey } from "./format.ts";
+import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
 import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
@@ -38,7 +38,7 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
   const instant = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
   return dataTable({
     name: "windows",
-    noun: "windows",
+    item: "window",
     columns: [
       { key: "start", label: "Start", byValue: true },
       { key: "end", label: "End", byValue: true },
@@ -68,7 +68,7 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
 function sessionsTable(sessions: readonly SessionSummary[]): Html {
   return dataTable({
     name: "sessions",
-    noun: "sessions",
+    item: "session",
     columns: [
       { key: "session", label: "Session" },
       { key: "first", label: "First turn", byValue: true },
@@ -97,7 +97,7 @@ function sessionsTable(sessions: readonly SessionSummary[]): Html {
 function limitEventsTable(events: readonly LimitEventRow[]): Html {
   return dataTable({
     name: "limits",
-    noun: "limit events",
+    item: "limit event",
     filter: false,
     columns: [
       { key: "at", label: "When", byValue: true },
@@ -161,7 +161,7 @@ export function userPage(view: View, data: UserPageData): Html {
     "sessions",
     "Sessions",
     sessionsTable(data.sessions),
-    `The ${formatInteger(data.sessionLimit)} most recent sessions in ${label} at most.`,
+    `The ${countOf(data.sessionLimit, "most recent session")} in ${label} at most.`,
   )}${section("devices", "Device keys", devicesTable(view, data.devices))}${section(
     "tokens",
     "Refresh tokens",
