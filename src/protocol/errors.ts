@@ -15,6 +15,8 @@ export type ApiErrorCode =
   | "unauthorized"
   | "invalid-body"
   | "too-many-models"
+  | "too-many-devices"
+  | "too-many-limit-events"
   | "body-too-large"
   | "rate-limited"
   | "key-conflict"

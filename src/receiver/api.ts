@@ -1,7 +1,8 @@
 // The checks every token-bearing API request goes through, in PROTOCOL §3's order:
-// body size (413) → bearer present (401) → rate limit (429) → access token (401) → body parse (400).
+// body size (413) → bearer present (401) → rate limit (429) → access token (401) → the person's
+// rate limit (429) → body parse (400).
 // Cheap checks come first so that garbage costs neither crypto nor database work.
-import type { ReceiverContext } from "./context.ts";
+import { PERSON_RATE_FACTOR, type ReceiverContext } from "./context.ts";
 import { apiError, bearerToken, readBody, tooLarge, unauthorized } from "./http.ts";
 import type { Services } from "./services.ts";
 import type { Identity } from "./tokens/service.ts";
@@ -58,6 +59,17 @@ export async function authorize(
     onRejected?.(401);
     return unauthorized(
       "The access token is unknown, expired, or its refresh token was revoked; exchange the refresh token at POST /token.",
+    );
+  }
+  // Every /token call mints a token with a budget of its own; the person's budget spans them all.
+  const person = ctx.personLimiter.check(identity.email, Date.now());
+  if (!person.allowed) {
+    onRejected?.(429);
+    return apiError(
+      429,
+      "rate-limited",
+      `More than ${PERSON_RATE_FACTOR} × RATE_LIMIT_PER_MINUTE=${ctx.config.rateLimitPerMinute} requests in the last 60 s from this person's access tokens together; retry after ${person.retryAfterSecs} s.`,
+      { "Retry-After": String(person.retryAfterSecs) },
     );
   }
   let json: unknown;

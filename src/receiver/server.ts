@@ -4,7 +4,7 @@ import { startTierRecomputation } from "./analytics/schedule.ts";
 import { createApp } from "./app.ts";
 import { clientAddress, setPeerAddressLookup } from "./client-address.ts";
 import { type Config, configWarnings, describeConfig, formatAddress } from "./config.ts";
-import type { ReceiverContext } from "./context.ts";
+import { PERSON_RATE_FACTOR, type ReceiverContext } from "./context.ts";
 import { Store } from "./db/store.ts";
 import { badHost, routeTarget } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -40,6 +40,7 @@ export function startReceiver(config: Config, log: Logger = createLogger()): Run
     log,
     metrics: new Metrics(),
     limiter: new RateLimiter(config.rateLimitPerMinute),
+    personLimiter: new RateLimiter(config.rateLimitPerMinute * PERSON_RATE_FACTOR),
     replication: config.litestreamMetricsUrl
       ? startReplicationMonitor(config.litestreamMetricsUrl, config.databasePath, log)
       : undefined,

@@ -5,6 +5,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { createHealthService } from "./health/service.ts";
 import { createKeyService } from "./keys/service.ts";
+import { createLimitEventCap } from "./reports/limit-event-cap.ts";
 import { createModelNames } from "./reports/model-names.ts";
 import { createReportService } from "./reports/service.ts";
 import { createRetentionService } from "./retention/service.ts";
@@ -18,6 +19,7 @@ export function createServices(db: Database, config: Config) {
     reports: createReportService(db),
     retention: createRetentionService(db),
     modelNames: createModelNames(db),
+    limitEventCap: createLimitEventCap(db),
     health: createHealthService(db),
     admin: createAdminService(db, config.adminToken),
     analytics: createAnalyticsService(db, config.prices),

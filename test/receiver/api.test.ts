@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { toRfc3339, toSqlTime } from "../../src/protocol/index.ts";
+import { MAX_DEVICE_KEYS_PER_PERSON } from "../../src/receiver/keys/service.ts";
+import { MAX_LIMIT_EVENTS_PER_DAY } from "../../src/receiver/reports/limit-event-cap.ts";
 import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
 import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
@@ -272,6 +274,56 @@ describe("distinct model names", () => {
   });
 });
 
+describe("per-person bounds", () => {
+  test(`at most ${MAX_DEVICE_KEYS_PER_PERSON} active device keys: the next is 403 too-many-devices`, async () => {
+    const { access, device, email } = await user();
+    for (let i = 1; i < MAX_DEVICE_KEYS_PER_PERSON; i++) {
+      expect((await client.registerKey(access, newDevice(), `host-${i}`)).status).toBe(200);
+    }
+    const extra = newDevice();
+    await expectError(await client.registerKey(access, extra, "one-too-many"), 403, "too-many-devices");
+    expect(receiver.sql(`SELECT count(*) FROM device_keys WHERE email = '${email}';`)).toBe(
+      String(MAX_DEVICE_KEYS_PER_PERSON),
+    );
+    // A key already registered still re-registers; a revoked one makes room.
+    expect((await client.registerKey(access, device, "renamed")).status).toBe(200);
+    receiver.sql(`UPDATE device_keys SET revoked = 1 WHERE email = '${email}' AND device_id = 'host-1';`);
+    expect((await client.registerKey(access, extra, "replacement")).status).toBe(200);
+  });
+
+  test(`at most ${MAX_LIMIT_EVENTS_PER_DAY} new limit events in 24 hours: the next is 429 too-many-limit-events`, async () => {
+    const { access, device, email } = await user();
+    // All but one of the day's budget, as if sent over the last hours.
+    receiver.sql(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${MAX_LIMIT_EVENTS_PER_DAY - 1})
+       INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, received_at)
+       SELECT '${email}', 'earlier', 'earlier-' || i, datetime('now', '-1 hour'), 'rate_limit', datetime('now', '-1 hour') FROM n;`,
+    );
+    const event = (n: number) => ({
+      schema_version: 2,
+      session_id: "today",
+      timestamp_utc: toRfc3339(Date.now() - n * 1000),
+      kind: "rate_limit",
+    });
+    expect((await client.send(access, event(1), device, "/limit-event")).status).toBe(200);
+    const refused = await client.send(access, event(2), device, "/limit-event");
+    expect(refused.headers.get("retry-after")).toBe("3600");
+    await expectError(refused, 429, "too-many-limit-events");
+    // A retry of a stored event is still answered as stored.
+    const again = await client.send(access, event(1), device, "/limit-event");
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ status: "already-stored" });
+    expect(receiver.sql(`SELECT count(*) FROM limit_events WHERE email = '${email}';`)).toBe(
+      String(MAX_LIMIT_EVENTS_PER_DAY),
+    );
+    // Events older than a day do not count.
+    receiver.sql(
+      `UPDATE limit_events SET received_at = datetime('now', '-25 hours') WHERE email = '${email}';`,
+    );
+    expect((await client.send(access, event(3), device, "/limit-event")).status).toBe(200);
+  });
+});
+
 describe("POST /report signatures", () => {
   async function signed(device: Device, body = JSON.stringify(report())) {
     return { body, headers: signHeaders(body, device) };
@@ -388,6 +440,27 @@ describe("rate limit", () => {
     for (let i = 0; i < 15; i++)
       expect((await client.send(access, report({ turn_index: i }), device)).status).toBe(200);
     await expectError(await client.send(access, report({ turn_index: 99 }), device), 429, "rate-limited");
+  });
+
+  test("a person's access tokens share one budget of twice RATE_LIMIT_PER_MINUTE: minting more gains nothing", async () => {
+    const { access, device, token } = await user();
+    const tokens = [access];
+    for (let i = 0; i < 4; i++) tokens.push(await client.exchange(token));
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    // The registration used one request; each token below stays far under its own 30.
+    for (let i = 0; i < 2 * 30; i++) {
+      const response = await client.send(tokens[i % tokens.length]!, report({ turn_index: i }), device);
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+      else await response.arrayBuffer();
+    }
+    expect(statuses.filter((s) => s === 200).length).toBe(2 * 30 - 1);
+    expect(statuses.at(-1)).toBe(429);
+    expect(Number(limited!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const body = (await limited!.clone().json()) as { message: string };
+    expect(body.message).toContain("this person's access tokens together");
+    await expectError(limited!, 429, "rate-limited");
   });
 
   test("rejections are counted in /metrics", async () => {

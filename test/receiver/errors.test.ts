@@ -25,6 +25,7 @@ test("a failing handler answers 500 with a JSON body and one log line; the app g
     log: createLogger({ write: (line) => lines.push(line), flush: () => {} }),
     metrics: new Metrics(),
     limiter: new RateLimiter(30),
+    personLimiter: new RateLimiter(60),
   };
   const app = createApp(ctx);
   const tokens = store.services().tokens;

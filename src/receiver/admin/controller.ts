@@ -30,6 +30,7 @@ import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
 import { modelsInColour, overviewPage } from "./views/overview.ts";
+import { choosePage } from "./views/paging.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
 import { userPage } from "./views/user.ts";
 
@@ -208,6 +209,20 @@ export function adminController(ctx: ReceiverContext) {
     return session ? { kind: "session", sessionId, csrf: session.csrfToken } : null;
   }
 
+  /** The user page's paged lists: their limit events and device keys, a page of each. */
+  function userListPages(view: View, services: Services, email: string) {
+    const limitEventsPage = choosePage(view, "limits_page", services.analytics.userLimitEventCount(email));
+    const counts = services.keys.counts(email);
+    const devicesPage = choosePage(view, "devices_page", counts.total);
+    return {
+      limitEvents: services.analytics.userLimitEvents(email, limitEventsPage.offset, limitEventsPage.limit),
+      limitEventsPage,
+      devices: services.keys.page(email, devicesPage.offset, devicesPage.limit),
+      devicesPage,
+      activeDevices: counts.active,
+    };
+  }
+
   function viewFor(request: Request, auth: Auth): View {
     const url = new URL(request.url);
     return {
@@ -375,8 +390,7 @@ export function adminController(ctx: ReceiverContext) {
             windows: services.analytics.userWindows(email, choice.range, view.now),
             sessions: services.analytics.userSessions(email, choice.range, view.now, USER_SESSIONS),
             sessionLimit: USER_SESSIONS,
-            limitEvents: services.analytics.userLimitEvents(email),
-            devices: services.keys.list(email),
+            ...userListPages(view, services, email),
             tokens: services.tokens.list(email),
             colourSlots: services.analytics.modelColourSlots(modelsInColour(usage.models)),
             pricesTakenOn: ctx.config.prices.takenOn,
@@ -389,7 +403,11 @@ export function adminController(ctx: ReceiverContext) {
         const a = auth as Auth;
         const view = viewFor(request, a);
         const services = ctx.store.services();
-        return show(request, a, view, devicesPage(view, services.keys.list()), services);
+        const counts = services.keys.counts();
+        const choice = choosePage(view, "page", counts.total);
+        const keys = services.keys.page(undefined, choice.offset, choice.limit);
+        const activePerUser = services.keys.activeCounts(keys.map((k) => k.email));
+        return show(request, a, view, devicesPage(view, { keys, counts, activePerUser, choice }), services);
       })
       .get("/admin/tokens", ({ request, auth }) => {
         const a = auth as Auth;

@@ -20,6 +20,10 @@ export const SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output,
 /** The cache-write split by lifetime, for pricing: `cacheWrite5m, cacheWrite1h`. */
 export const CACHE_SPLIT_SUMS = `sum(cache_write_5m_tokens) AS cacheWrite5m, sum(cache_write_1h_tokens) AS cacheWrite1h`;
 
+/** Four zero counts, to add into. */
+export function noTokens(): TokenTotals {
+  return { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+}
 /**
  * A user's latest turn (`at`), to the second, from the newest hour row: one index lookup.
  * Hours written before the column existed fall back to the hour.

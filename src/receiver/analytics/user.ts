@@ -67,9 +67,15 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      FROM usage_events WHERE email = ? AND event_at >= ?
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
-  const userLimitEvents = db.query<LimitEventRow, [string]>(
+  const userLimitTimes = db.query<{ eventAt: string }, [string]>(
+    "SELECT event_at AS eventAt FROM limit_events WHERE email = ?",
+  );
+  const userLimitEvents = db.query<LimitEventRow, [string, number, number]>(
     `SELECT event_at AS eventAt, kind, resets_at AS resetsAt, device_id AS deviceId, session_id AS sessionId
-     FROM limit_events WHERE email = ? ORDER BY event_at DESC`,
+     FROM limit_events WHERE email = ? ORDER BY event_at DESC, id DESC LIMIT ? OFFSET ?`,
+  );
+  const userLimitEventCount = db.query<{ n: number }, [string]>(
+    "SELECT count(*) AS n FROM limit_events WHERE email = ?",
   );
   const userKnown = db.query<{ one: number }, [string, string, string]>(
     `SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM usage_hourly WHERE email = ?)
@@ -107,7 +113,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      */
     userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
       const from = rangeStartMs(range, now);
-      const limitTimes = userLimitEvents.all(email).map((row) => fromSqlTime(row.eventAt));
+      const limitTimes = userLimitTimes.all(email).map((row) => fromSqlTime(row.eventAt));
       const windows = computeWindows(userHours.all(email).map(hourPoint), now, limitTimes).filter(
         (w) => w.start >= from,
       );
@@ -122,8 +128,13 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       return userSessions.all(email, `${rangeStartDay(range, now)} 00:00:00`, limit);
     },
 
-    userLimitEvents(email: string): LimitEventRow[] {
-      return userLimitEvents.all(email);
+    /** One page of the user's limit events, newest first. */
+    userLimitEvents(email: string, offset: number, limit: number): LimitEventRow[] {
+      return userLimitEvents.all(email, limit, offset);
+    },
+
+    userLimitEventCount(email: string): number {
+      return userLimitEventCount.get(email)!.n;
     },
   };
 }

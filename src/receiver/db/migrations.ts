@@ -287,7 +287,11 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE usage_hourly SET last_event_at = (SELECT max(e.event_at) FROM usage_events e WHERE e.email = usage_hourly.email)
   WHERE hour = (SELECT max(h.hour) FROM usage_hourly h WHERE h.email = usage_hourly.email);
   `,
-  // 7: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
+  // 7: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
+  `
+  CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
+  // 8: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
   // 'dup@example.org' were two people): existing spellings are merged, usage history included (a
   // turn stored under both spellings is kept once and the rollups rebuilt from what is left), and
   // rows typed by hand in sqlite3 are normalised as they are written.
@@ -345,7 +349,7 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
   END;
   `,
-  // 8: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
+  // 9: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
   // the same device id (the lost laptop's reporter making itself a fresh key), until an admin
   // allows that device again, which sets released_at on its revoked keys. The guide's
   // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.

@@ -3,6 +3,7 @@ import { fromBase64, MAX_DEVICE_ID } from "../../protocol/index.ts";
 import { authorize } from "../api.ts";
 import type { ReceiverContext } from "../context.ts";
 import { apiError, json } from "../http.ts";
+import { MAX_DEVICE_KEYS_PER_PERSON } from "./service.ts";
 
 export function keysController(ctx: ReceiverContext) {
   return new Elysia({ name: "keys" }).post(
@@ -34,6 +35,14 @@ export function keysController(ctx: ReceiverContext) {
           409,
           "key-conflict",
           "This public key is registered to another user; generate a new device key.",
+        );
+      }
+      if (outcome === "too-many") {
+        ctx.log.warn("device key refused: too many", { email: req.identity.email, device: deviceId });
+        return apiError(
+          403,
+          "too-many-devices",
+          `This person already has ${MAX_DEVICE_KEYS_PER_PERSON} active device keys, the most one person may; ask IT to revoke the keys of devices no longer used (dashboard Device Keys, or ccflux-receiver devices revoke).`,
         );
       }
       if (outcome === "revoked") {

@@ -4,7 +4,10 @@ import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import { normaliseEmail } from "../tokens/service.ts";
 
-export type Registration = "registered" | "conflict" | "revoked";
+export type Registration = "registered" | "conflict" | "revoked" | "too-many";
+
+/** Active (unrevoked) device keys one person may have; IT revokes old ones to make room. */
+export const MAX_DEVICE_KEYS_PER_PERSON = 20;
 
 export interface DeviceKey {
   email: string;
@@ -21,6 +24,11 @@ export interface DeviceKeyRow {
   revoked: number;
   /** When an admin allowed new keys for this revoked key's device id; null while it blocks them. */
   released_at: string | null;
+}
+
+export interface KeyCounts {
+  total: number;
+  active: number;
 }
 
 export function createKeyService(db: Database) {
@@ -53,6 +61,21 @@ export function createKeyService(db: Database) {
   const listFor = db.query<DeviceKeyRow, [string]>(
     `SELECT ${COLUMNS} FROM device_keys WHERE email = ? ORDER BY registered_at`,
   );
+  const activeCount = db.query<{ n: number }, [string]>(
+    "SELECT count(*) AS n FROM device_keys WHERE email = ? AND revoked = 0",
+  );
+  const pageAll = db.query<DeviceKeyRow, [number, number]>(
+    `SELECT ${COLUMNS} FROM device_keys ORDER BY email, registered_at, public_key LIMIT ? OFFSET ?`,
+  );
+  const pageFor = db.query<DeviceKeyRow, [string, number, number]>(
+    `SELECT ${COLUMNS} FROM device_keys WHERE email = ? ORDER BY registered_at, public_key LIMIT ? OFFSET ?`,
+  );
+  const countAll = db.query<KeyCounts, []>(
+    "SELECT count(*) AS total, coalesce(sum(revoked = 0), 0) AS active FROM device_keys",
+  );
+  const countFor = db.query<KeyCounts, [string]>(
+    "SELECT count(*) AS total, coalesce(sum(revoked = 0), 0) AS active FROM device_keys WHERE email = ?",
+  );
   const revoke = db.query<unknown, [string]>(
     "UPDATE device_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0",
   );
@@ -69,6 +92,22 @@ export function createKeyService(db: Database) {
   return {
     list(email?: string): DeviceKeyRow[] {
       return email === undefined ? listAll.all() : listFor.all(normaliseEmail(email));
+    },
+
+    /** One page of `list`, for pages that must not grow with the table. */
+    page(email: string | undefined, offset: number, limit: number): DeviceKeyRow[] {
+      return email === undefined
+        ? pageAll.all(limit, offset)
+        : pageFor.all(normaliseEmail(email), limit, offset);
+    },
+
+    counts(email?: string): KeyCounts {
+      return email === undefined ? countAll.get()! : countFor.get(normaliseEmail(email))!;
+    },
+
+    /** Active keys of each of these people. */
+    activeCounts(emails: readonly string[]): Map<string, number> {
+      return new Map([...new Set(emails)].map((email) => [email, countFor.get(email)!.active]));
     },
 
     /** Returns false when there is no such active key. */
@@ -93,6 +132,7 @@ export function createKeyService(db: Database) {
           if (!existing) {
             // The same answer as for the revoked key itself, so a v1 reporter goes silent too.
             if (deviceBlocked.get(email, deviceId)) return "revoked";
+            if (activeCount.get(email)!.n >= MAX_DEVICE_KEYS_PER_PERSON) return "too-many";
             insert.run(publicKey, email, deviceId, toSqlTime(now), toSqlTime(now));
             return "registered";
           }

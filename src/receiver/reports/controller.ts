@@ -16,6 +16,7 @@ import type { ReceiverContext } from "../context.ts";
 import { apiError, json } from "../http.ts";
 import type { Services } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
+import { MAX_LIMIT_EVENTS_PER_DAY } from "./limit-event-cap.ts";
 import { MAX_MODELS_PER_ORGANISATION, MAX_MODELS_PER_USER, type ModelRefusal } from "./model-names.ts";
 import type { Signer } from "./service.ts";
 import { verifyEd25519 } from "./verify.ts";
@@ -29,6 +30,9 @@ const SIGNATURE_ADVICE: Record<SignatureError, string> = {
     "No device key with this public key is registered for this user; register it at POST /register-key.",
   "key-revoked": "This device key was revoked by IT; this device no longer reports.",
 };
+
+/** A reporter over the limit-event cap waits this long before it tries again. */
+const LIMIT_EVENT_RETRY_SECS = 3600;
 
 const MODEL_ADVICE: Record<ModelRefusal, string> = {
   user: `This user has already reported ${MAX_MODELS_PER_USER} distinct model names, the most one user may; the report names another and was not stored. Ask IT to check this user's reports.`,
@@ -127,10 +131,21 @@ export function reportsController(ctx: ReceiverContext) {
     .post(
       "/limit-event",
       async ({ request }) => {
-        const done = await acceptSigned(request, validateLimitEvent, (services, ...args) =>
-          services.reports.storeLimitEvent(...args),
+        const done = await acceptSigned(request, validateLimitEvent, (services, who, event, signer, now) =>
+          services.limitEventCap.allows(who.email, event.session_id, event.timestamp_utc, now)
+            ? services.reports.storeLimitEvent(who, event, signer, now)
+            : "too-many",
         );
         if (done instanceof Response) return done;
+        if (done.result === "too-many") {
+          ctx.metrics.increment("reports_rate_limited");
+          return apiError(
+            429,
+            "too-many-limit-events",
+            `This person has sent ${MAX_LIMIT_EVENTS_PER_DAY} limit events in the last 24 hours, the most the receiver takes; keep the event and retry later.`,
+            { "Retry-After": String(LIMIT_EVENT_RETRY_SECS) },
+          );
+        }
         ctx.metrics.increment("limit_events_accepted");
         if (done.result) ctx.log.info("limit event", { email: done.who.email, kind: done.value.kind });
         return json({ status: done.result ? "stored" : "already-stored", ...done.held });

@@ -1,8 +1,9 @@
 // Device keys: the table the setup guide sends admins to, with a Revoke button per key.
-import type { DeviceKeyRow } from "../../keys/service.ts";
+import type { DeviceKeyRow, KeyCounts } from "../../keys/service.ts";
 import { type Html, html } from "../html.ts";
 import { shortName, timeCell, timeSortKey } from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
+import { type PageChoice, pager } from "./paging.ts";
 import { dataTable, section, userHref } from "./parts.ts";
 
 function revokeMessage(key: DeviceKeyRow, devicesOfUser: number): string {
@@ -54,9 +55,13 @@ function statusOf(key: DeviceKeyRow): Html {
     : html`<span class="status revoked">revoked</span>`;
 }
 
-export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
-  const perUser = new Map<string, number>();
-  for (const key of keys) if (!key.revoked) perUser.set(key.email, (perUser.get(key.email) ?? 0) + 1);
+/** `activePerUser`: each listed person's active keys, on every page, for the revoke question. */
+export function devicesTable(
+  view: View,
+  keys: readonly DeviceKeyRow[],
+  activePerUser: ReadonlyMap<string, number>,
+): Html {
+  const perUser = activePerUser;
   const returnTo = `${view.url.pathname}${view.url.search}`;
   return dataTable({
     name: "devices",
@@ -85,16 +90,23 @@ export function devicesTable(view: View, keys: readonly DeviceKeyRow[]): Html {
   });
 }
 
-export function devicesPage(view: View, keys: readonly DeviceKeyRow[]): Html {
-  const active = keys.filter((k) => !k.revoked).length;
+export interface DevicesPageData {
+  keys: DeviceKeyRow[];
+  counts: KeyCounts;
+  activePerUser: ReadonlyMap<string, number>;
+  choice: PageChoice;
+}
+
+export function devicesPage(view: View, data: DevicesPageData): Html {
+  const { active, total } = data.counts;
   return page(view, {
     title: "Device Keys",
     section: "devices",
     body: html`${section(
       "device-keys",
       "Device keys",
-      devicesTable(view, keys),
-      `${active} active, ${keys.length - active} revoked. Revoking a key stops that device on its next turn, and its device id cannot register a new key until you allow it again; the user's other devices and tokens are unaffected. For a lost device, revoke and reissue the token: the device may hold it. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
+      html`${devicesTable(view, data.keys, data.activePerUser)}${pager(view, "page", data.choice, "device keys")}`,
+      `${active} active, ${total - active} revoked. Revoking a key stops that device on its next turn, and its device id cannot register a new key until you allow it again; the user's other devices and tokens are unaffected. For a lost device, revoke and reissue the token: the device may hold it. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
     )}`,
   });
 }

@@ -4,7 +4,7 @@ import { addCost, type Cost, NO_COST } from "../../analytics/cost.ts";
 import type { DivisionUsage, Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
 import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
-import { addTokens, type DayUsage, type TokenTotals } from "../../analytics/totals.ts";
+import { addTokens, type DayUsage, noTokens, type TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
 import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
 import {
@@ -302,21 +302,18 @@ export function largestModels(
   const others = sorted.slice(keep);
   if (others.length === 0) return { shown: sorted, rest: null };
   const rest = {
-    model: "",
+    model: `${others.length} other models`,
     count: others.length,
     turns: 0,
-    input: 0,
-    output: 0,
-    cacheRead: 0,
-    cacheWrite: 0,
     cost: NO_COST,
+    ...noTokens(),
   };
   for (const m of others) {
     rest.turns += m.turns;
     addTokens(rest, m);
     rest.cost = addCost(rest.cost, m.cost);
   }
-  return { shown: sorted.slice(0, keep), rest: { ...rest, model: `${others.length} other models` } };
+  return { shown: sorted.slice(0, keep), rest };
 }
 
 /** The models a page draws in colour, whose colour slots it needs. */

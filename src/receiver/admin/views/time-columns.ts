@@ -1,7 +1,7 @@
 // The columns of a chart over time: the range's days summed into at most MAX_CHART_COLUMNS
 // columns (days, weeks, months or runs of years), with their labels. Pure.
 import { type ChartBuckets, chartBuckets, type RangeKey, rangeStartDay } from "../../analytics/ranges.ts";
-import { addTokens, type DayUsage, type TokenTotals } from "../../analytics/totals.ts";
+import { addTokens, type DayUsage, noTokens, type TokenTotals } from "../../analytics/totals.ts";
 import { shortDay } from "./charts.ts";
 
 export interface TimeColumn extends TokenTotals {
@@ -70,10 +70,7 @@ export function timeColumns(range: RangeKey, daily: readonly DayUsage[], now: nu
   const buckets = chartBuckets(first, now);
   const columns: TimeColumn[] = buckets.starts.map((start) => ({
     ...labels(buckets, start, today),
-    input: 0,
-    output: 0,
-    cacheRead: 0,
-    cacheWrite: 0,
+    ...noTokens(),
   }));
   for (const d of dated) {
     // The last column starting on or before the day holds it.

@@ -13,6 +13,7 @@ import { devicesTable } from "./devices.ts";
 import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
 import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
+import { type PageChoice, pager } from "./paging.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
 import { tokensTable } from "./tokens.ts";
 
@@ -28,7 +29,10 @@ export interface UserPageData {
   sessions: SessionSummary[];
   sessionLimit: number;
   limitEvents: LimitEventRow[];
+  limitEventsPage: PageChoice;
   devices: DeviceKeyRow[];
+  devicesPage: PageChoice;
+  activeDevices: number;
   tokens: RefreshTokenRow[];
   colourSlots: Map<string, number>;
   pricesTakenOn: string;
@@ -157,15 +161,25 @@ export function userPage(view: View, data: UserPageData): Html {
     "5-hour windows",
     html`${windowCards}${windowsTable(data.windows, label)}`,
     "Windows that start in the range, newest first; an open window has not ended yet and its totals are so far. Rows marked “limit hit” hold a limit event.",
-  )}${section("limit-events", "Limit events", limitEventsTable(data.limitEvents), "All time, newest first.")}${section(
+  )}${section(
+    "limit-events",
+    "Limit events",
+    html`${limitEventsTable(data.limitEvents)}${pager(view, "limits_page", data.limitEventsPage, "limit events")}`,
+    "All time, newest first.",
+  )}${section(
     "sessions",
     "Sessions",
     sessionsTable(data.sessions),
     `The ${countOf(data.sessionLimit, "most recent session")} in ${label} at most.`,
-  )}${section("devices", "Device keys", devicesTable(view, data.devices))}${section(
-    "tokens",
-    "Refresh tokens",
-    tokensTable(view, data.tokens),
-  )}`;
+  )}${section(
+    "devices",
+    "Device keys",
+    html`${devicesTable(view, data.devices, new Map([[data.email, data.activeDevices]]))}${pager(
+      view,
+      "devices_page",
+      data.devicesPage,
+      "device keys",
+    )}`,
+  )}${section("tokens", "Refresh tokens", tokensTable(view, data.tokens))}`;
   return page(view, { title: data.email, section: null, body, tools: rangeSelector(view, data.range) });
 }
