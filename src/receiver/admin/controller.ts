@@ -542,15 +542,14 @@ export function adminController(ctx: ReceiverContext) {
           if (body?.reissue !== "1") return redirect(withNotice(back, "device-revoked"));
           // The lost device may hold the person's refresh token: replace it, and show the new one once.
           const now = Date.now();
-          const division = services.tokens.list(key.email).at(-1)?.division ?? null;
-          const { issued, revoked } = services.tokens.replace(key.email, division, DEFAULT_TOKEN_DAYS, now);
+          const { issued, revoked } = services.tokens.replace(key.email, undefined, DEFAULT_TOKEN_DAYS, now);
           audit(
             services,
             request,
             auth as Auth,
             "reissue",
             key.email,
-            `${revoked} revoked → #${issued.id}, ${DEFAULT_TOKEN_DAYS} days`,
+            `${revoked} revoked → #${issued.id}, ${countOf(DEFAULT_TOKEN_DAYS, "day")}`,
           );
           return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
         },

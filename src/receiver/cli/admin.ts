@@ -213,8 +213,7 @@ function revokeDevice(
     }
     auditCommand(db, "device-revoke", key.email, `device "${key.deviceId}" key ${publicKey}`);
     if (reissue === null) return null;
-    const division = tokens.list(key.email).at(-1)?.division ?? null;
-    const replaced = tokens.replace(key.email, division, reissue, Date.now());
+    const replaced = tokens.replace(key.email, undefined, reissue, Date.now());
     auditCommand(
       db,
       "reissue",

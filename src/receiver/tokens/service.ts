@@ -169,17 +169,22 @@ export function createTokenService(
       return revokeEmail.run(normaliseEmail(email)).changes;
     },
 
-    /** Issues a new token for the person and revokes every other active one, in one transaction. */
+    /**
+     * Issues a new token for the person and revokes every other active one, in one transaction.
+     * With `division` undefined the new token keeps the division of the person's latest token.
+     */
     replace(
       email: string,
-      division: string | null,
+      division: string | null | undefined,
       days: number,
       now: number,
     ): { issued: IssuedToken; revoked: number } {
       return db
         .transaction(() => {
+          const kept =
+            division === undefined ? (listFor.all(normaliseEmail(email)).at(-1)?.division ?? null) : division;
           const revoked = revokeEmail.run(normaliseEmail(email)).changes;
-          return { issued: issue(email, division, days, now), revoked };
+          return { issued: issue(email, kept, days, now), revoked };
         })
         .immediate();
     },
