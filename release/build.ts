@@ -87,6 +87,8 @@ export const RELEASE_TARGETS: Record<ProgramName, readonly Target[]> = {
 };
 
 export const PLUGIN_ZIP = "ccflux-plugin.zip";
+/** The reporter is also published gzip-compressed (`<asset>.gz`): the plugin's launcher prefers it. */
+export const COMPRESSED = ".gz";
 export const CHECKSUMS = "SHA256SUMS";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -191,6 +193,11 @@ export async function buildRelease({
       const name = assetName(program.name, target);
       await compile(program.entry, target, join(outDir, name));
       assets.push(name);
+      if (program.name === "ccflux") {
+        const bytes = await Bun.file(join(outDir, name)).bytes();
+        await Bun.write(join(outDir, `${name}${COMPRESSED}`), Bun.gzipSync(bytes));
+        assets.push(`${name}${COMPRESSED}`);
+      }
     }
   }
   const plugin = await pluginEntries(pluginDir);

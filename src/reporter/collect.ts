@@ -3,6 +3,7 @@
 import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { toRfc3339 } from "../protocol/index.ts";
+import type { HookInput } from "./hook.ts";
 import type { Contribution } from "./ledger.ts";
 import type { SessionState, State } from "./state.ts";
 import { TurnTotals } from "./totals.ts";
@@ -173,4 +174,38 @@ function readFrom(
   } finally {
     closeSync(fd);
   }
+}
+
+/** Sessions the catch-up looks at: seen this recently, at most this many per SessionStart. */
+const CATCH_UP_AGE_MS = 7 * 24 * 3600 * 1000;
+const CATCH_UP_LIMIT = 20;
+
+/**
+ * Other sessions of the same project folder that the reporter has seen and whose transcript grew
+ * after their last hook (a last turn whose hooks were killed, or gave up on the state lock), as hook
+ * inputs for SessionStart to count. Sessions never seen are left alone: their history predates the
+ * reporter (that is `ccflux backfill`'s, if anyone's).
+ */
+export function unfinishedSessions(
+  state: { sessions: Record<string, SessionState> },
+  current: { sessionId: string; transcriptPath: string },
+  now: number,
+): HookInput[] {
+  if (!current.transcriptPath) return [];
+  const folder = dirname(current.transcriptPath);
+  const found: HookInput[] = [];
+  for (const transcriptPath of listTranscripts(folder, 0)) {
+    const sessionId = basename(transcriptPath, ".jsonl");
+    const session = state.sessions[sessionId];
+    if (sessionId === current.sessionId || !session || now - session.lastSeen > CATCH_UP_AGE_MS) continue;
+    try {
+      if (statSync(transcriptPath).size <= (session.offsets[offsetKey(sessionId, transcriptPath)] ?? 0))
+        continue;
+    } catch {
+      continue;
+    }
+    found.push({ sessionId, transcriptPath, event: "catch-up", agentTranscriptPath: "" });
+    if (found.length >= CATCH_UP_LIMIT) break;
+  }
+  return found;
 }

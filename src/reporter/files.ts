@@ -39,6 +39,8 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
+  /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
+  spool: string;
   journal: string;
   activityLog: string;
   errorsLog: string;
@@ -58,7 +60,8 @@ export function statePaths(env: Env): StatePaths {
     deviceKey: join(dir, "device-key"),
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
-    journal: join(dir, "journal.jsonl"),
+    spool: join(dir, "spool"),
+    journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

@@ -9,13 +9,14 @@ import {
   validateReport,
 } from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
-import { collectNewUsage, sessionFiles } from "./collect.ts";
+import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
 import { acquireLock, type Env, ensureStateDir, isObject, statePaths } from "./files.ts";
 import { isKeyRevoked } from "./keys.ts";
-import { logger } from "./log.ts";
+import { type Logger, logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
-import { loadState, saveState, sessionState } from "./state.ts";
+import { hasSpool, readSpool, removeSpooled } from "./spool.ts";
+import { loadState, type State, saveState, sessionState } from "./state.ts";
 import type { LimitHit } from "./transcript.ts";
 
 export interface HookInput {
@@ -67,10 +68,16 @@ function limitEvent(sessionId: string, limit: LimitHit, now: number): LimitEvent
   return event;
 }
 
-/** How long a hook waits for another hook's state lock; a missed turn is counted by the next one. */
-const STATE_LOCK_WAIT_MS = 2_000;
+/**
+ * How long a hook waits for another hook's state lock. Short, so no hook outlasts its budget
+ * (SessionEnd gets 1.5 s at most): a turn missed here is counted by the session's next hook, or, for
+ * a session's last one, by the catch-up at the next SessionStart.
+ */
+export const STATE_LOCK_WAIT_MS = 250;
 /** No hook holds the state lock this long: such a lock belongs to a hung process. */
 const STATE_LOCK_STALE_MS = 30_000;
+
+const isSessionStart = (event: string) => event.toLowerCase().replace(/[-_]/g, "") === "sessionstart";
 
 export function runHook(event: string, stdin: string, env: Env): void {
   const paths = statePaths(env);
@@ -78,7 +85,7 @@ export function runHook(event: string, stdin: string, env: Env): void {
   // Not set up, or silenced after IT revoked this device's key: do nothing at all.
   if (!config || isKeyRevoked(paths)) return;
   const input = parseHookInput(stdin);
-  if (!input) return;
+  if (!input && !hasSpool(paths)) return;
   ensureStateDir(paths);
   const log = logger(paths);
   const release = acquireLock(paths.stateLock, {
@@ -98,44 +105,64 @@ export function runHook(event: string, stdin: string, env: Env): void {
       origin: endpoints.ok ? endpoints.value.origin : "invalid",
       at: now,
     };
-    const session = sessionState(state, input.sessionId, now);
-    const entries: { kind: OutboxKind; body: string }[] = [];
-    if (input.transcriptPath) {
-      const files = sessionFiles(input.transcriptPath, input.sessionId, session, input.agentTranscriptPath);
-      const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state);
-      if (skippedLines > 0)
-        log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
-      // Only a turn with something to report reads the email (.claude.json can be large).
-      const reports = totals.isEmpty
-        ? []
-        : totals.toReports({
-            sessionId: input.sessionId,
-            firstTurnIndex: session.turn,
-            sessionStart: session.start,
-            userEmail: userEmail(env),
-            pluginVersion: VERSION,
-          });
-      session.turn += reports.length;
-      for (const report of reports) {
-        const checked = validateReport(report);
-        if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
-        else
-          log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
-      }
-      for (const limit of limits) {
-        const body = limitEvent(input.sessionId, limit, now);
-        if (validateLimitEvent(body).ok) entries.push({ kind: "limit-event", body: JSON.stringify(body) });
-      }
+    // Hooks that ran before this binary existed (the launcher kept their input) come first; at
+    // SessionStart, then the project's sessions whose last turn no hook counted.
+    const spooled = readSpool(paths);
+    const inputs = spooled.flatMap(({ text }) => parseHookInput(text) ?? []);
+    if (input) {
+      inputs.push(input);
+      if (isSessionStart(input.event || event)) inputs.push(...unfinishedSessions(state, input, now));
     }
-    // The outbox first, then the state: a crash in between re-reads the same lines into a report with
-    // the same turn index, which the receiver stores once. (Lines written during that gap would ride
-    // on the repeated turn index and be taken for a retry: a window of one file write, accepted.)
+    const entries = inputs.flatMap((each) => countInput(each, now, state, env, log));
+    // The outbox first, then the spool and the state: a crash in between re-reads the same lines into
+    // a report with the same turn index, which the receiver stores once. (Lines written during that
+    // gap would ride on the repeated turn index and be taken for a retry: a window of one file write,
+    // accepted.)
     appendOutbox(paths.outbox, entries, log);
+    removeSpooled(spooled);
     saveState(paths, state);
   } finally {
     release();
   }
   if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
+}
+
+/** One hook input's new usage and usage limits, as outbox entries; advances the session's state. */
+function countInput(
+  input: HookInput,
+  now: number,
+  state: State,
+  env: Env,
+  log: Logger,
+): { kind: OutboxKind; body: string }[] {
+  const entries: { kind: OutboxKind; body: string }[] = [];
+  if (!input.transcriptPath) return entries;
+  const session = sessionState(state, input.sessionId, now);
+  const files = sessionFiles(input.transcriptPath, input.sessionId, session, input.agentTranscriptPath);
+  const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state);
+  if (skippedLines > 0)
+    log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
+  // Only a turn with something to report reads the email (.claude.json can be large).
+  const reports = totals.isEmpty
+    ? []
+    : totals.toReports({
+        sessionId: input.sessionId,
+        firstTurnIndex: session.turn,
+        sessionStart: session.start,
+        userEmail: userEmail(env),
+        pluginVersion: VERSION,
+      });
+  session.turn += reports.length;
+  for (const report of reports) {
+    const checked = validateReport(report);
+    if (checked.ok) entries.push({ kind: "report", body: JSON.stringify(report) });
+    else log.error(`a report failed its own check and was not queued (${checked.message}); please tell IT`);
+  }
+  for (const limit of limits) {
+    const body = limitEvent(input.sessionId, limit, now);
+    if (validateLimitEvent(body).ok) entries.push({ kind: "limit-event", body: JSON.stringify(body) });
+  }
+  return entries;
 }
 
 /** Starts `ccflux send` detached, so the network never holds up Claude Code. */

@@ -82,16 +82,23 @@ describe("emails are one person whatever their spelling", () => {
   // old token and retried under the new one): the merge must count it once.
   const UPPER: Report[] = [turn("s1", 0, 0, ["opus", "sonnet"]), turn("s1", 1, 1, ["opus"])];
   const LOWER: Report[] = [turn("s1", 1, 1, ["opus"]), turn("s2", 0, 30, ["sonnet"])];
-  const tables = ["usage_events", "usage_daily", "usage_hourly", "session_days", "limit_events"];
-  const dump = (path: string, table: string) =>
-    sqlite3(
-      path,
-      table === "usage_events"
-        ? "SELECT email, session_id, turn_index, model, event_at, input_tokens, requests FROM usage_events ORDER BY 2, 3, 4;"
-        : table === "limit_events"
-          ? "SELECT email, session_id, timestamp_utc, kind FROM limit_events ORDER BY 2, 3;"
-          : `SELECT * FROM ${table} ORDER BY 1, 2, 3;`,
-    );
+  const events = {
+    usage_events:
+      "SELECT email, session_id, turn_index, model, event_at, input_tokens, requests FROM usage_events ORDER BY 2, 3, 4;",
+    limit_events: "SELECT email, session_id, timestamp_utc, kind FROM limit_events ORDER BY 2, 3;",
+  };
+  // What the rollups must hold after the merge: each spelling's rows added up under the lower-case one.
+  const merged = {
+    usage_daily: `SELECT lower(email), day, model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
+        sum(cache_write_tokens), sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(requests),
+        sum(subagent_input_tokens), sum(subagent_output_tokens), sum(subagent_cache_read_tokens),
+        sum(subagent_cache_write_tokens), sum(turns)
+      FROM usage_daily GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;`,
+    usage_hourly: `SELECT lower(email), hour, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
+        sum(cache_write_tokens), sum(turns), max(last_event_at) FROM usage_hourly GROUP BY 1, 2 ORDER BY 1, 2;`,
+    session_days:
+      "SELECT lower(email), day, session_id, sum(turns) FROM session_days GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;",
+  };
   const limit = (session: string): LimitEvent => ({
     schema_version: 2,
     session_id: session,
@@ -127,8 +134,12 @@ describe("emails are one person whatever their spelling", () => {
       reports.storeLimitEvent({ email: "dup@example.org", refreshTokenId: 2 }, limit("s1"), null, at);
     })();
     before.close();
+    const rollups = Object.fromEntries(
+      Object.entries(merged).map(([table, query]) => [table, sqlite3(path, query)]),
+    );
+    expect(rollups.usage_daily).toContain("DUP@Example.org".toLowerCase());
 
-    // The same history, as one person would have made it on a receiver with this fix.
+    // The same events, as one person would have sent them to a receiver with this fix.
     const expectedPath = join(dir, "emails-expected.db");
     const expected = openDatabase(expectedPath);
     const direct = createReportService(expected);
@@ -148,8 +159,12 @@ describe("emails are one person whatever their spelling", () => {
     expect(sqlite3(path, "SELECT email, model FROM user_models WHERE email LIKE 'dup%' ORDER BY 2;")).toBe(
       "dup@example.org|opus\ndup@example.org|sonnet",
     );
-    for (const table of tables)
-      expect(`${table}:\n${dump(path, table)}`).toBe(`${table}:\n${dump(expectedPath, table)}`);
+    for (const [table, query] of Object.entries(events))
+      expect(`${table}:\n${sqlite3(path, query)}`).toBe(`${table}:\n${sqlite3(expectedPath, query)}`);
+    for (const table of Object.keys(merged))
+      expect(`${table}:\n${sqlite3(path, `SELECT * FROM ${table} ORDER BY 1, 2, 3;`)}`).toBe(
+        `${table}:\n${rollups[table]}`,
+      );
     expect(
       sqlite3(path, "SELECT count(*) FROM usage_events WHERE session_id = 's1' AND turn_index = 1;"),
     ).toBe("1");

@@ -151,7 +151,7 @@ describe("configuration.md: error codes", () => {
 });
 
 describe("configuration.md: reporter state files", () => {
-  const FOLDERS = new Set(["outbox", "seen"]);
+  const FOLDERS = new Set(["outbox", "seen", "spool"]);
   test("names every file and folder the reporter keeps, and nothing else", () => {
     const paths = statePaths({ HOME: "/home/someone" });
     const kept = Object.entries(paths)
@@ -241,13 +241,14 @@ describe("server-setup.md", () => {
   });
 
   test("names the assets the release publishes", async () => {
-    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS } = await import(
+    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS, COMPRESSED } = await import(
       "../../release/build.ts"
     );
     for (const program of PROGRAMS) {
       for (const target of RELEASE_TARGETS[program.name])
         expect(setup).toContain(`\`${assetName(program.name, target)}\``);
     }
+    expect(setup).toContain(`\`ccflux-<os>-<cpu>${COMPRESSED}\``);
     expect(setup).toContain(`\`${PLUGIN_ZIP}\``);
     expect(setup).toContain(`\`${CHECKSUMS}\``);
   });

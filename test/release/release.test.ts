@@ -11,6 +11,7 @@ import {
   assetName,
   buildRelease,
   CHECKSUMS,
+  COMPRESSED,
   hostTarget,
   PLUGIN_ZIP,
   PROGRAMS,
@@ -59,17 +60,34 @@ describe("a host release build", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ccflux-release-"));
     built = await buildRelease({ outDir: dir, hostOnly: true });
-  });
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("writes this machine's binaries, the plugin zip and SHA256SUMS, by their release names", () => {
+  test("writes this machine's binaries, the compressed reporter, the plugin zip and SHA256SUMS, by their release names", () => {
     expect(built).toEqual([
       assetName("ccflux-receiver", hostTarget()),
       assetName("ccflux", hostTarget()),
+      `${assetName("ccflux", hostTarget())}${COMPRESSED}`,
       PLUGIN_ZIP,
       CHECKSUMS,
     ]);
     for (const name of built.slice(0, 2)) expect(statSync(join(dir, name)).mode & 0o111).not.toBe(0);
+  });
+
+  test("the compressed reporter is gzip that gunzip turns back into the very binary SHA256SUMS names", async () => {
+    const name = assetName("ccflux", hostTarget());
+    const gunzip = Bun.spawnSync(["gzip", "-d", "-c", join(dir, `${name}${COMPRESSED}`)]);
+    expect(gunzip.exitCode).toBe(0);
+    const sums = await Bun.file(join(dir, CHECKSUMS)).text();
+    const listed = sums
+      .split("\n")
+      .find((line) => line.endsWith(`  ${name}`))
+      ?.split("  ")[0];
+    expect(new Bun.CryptoHasher("sha256").update(gunzip.stdout).digest("hex")).toBe(listed ?? "");
+    const plain = statSync(join(dir, name)).size;
+    const compressed = statSync(join(dir, `${name}${COMPRESSED}`)).size;
+    console.log(`reporter: ${(plain / 1e6).toFixed(1)} MB, compressed ${(compressed / 1e6).toFixed(1)} MB`);
+    expect(compressed).toBeLessThan(plain * 0.6);
   });
 
   test("each binary's --version is package.json's version", () => {
@@ -88,7 +106,7 @@ describe("a host release build", () => {
     expect(await checksumProblems(dir)).toEqual([]);
     const sha256sum = Bun.spawnSync(["sha256sum", "--check", "--strict", CHECKSUMS], { cwd: dir });
     expect(sha256sum.exitCode).toBe(0);
-  });
+  }, 60_000);
 
   test("a changed asset no longer matches SHA256SUMS", async () => {
     const copy = mkdtempSync(join(tmpdir(), "ccflux-release-tampered-"));

@@ -2,9 +2,10 @@
 // fetches and verifies the binary.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
+import { CLAUDE_CODE_VERSION } from "../e2e/claude-code.ts";
 import { REPO_ROOT, tempDir } from "./helpers.ts";
 
 const PLUGIN = join(REPO_ROOT, "release", "plugin");
@@ -20,6 +21,8 @@ describe("plugin files", () => {
     expect(manifest.userConfig.api_endpoint).toMatchObject({ type: "string" });
     expect(manifest.userConfig.api_endpoint.sensitive).toBeUndefined();
     expect(manifest.userConfig.api_token).toMatchObject({ type: "string", sensitive: true });
+    // The oldest Claude Code the suite runs the plugin in (test/e2e/claude-code.test.ts).
+    expect(manifest.engines).toEqual({ "claude-code": `>=${CLAUDE_CODE_VERSION}` });
   });
 
   test("hooks.json runs the launcher on every event the reporter needs, and nothing else", () => {
@@ -57,31 +60,54 @@ describe("the launcher", () => {
     cleanup?.();
   });
 
-  /** A release server whose every binary is a tiny script; `checksum` is what SHA256SUMS claims. */
-  function release(checksum: (binary: string) => string): { base: string; data: string; requests: string[] } {
+  interface Release {
+    base: string;
+    data: string;
+    /** The config folder the hooks see (the reporter's spool is in it). */
+    configDir: string;
+    requests: string[];
+  }
+
+  /**
+   * A release server whose binary is a tiny script, offered plain and gzip-compressed; `checksum` is
+   * what SHA256SUMS claims for the binary (the .gz line is always right). `delayMs` holds the binary.
+   */
+  function release(
+    checksum: (binary: string) => string,
+    { gz = true, delayMs = 0 }: { gz?: boolean; delayMs?: number } = {},
+  ): Release {
     const binary = '#!/bin/sh\necho "ccflux stand-in: $*"\n';
+    const compressed = Bun.gzipSync(Buffer.from(binary));
     const requests: string[] = [];
     server = Bun.serve({
       port: 0,
       hostname: "127.0.0.1",
-      fetch(request) {
+      async fetch(request) {
         const path = new URL(request.url).pathname;
         requests.push(path);
         const [, tag, asset] = path.split("/");
         if (tag !== `v${VERSION}`) return new Response("no such release", { status: 404 });
         if (asset === "SHA256SUMS") {
+          const gzLine = gz ? `${sha256(compressed)}  ${platformAsset()}.gz\n` : "";
           return new Response(
-            `${checksum(binary)}  ccflux-receiver-linux-x86_64\n${checksum(binary)}  ${platformAsset()}\n`,
+            `${checksum(binary)}  ccflux-receiver-linux-x86_64\n${checksum(binary)}  ${platformAsset()}\n${gzLine}`,
           );
         }
-        return asset === platformAsset()
-          ? new Response(binary)
-          : new Response("no such asset", { status: 404 });
+        if (asset === platformAsset() || (gz && asset === `${platformAsset()}.gz`)) {
+          await Bun.sleep(delayMs);
+          return new Response(asset.endsWith(".gz") ? compressed : binary);
+        }
+        return new Response("no such asset", { status: 404 });
       },
     });
     const { dir, remove } = tempDir("ccflux-plugin-data-");
     cleanup = remove;
-    return { base: `http://127.0.0.1:${server.port}`, data: dir, requests };
+    return {
+      base: `http://127.0.0.1:${server.port}`,
+      data: join(dir, "data"),
+      configDir: join(dir, ".claude"),
+      requests,
+    };
   }
 
   function platformAsset(): string {
@@ -90,14 +116,29 @@ describe("the launcher", () => {
     return `ccflux-${os}-${cpu}${os === "windows" ? ".exe" : ""}`;
   }
 
-  /** Runs the launcher as a hook would; asynchronously, so the release server here can answer it. */
-  async function launch(base: string, data: string, args: string[]) {
+  /**
+   * Runs the launcher as a hook would; asynchronously, so the release server here can answer it.
+   * In a process group of its own (as Claude Code runs a hook), whose pid `started` receives.
+   */
+  async function launch(
+    { base, data, configDir }: Release,
+    args: string[],
+    stdin = "{}",
+    started: (pid: number) => void = () => {},
+  ) {
     const child = Bun.spawn(["sh", LAUNCHER, ...args], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CLAUDE_PLUGIN_DATA: data, CCFLUX_RELEASE_BASE: base },
-      stdin: Buffer.from("{}"),
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        CLAUDE_PLUGIN_DATA: data,
+        CLAUDE_CONFIG_DIR: configDir,
+        CCFLUX_RELEASE_BASE: base,
+      },
+      stdin: Buffer.from(stdin),
       stdout: "pipe",
       stderr: "pipe",
+      detached: true,
     });
+    started(child.pid);
     const [stdout, stderr, code] = await Promise.all([
       new Response(child.stdout).text(),
       new Response(child.stderr).text(),
@@ -106,37 +147,83 @@ describe("the launcher", () => {
     return { code, stdout, stderr };
   }
 
-  const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+  const sha256 = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
   const installed = (data: string) => join(data, VERSION, platformAsset());
-
-  test("a hook returns at once and silently; the binary arrives verified in the background and runs next time", async () => {
-    const { base, data } = release(sha256);
-    expect(await launch(base, data, ["hook", "stop"])).toEqual({ code: 0, stdout: "", stderr: "" });
+  async function arrival(data: string): Promise<void> {
     const deadline = Date.now() + 10_000;
     while (!existsSync(installed(data)) && Date.now() < deadline) await Bun.sleep(20);
-    expect(await launch(base, data, ["hook", "stop"])).toEqual({
+  }
+
+  test("a hook returns at once and silently; the binary arrives verified in the background and runs next time", async () => {
+    const r = release(sha256);
+    expect(await launch(r, ["hook", "stop"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    await arrival(r.data);
+    expect(await launch(r, ["hook", "stop"])).toEqual({
       code: 0,
       stdout: "ccflux stand-in: hook stop\n",
       stderr: "",
     });
   });
 
+  test("the compressed asset is preferred, and the binary is checked after decompression", async () => {
+    const r = release(sha256);
+    expect((await launch(r, ["status"])).stdout).toBe("ccflux stand-in: status\n");
+    expect(r.requests).toContain(`/v${VERSION}/${platformAsset()}.gz`);
+    expect(r.requests).not.toContain(`/v${VERSION}/${platformAsset()}`);
+    expect(readFileSync(installed(r.data), "utf8")).toStartWith("#!/bin/sh");
+  });
+
+  test("a release (or mirror) without the compressed asset: the plain one is fetched", async () => {
+    const r = release(sha256, { gz: false });
+    expect((await launch(r, ["status"])).stdout).toBe("ccflux stand-in: status\n");
+    expect(r.requests).toContain(`/v${VERSION}/${platformAsset()}`);
+  });
+
   test("a binary whose checksum does not match is never installed; a hook stays silent", async () => {
-    const { base, data, requests } = release(() => "0".repeat(64));
-    expect(await launch(base, data, ["hook", "stop"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    const r = release(() => "0".repeat(64));
+    expect(await launch(r, ["hook", "stop"])).toEqual({ code: 0, stdout: "", stderr: "" });
     const deadline = Date.now() + 10_000;
-    while (requests.length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    while (r.requests.length < 2 && Date.now() < deadline) await Bun.sleep(20);
     await Bun.sleep(200);
-    expect(existsSync(installed(data))).toBe(false);
-    const status = await launch(base, data, ["status"]);
+    expect(existsSync(installed(r.data))).toBe(false);
+    const status = await launch(r, ["status"]);
     expect(status.code).toBe(1);
     expect(status.stderr).toContain("could not fetch or verify");
   });
 
   test("a person's command fetches in the foreground and then runs", async () => {
-    const { base, data } = release(sha256);
-    const result = await launch(base, data, ["status"]);
+    const r = release(sha256);
+    const result = await launch(r, ["status"]);
     expect(result.stdout).toBe("ccflux stand-in: status\n");
     expect(result.code).toBe(0);
+  });
+
+  test("while the binary is missing, each hook's input is kept whole in the reporter's spool", async () => {
+    const r = release(sha256, { delayMs: 60_000 });
+    const inputs = ['{"session_id":"s1","hook_event_name":"SessionStart"}', '{"session_id":"s1","a":"\\n"}'];
+    for (const input of inputs) expect((await launch(r, ["hook", "x"], input)).code).toBe(0);
+    const spool = join(r.configDir, "ccflux", "spool");
+    const names = readdirSync(spool).sort();
+    expect(names).toHaveLength(2);
+    for (const name of names) expect(name).toMatch(/^\d+-\d+\.json$/);
+    expect(names.map((name) => readFileSync(join(spool, name), "utf8")).sort()).toEqual([...inputs].sort());
+    expect((statSync(spool).mode & 0o777).toString(8)).toBe("700");
+  });
+
+  test("the download outlives the hook's process group, which Claude Code kills when a hook ends", async () => {
+    const r = release(sha256, { delayMs: 700 });
+    let group = 0;
+    expect(await launch(r, ["hook", "stop"], "{}", (pid) => (group = pid))).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "",
+    });
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // The group may already be empty.
+    }
+    await arrival(r.data);
+    expect(existsSync(installed(r.data))).toBe(true);
   });
 });

@@ -8,54 +8,48 @@
  */
 const NORMALISED = (column: string) => `lower(trim(${column}, char(32, 9, 10, 13)))`;
 
+/** `SET a = a + excluded.a, …` for an upsert that adds a merged row into an existing one. */
+const ADD_EXCLUDED = (columns: string[]) => columns.map((c) => `${c} = ${c} + excluded.${c}`).join(", ");
+
+const DAILY_COUNTS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "cache_write_5m_tokens",
+  "cache_write_1h_tokens",
+  "requests",
+  "subagent_input_tokens",
+  "subagent_output_tokens",
+  "subagent_cache_read_tokens",
+  "subagent_cache_write_tokens",
+  "turns",
+];
+const HOURLY_COUNTS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "turns"];
+
 /**
- * The usage rollups (migration 1, with 6's last_event_at), rebuilt from usage_events for the
- * emails in email_merge.
+ * The rollups of every other spelling, added into the normalised one's rows: exactly what each
+ * spelling had counted, however the report service split it (hours, days), then the old rows go.
  */
-const REBUILD_ROLLUPS = `
-  DELETE FROM usage_daily WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
-  DELETE FROM usage_hourly WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
-  DELETE FROM session_days WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+const MERGE_ROLLUPS = `
+  INSERT INTO usage_daily (email, day, model, ${DAILY_COUNTS.join(", ")})
+  SELECT ${NORMALISED("email")}, day, model, ${DAILY_COUNTS.map((c) => `sum(${c})`).join(", ")}
+  FROM usage_daily WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, day, model
+  ON CONFLICT (email, day, model) DO UPDATE SET ${ADD_EXCLUDED(DAILY_COUNTS)};
+  DELETE FROM usage_daily WHERE email != ${NORMALISED("email")};
 
-  INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-    cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
-    subagent_cache_read_tokens, subagent_cache_write_tokens, turns)
-  SELECT email, substr(event_at, 1, 10), model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
-    sum(cache_write_tokens), sum(coalesce(cache_write_5m_tokens, 0)), sum(coalesce(cache_write_1h_tokens, 0)),
-    sum(coalesce(requests, 0)), sum(coalesce(subagent_input_tokens, 0)), sum(coalesce(subagent_output_tokens, 0)),
-    sum(coalesce(subagent_cache_read_tokens, 0)), sum(coalesce(subagent_cache_write_tokens, 0)), count(*)
-  FROM usage_events WHERE email IN (SELECT email FROM email_merge)
-  GROUP BY email, substr(event_at, 1, 10), model;
-
-  -- A turn counts once, in the hour and day its first row was stored at.
-  CREATE TEMP TABLE merged_turns AS
-    SELECT email, session_id, turn_index, min(event_at) AS first_at FROM usage_events
-    WHERE email IN (SELECT email FROM email_merge) GROUP BY email, session_id, turn_index;
-
-  INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
-    last_event_at)
-  SELECT u.email, u.hour, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-    coalesce(t.turns, 0), u.last_event_at
-  FROM (
-    SELECT email, substr(event_at, 1, 13) || ':00:00' AS hour, sum(input_tokens) AS input_tokens,
-      sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
-      sum(cache_write_tokens) AS cache_write_tokens, max(event_at) AS last_event_at
-    FROM usage_events WHERE email IN (SELECT email FROM email_merge) GROUP BY email, hour) u
-  LEFT JOIN (
-    SELECT email, substr(first_at, 1, 13) || ':00:00' AS hour, count(*) AS turns
-    FROM merged_turns GROUP BY email, hour) t ON t.email = u.email AND t.hour = u.hour;
+  INSERT INTO usage_hourly (email, hour, ${HOURLY_COUNTS.join(", ")}, last_event_at)
+  SELECT ${NORMALISED("email")}, hour, ${HOURLY_COUNTS.map((c) => `sum(${c})`).join(", ")}, max(last_event_at)
+  FROM usage_hourly WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, hour
+  ON CONFLICT (email, hour) DO UPDATE SET ${ADD_EXCLUDED(HOURLY_COUNTS)},
+    last_event_at = nullif(max(coalesce(last_event_at, ''), coalesce(excluded.last_event_at, '')), '');
+  DELETE FROM usage_hourly WHERE email != ${NORMALISED("email")};
 
   INSERT INTO session_days (email, day, session_id, turns)
-  SELECT u.email, u.day, u.session_id, coalesce(t.turns, 0)
-  FROM (
-    SELECT DISTINCT email, substr(event_at, 1, 10) AS day, session_id
-    FROM usage_events WHERE email IN (SELECT email FROM email_merge)) u
-  LEFT JOIN (
-    SELECT email, substr(first_at, 1, 10) AS day, session_id, count(*) AS turns
-    FROM merged_turns GROUP BY email, day, session_id) t
-    ON t.email = u.email AND t.day = u.day AND t.session_id = u.session_id;
-
-  DROP TABLE merged_turns;
+  SELECT ${NORMALISED("email")}, day, session_id, sum(turns)
+  FROM session_days WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, day, session_id
+  ON CONFLICT (email, day, session_id) DO UPDATE SET turns = turns + excluded.turns;
+  DELETE FROM session_days WHERE email != ${NORMALISED("email")};
 `;
 
 export const MIGRATIONS: readonly string[] = [
@@ -291,10 +285,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
   `,
-  // 8: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
-  // 'dup@example.org' were two people): existing spellings are merged, usage history included (a
-  // turn stored under both spellings is kept once and the rollups rebuilt from what is left), and
-  // rows typed by hand in sqlite3 are normalised as they are written.
+  // 8: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
+  `
+  ALTER TABLE usage_events ADD COLUMN hours TEXT;
+  `,
+  // 9: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
+  // 'dup@example.org' were two people): existing spellings are merged, usage history included
+  // (the rollups add up what each spelling counted; a turn stored under both keeps its first event
+  // row, as the unique key allows one), and rows typed by hand in sqlite3 are normalised as written.
   `
   CREATE TEMP TABLE email_merge AS
     SELECT DISTINCT ${NORMALISED("email")} AS email FROM (
@@ -328,7 +327,7 @@ export const MIGRATIONS: readonly string[] = [
       AND f.timestamp_utc = e.timestamp_utc AND f.id < e.id);
   UPDATE limit_events SET email = ${NORMALISED("email")}
   WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
-  ${REBUILD_ROLLUPS}
+  ${MERGE_ROLLUPS}
   -- Model names remembered per person (migration 4): the union of both spellings' names.
   UPDATE OR IGNORE user_models SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
   DELETE FROM user_models WHERE email != ${NORMALISED("email")};
@@ -349,7 +348,7 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
   END;
   `,
-  // 9: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
+  // 10: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
   // the same device id (the lost laptop's reporter making itself a fresh key), until an admin
   // allows that device again, which sets released_at on its revoked keys. The guide's
   // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.
