@@ -224,6 +224,15 @@ describe("Host headers and broken uploads", () => {
       expect(`${host} ${rawStatus(await get("/x/admin/devices", host))}`).toBe(`${host} 404`);
       expect(`${host} ${rawStatus(await get("/xy/health", host))}`).toBe(`${host} 404`);
     }
+    // A body travels with the request routed on the fixed origin.
+    const body = new URLSearchParams({ token: ADMIN_TOKEN, next: "/admin/devices" }).toString();
+    const login = await rawExchange(
+      receiver.port,
+      `POST /admin/login HTTP/1.1\r\nHost: ab\r\nX-Real-IP: ${nextAddress()}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(rawStatus(login)).toBe("303");
+    expect(login).toMatch(/\r\nlocation: \/admin\/devices\r\n/i);
+    expect(login).toMatch(/\r\nset-cookie: ccflux_admin=[A-Za-z0-9_-]{40,};/i);
     await Bun.sleep(100);
     const log = logFrom(mark);
     expectCleanLog(log);
