@@ -234,4 +234,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
   `,
+  // 8: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
+  `
+  ALTER TABLE usage_events ADD COLUMN hours TEXT;
+  `,
 ];
