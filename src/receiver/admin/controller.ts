@@ -191,11 +191,9 @@ export function adminController(ctx: ReceiverContext) {
     if (bearer !== null) {
       const limitKey = limitKeyOf(request);
       const now = Date.now();
+      // Refused guesses are not logged beyond their request line: they may come thousands a second.
       const decision = loginLimiter.peek(limitKey, now);
-      if (!decision.allowed) {
-        ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
-        return tooManyAttempts(decision.retryAfterSecs);
-      }
+      if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
       if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
       loginLimiter.check(limitKey, now);
       audit(ctx.store.services(), request, null, "login-failed", "", "wrong bearer token");
