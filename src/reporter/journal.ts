@@ -5,7 +5,7 @@
 // when it is loaded or outgrows them. It holds what the outbox held (counts, session ids, model
 // names): never a prompt, a path or code.
 
-import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync } from "node:fs";
 import { writeFileAtomic } from "./files.ts";
 import type { OutboxKind } from "./outbox.ts";
 
@@ -169,7 +169,11 @@ export class Journal {
     return nextResend(this.entries, held, resentUpTo);
   }
 
-  /** On disk before the outbox lets the delivery go: fsync'd. */
+  /**
+   * Written before the outbox lets the delivery go, but not fsync'd: a power cut in the seconds
+   * after a delivery can lose its line, which matters only if the receiver is also restored to
+   * before it; waiting for the disk at every delivery would slow the sender down.
+   */
   append(entry: JournalEntry): void {
     const text = line(entry);
     if (entry.seq > this.newest) this.entries.push(entry);
@@ -181,12 +185,6 @@ export class Journal {
       return;
     }
     appendFileSync(this.path, text, { mode: 0o600 });
-    const fd = openSync(this.path, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
   }
 
   remove(seq: number): void {

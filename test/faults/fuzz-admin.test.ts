@@ -1,8 +1,8 @@
 // Fuzz of the dashboard's hostile inputs (issue 11), against the compiled receiver, from a seeded
 // generator (CCFLUX_FUZZ_SEED reproduces a run): planted ccflux_admin cookies of every shape, Host
 // headers that are missing, short or not host names (raw TCP), next= and return= values aimed off
-// the site or outside Latin-1, model names and divisions built to be spreadsheet formulas, and
-// bearer-token guessing past the login limit.
+// the site or outside Latin-1, model names, divisions and emails built to be spreadsheet formulas,
+// uploads cut off midway, and bearer-token guessing past the login limit.
 // Pass: no 5xx, the process never dies, no stack trace or error line in its log, every redirect
 // stays in the dashboard, guessing is cut off at the limit (even the right token), RSS stays
 // bounded, and afterwards every page answers and no CSV cell can start a formula.
@@ -289,6 +289,28 @@ async function csvRequest(r: Random, c: Context, n: number): Promise<[string, Ou
   return ["csv POST /report", await send(`${c.url}/report`, signedPost(user, body))];
 }
 
+/** A client that sends part of its body and hangs up: the receiver must answer it as a 400. */
+async function abortedUpload(r: Random, c: Context): Promise<[string, Outcome]> {
+  const path = pick(r, [
+    "/report",
+    "/token",
+    "/register-key",
+    "/limit-event",
+    "/admin/login",
+    "/admin/tokens",
+  ]);
+  const framing = pick(r, [
+    `Content-Length: ${1000 + int(r, 60_000)}\r\n\r\n${"a".repeat(int(r, 900))}`,
+    `Transfer-Encoding: chunked\r\n\r\n10\r\n${"a".repeat(16)}\r\n`,
+  ]);
+  const answer = await rawExchange(
+    c.port,
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${pick(r, ["application/json", "application/x-www-form-urlencoded"])}\r\n${framing}`,
+    50 + int(r, 150),
+  );
+  return ["abort", { status: rawStatus(answer) }];
+}
+
 /** One address guesses bearer tokens, one after another, then sends the right one. */
 async function guessBurst(r: Random, c: Context, address: string): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
@@ -377,13 +399,15 @@ test(`fuzz-admin: ${TOTAL} hostile dashboard requests, no 5xx, no stack trace, l
         continue;
       }
       const [what, outcome] =
-        kind < 0.3
-          ? await cookieRequest(r, c)
-          : kind < 0.5
-            ? await hostRequest(r, c)
-            : kind < 0.7
-              ? await returnRequest(r, c)
-              : await csvRequest(r, c, n);
+        kind < 0.05
+          ? await abortedUpload(r, c)
+          : kind < 0.3
+            ? await cookieRequest(r, c)
+            : kind < 0.5
+              ? await hostRequest(r, c)
+              : kind < 0.7
+                ? await returnRequest(r, c)
+                : await csvRequest(r, c, n);
       note(what, outcome, n);
       if (n % 250 === 0) peakRss = Math.max(peakRss, rssKib(receiver!.proc.pid));
     }

@@ -438,6 +438,32 @@ describe("hook edge cases", () => {
     }
   });
 
+  test("temporary files left by a killed hook are removed; a live writer's are kept", () => {
+    home = fakeHome();
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "m1" })));
+    home.hook("s1");
+    const paths = statePaths(home.env);
+    const dead = Bun.spawnSync(["true"]).pid;
+    const live = Bun.spawn(["sleep", "30"]);
+    try {
+      const left = [
+        join(paths.outbox, `000000000002.json.${dead}.tmp`),
+        join(paths.dir, `state.json.${dead}.tmp`),
+        join(paths.outbox, `000000000003.json.${live.pid}.tmp`),
+        join(paths.outbox, `000000000004.json.${live.pid}.tmp`),
+      ];
+      for (const path of left) writeFileSync(path, "{half");
+      // A live process's file from two minutes ago is no write in progress either.
+      const old = (Date.now() - 120_000) / 1000;
+      utimesSync(left[3]!, old, old);
+      home.hook("s1");
+      expect(left.map((path) => existsSync(path))).toEqual([false, false, true, false]);
+      expect(home.outbox()).toHaveLength(1);
+    } finally {
+      live.kill();
+    }
+  });
+
   test("a device whose key IT revoked stays silent", () => {
     home = fakeHome();
     const paths = statePaths(home.env);

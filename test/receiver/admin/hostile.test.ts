@@ -286,8 +286,18 @@ describe("sessions end when ADMIN_TOKEN changes, or all at once", () => {
     expect((await b.get("/admin/")).status).toBe(303);
     expect(receiver.sql("SELECT count(*) FROM admin_sessions;")).toBe("0");
     expect(auditRows().at(-1)).toMatch(/^logout-all\|session\|[^|]+\|\d+ sessions$/);
-    // Scripts keep working: the bearer is ADMIN_TOKEN itself.
+    // Scripts keep working: the bearer is ADMIN_TOKEN itself. And one can log everyone out, as
+    // the docs show it: `curl -X POST -H "Authorization: Bearer …" …/admin/sessions/end-all`.
     expect((await bearerGet("/admin/", ADMIN_TOKEN, nextAddress())).status).toBe(200);
+    const c = await loggedIn();
+    const byScript = await fetch(`${receiver.url}/admin/sessions/end-all`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "X-Real-IP": nextAddress() },
+      redirect: "manual",
+    });
+    expect(byScript.status).toBe(303);
+    expect((await c.get("/admin/")).status).toBe(303);
+    expect(auditRows().at(-1)).toMatch(/^logout-all\|bearer\|[^|]+\|1 session$/);
   });
 
   test("after a restart with a new ADMIN_TOKEN, a session of the old one is over; the new token logs in", async () => {

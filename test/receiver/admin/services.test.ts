@@ -12,7 +12,7 @@ import {
   fixedRange,
   type RangeKey,
 } from "../../../src/receiver/analytics/ranges.ts";
-import { CommandError } from "../../../src/receiver/cli/admin.ts";
+import { CommandError } from "../../../src/receiver/cli/command.ts";
 import { fillDemoData } from "../../../src/receiver/cli/demo-data.ts";
 import { type Config, loadConfig } from "../../../src/receiver/config.ts";
 import { openDatabase } from "../../../src/receiver/db/database.ts";
