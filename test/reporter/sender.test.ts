@@ -292,6 +292,9 @@ describe("delivery numbers and healing", () => {
     expect(receiver.seen.length - before).toBe(5);
     expect(receiver.held.get(key)).toBe(6);
     expect(journal().size).toBe(6); // re-sends are not journaled twice
+    expect(status(home.env)).toContain(
+      "journal:      6 reports acknowledged in the last 7 days, kept to send again if the receiver is restored",
+    );
     expect(activity()).toContain("receiver lost reports it had acknowledged");
     expect(activity()).toContain("journaled reports sent again count=4");
 
