@@ -4,6 +4,8 @@ import { parseRfc3339 } from "./time.ts";
 // Hand-written rather than a schema library so the reporter binary carries no server framework.
 
 export const MAX_MODELS = 20;
+/** v2 `hours`: the UTC hours one report's calls may spread over (a longer turn takes more reports). */
+export const MAX_HOURS = 24;
 export const MAX_TOKENS = 10_000_000_000;
 export const MAX_SESSION_ID = 64;
 export const MAX_MODEL_NAME = 128;
@@ -25,6 +27,11 @@ export interface ModelUsage extends TokenCounts {
   requests?: number;
   /** v2: the part of this usage that came from sub-agents and compaction. */
   subagent?: TokenCounts;
+  /**
+   * v2: how the four counts spread over the UTC hours of the calls (`2026-05-11T03:00:00Z` → counts),
+   * adding up to them exactly. Absent: all of it in the hour of `timestamp_utc`.
+   */
+  hours?: Record<string, TokenCounts>;
 }
 
 export interface Report {
@@ -81,6 +88,8 @@ function optionalText(value: unknown, name: string, max: number): string | undef
   return value === undefined || value === null ? undefined : text(value, name, 0, max);
 }
 
+const TOKEN_FIELDS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
+
 function tokenCounts(value: unknown, name: string): TokenCounts {
   if (!isObject(value)) fail(`${name} must be an object of token counts`);
   return {
@@ -101,7 +110,29 @@ function modelUsage(value: unknown, name: string, v2: boolean): ModelUsage {
   if (value.subagent !== undefined && value.subagent !== null) {
     usage.subagent = tokenCounts(value.subagent, `${name}.subagent`);
   }
+  if (value.hours !== undefined && value.hours !== null) usage.hours = hourSplit(value.hours, name, usage);
   return usage;
+}
+
+const HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/;
+
+function hourSplit(value: unknown, name: string, total: TokenCounts): Record<string, TokenCounts> {
+  if (!isObject(value)) fail(`${name}.hours must be an object of UTC hour to token counts`);
+  const hours = Object.keys(value);
+  if (hours.length < 1 || hours.length > MAX_HOURS) fail(`${name}.hours must name 1 to ${MAX_HOURS} hours`);
+  const split: Record<string, TokenCounts> = {};
+  const sum: TokenCounts = { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
+  for (const hour of hours) {
+    if (!HOUR.test(hour) || parseRfc3339(hour) === null)
+      fail(`${name}.hours keys must be whole UTC hours such as 2026-05-11T03:00:00Z`);
+    const counts = tokenCounts(value[hour], `${name}.hours["${hour}"]`);
+    for (const field of TOKEN_FIELDS) sum[field] += counts[field];
+    split[hour] = counts;
+  }
+  for (const field of TOKEN_FIELDS) {
+    if (sum[field] !== total[field]) fail(`${name}.hours must add up to the model's ${field}`);
+  }
+  return split;
 }
 
 function run<T>(body: unknown, read: (body: Record<string, unknown>) => T): Validated<T> {

@@ -64,7 +64,7 @@ export function databaseUnavailable(): Response {
   );
 }
 
-/** The origin given to requests whose Host is too short for the router (see `routable`). */
+/** The origin given to requests whose Host is too short for the router (see `routeTarget`). */
 const SHORT_HOST_ORIGIN = "http://receiver.invalid";
 /** Elysia finds the path by searching for "/" from here on, which assumes a host of 4+ characters. */
 const ROUTER_PATH_SEARCH_START = 11;

@@ -1,6 +1,7 @@
 // ccflux-receiver: serve (no arguments), or administer the database (users, devices, backup).
 import { VERSION } from "../protocol/version.ts";
-import { backupCommand, CommandError, devicesCommand, UsageError, usersCommand } from "./cli/admin.ts";
+import { backupCommand, devicesCommand, usersCommand } from "./cli/admin.ts";
+import { CommandError, UsageError } from "./cli/command.ts";
 import { demoDataCommand } from "./cli/demo-data.ts";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
 import { DatabaseSetupError, SchemaTooNewError } from "./db/database.ts";
@@ -12,7 +13,7 @@ const HELP = `ccflux-receiver ${VERSION}: receives Claude Code token reports and
 Usage:
   ccflux-receiver                 serve (configured by environment variables, below)
   ccflux-receiver users ...       add, list and revoke users' refresh tokens
-  ccflux-receiver devices ...     list and revoke device keys
+  ccflux-receiver devices ...     list, revoke and allow again device keys
   ccflux-receiver backup FILE     consistent copy of the database, safe while serving
   ccflux-receiver demo-data ...   fill an empty database with realistic demo usage
   ccflux-receiver --version | --help

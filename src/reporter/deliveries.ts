@@ -62,11 +62,15 @@ export class Deliveries {
     return this.loaded;
   }
 
-  /** A key of its own numbers: a new key (a new user, a re-provisioned device) starts at 1, journal empty. */
-  useKey(key: string): void {
-    if (this.state.key === key) return;
+  /**
+   * A key of its own numbers: a new key (a new user, a re-provisioned device) starts at 1 with an
+   * empty journal. True when the key changed.
+   */
+  useKey(key: string): boolean {
+    if (this.state.key === key) return false;
     this.reset();
     this.state.key = key;
+    return true;
   }
 
   /** Forgets the numbers and the journal (a revoked key, a receiver that keeps no numbers). */

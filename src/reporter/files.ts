@@ -61,7 +61,7 @@ export function statePaths(env: Env): StatePaths {
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
     spool: join(dir, "spool"),
-    journal: join(dir, "journal.jsonl"),
+    journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
   };

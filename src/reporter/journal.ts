@@ -1,16 +1,19 @@
-// journal.jsonl: what the receiver acknowledged lately, so that a receiver restored to an earlier
-// point can be given again what it lost (PROTOCOL §4, delivery_seq). One line per delivery, in the
-// frozen body's own bytes; bounded by age, count and size, pruned when it is loaded or outgrows them.
-// It holds what the outbox held (counts, session ids, model names): never a prompt, a path or code.
+// journal.tsv: what the receiver acknowledged lately, so that a receiver restored to an earlier
+// point can be given again what it lost (PROTOCOL §4, delivery_seq). One line per delivery:
+// number, acknowledged-at (ms), kind and the frozen body's own bytes, tab-separated (JSON never
+// holds a raw tab or newline), so loading it parses no JSON. Bounded by age, count and size, pruned
+// when it is loaded or outgrows them. It holds what the outbox held (counts, session ids, model
+// names): never a prompt, a path or code.
 
-import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, rmSync } from "node:fs";
-import { isObject, writeFileAtomic } from "./files.ts";
+import { appendFileSync, readFileSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "./files.ts";
 import type { OutboxKind } from "./outbox.ts";
 
 /** How far back a restored receiver can be healed. */
 export const JOURNAL_DAYS = 7;
-export const JOURNAL_LIMIT = 20_000;
-export const JOURNAL_MAX_BYTES = 16 * 1024 * 1024;
+/** About a week at one turn a minute, day and night. */
+export const JOURNAL_LIMIT = 10_000;
+export const JOURNAL_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface JournalEntry {
   seq: number;
@@ -33,11 +36,18 @@ export const JOURNAL_BOUNDS: JournalBounds = {
 };
 
 function line(entry: JournalEntry): string {
-  return `${JSON.stringify(entry)}\n`;
+  return `${entry.seq}\t${entry.at}\t${entry.kind}\t${entry.body}\n`;
 }
 
-function lineBytes(entry: JournalEntry): number {
-  return Buffer.byteLength(line(entry));
+/** What a line takes on disk, or a little more: the body plus room for the longest prefix. */
+function lineSize(entry: JournalEntry): number {
+  return entry.body.length + 48;
+}
+
+function totalSize(entries: readonly JournalEntry[]): number {
+  let size = 0;
+  for (const entry of entries) size += lineSize(entry);
+  return size;
 }
 
 /**
@@ -46,21 +56,23 @@ function lineBytes(entry: JournalEntry): number {
  * journal is cut to nine tenths of it, so a full journal is rewritten now and then, not per append.
  */
 export function pruneJournal(entries: JournalEntry[], now: number, bounds: JournalBounds): JournalEntry[] {
-  const bySeq = new Map<number, JournalEntry>();
-  for (const entry of entries) bySeq.set(entry.seq, entry);
-  const sorted = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  // The file is in order with each number once, unless a crash repeated one: sort only then.
+  let sorted = entries;
+  if (entries.some((entry, i) => i > 0 && entry.seq <= entries[i - 1]!.seq)) {
+    const bySeq = new Map<number, JournalEntry>();
+    for (const entry of entries) bySeq.set(entry.seq, entry);
+    sorted = [...bySeq.values()].sort((x, y) => x.seq - y.seq);
+  }
   const fresh = sorted.filter((entry) => now - entry.at <= bounds.maxAgeMs);
-  let bytes = 0;
-  for (const entry of fresh) bytes += lineBytes(entry);
-  if (fresh.length <= bounds.limit && bytes <= bounds.maxBytes) return fresh;
+  if (fresh.length <= bounds.limit && totalSize(fresh) <= bounds.maxBytes) return fresh;
   const keepCount = Math.floor(bounds.limit * 0.9);
-  const keepBytes = Math.floor(bounds.maxBytes * 0.9);
+  const keepSize = Math.floor(bounds.maxBytes * 0.9);
   let start = fresh.length;
   let kept = 0;
   while (start > 0 && fresh.length - start < keepCount) {
-    const size = lineBytes(fresh[start - 1]!);
-    if (kept + size > keepBytes) break;
-    kept += size;
+    const next = lineSize(fresh[start - 1]!);
+    if (kept + next > keepSize) break;
+    kept += next;
     start--;
   }
   return fresh.slice(start);
@@ -96,29 +108,29 @@ export function nextResend(
   return entries.find((entry) => entry.seq > after) ?? null;
 }
 
+/** One complete line (without its newline); null for a torn or foreign one. */
 function readEntry(text: string): JournalEntry | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (
-      isObject(value) &&
-      typeof value.seq === "number" &&
-      Number.isSafeInteger(value.seq) &&
-      value.seq >= 1 &&
-      (value.kind === "report" || value.kind === "limit-event") &&
-      typeof value.at === "number" &&
-      typeof value.body === "string"
-    ) {
-      return { seq: value.seq, kind: value.kind, at: value.at, body: value.body };
-    }
-  } catch {}
-  return null;
+  const first = text.indexOf("\t");
+  const second = text.indexOf("\t", first + 1);
+  const third = text.indexOf("\t", second + 1);
+  if (first < 0 || second < 0 || third < 0) return null;
+  const seq = Number(text.slice(0, first));
+  const at = Number(text.slice(first + 1, second));
+  const kind = text.slice(second + 1, third);
+  const body = text.slice(third + 1);
+  if (!Number.isSafeInteger(seq) || seq < 1 || !Number.isFinite(at)) return null;
+  if (kind !== "report" && kind !== "limit-event") return null;
+  // A line cut short by a crash, or glued to the next one, does not end its body's object.
+  if (!body.startsWith("{") || !body.endsWith("}") || body.includes("\t")) return null;
+  return { seq, kind, at, body };
 }
 
 export class Journal {
   private constructor(
     private readonly path: string,
     private entries: JournalEntry[],
-    private bytes: number,
+    /** The sum of lineSize over the entries. */
+    private footprint: number,
     private readonly bounds: JournalBounds,
   ) {}
 
@@ -128,11 +140,13 @@ export class Journal {
     try {
       text = readFileSync(path, "utf8");
     } catch {}
-    const lines = text.split("\n").filter(Boolean);
+    // Only newline-ended lines are whole: a crash may have cut the last one short.
+    const lines = text.split("\n").slice(0, -1);
     const read = lines.flatMap((text) => readEntry(text) ?? []);
     const kept = pruneJournal(read, now, bounds);
-    const journal = new Journal(path, kept, Buffer.byteLength(text), bounds);
-    if (kept.length !== lines.length) journal.rewrite();
+    const journal = new Journal(path, kept, totalSize(kept), bounds);
+    // A torn last line is cut off now, before the next append would glue itself to it.
+    if (kept.length !== lines.length || !text.endsWith("\n")) journal.rewrite();
     return journal;
   }
 
@@ -155,24 +169,22 @@ export class Journal {
     return nextResend(this.entries, held, resentUpTo);
   }
 
-  /** On disk before the outbox lets the delivery go: fsync'd. */
+  /**
+   * Written before the outbox lets the delivery go, but not fsync'd: a power cut in the seconds
+   * after a delivery can lose its line, which matters only if the receiver is also restored to
+   * before it; waiting for the disk at every delivery would slow the sender down.
+   */
   append(entry: JournalEntry): void {
     const text = line(entry);
     if (entry.seq > this.newest) this.entries.push(entry);
     else this.entries = pruneJournal([...this.entries, entry], entry.at, this.bounds);
-    this.bytes += Buffer.byteLength(text);
-    if (this.entries.length > this.bounds.limit || this.bytes > this.bounds.maxBytes) {
+    this.footprint += lineSize(entry);
+    if (this.entries.length > this.bounds.limit || this.footprint > this.bounds.maxBytes) {
       this.entries = pruneJournal(this.entries, entry.at, this.bounds);
       this.rewrite();
       return;
     }
     appendFileSync(this.path, text, { mode: 0o600 });
-    const fd = openSync(this.path, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
   }
 
   remove(seq: number): void {
@@ -182,13 +194,13 @@ export class Journal {
 
   clear(): void {
     this.entries = [];
-    this.bytes = 0;
+    this.footprint = 0;
     rmSync(this.path, { force: true });
   }
 
   private rewrite(): void {
     const text = this.entries.map(line).join("");
     writeFileAtomic(this.path, text);
-    this.bytes = Buffer.byteLength(text);
+    this.footprint = totalSize(this.entries);
   }
 }

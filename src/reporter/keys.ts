@@ -12,9 +12,21 @@ export interface DeviceKey {
   secretKey: Uint8Array;
 }
 
+/** Keys derived in this process, by seed: deriving one costs milliseconds, and a sender reads it per report. */
+const derived = new Map<string, DeviceKey>();
+
 function fromSeed(seed: Uint8Array): DeviceKey {
+  const id = toBase64(seed);
+  const known = derived.get(id);
+  if (known) return known;
   const pair = nacl.sign.keyPair.fromSeed(seed);
-  return { publicKey: pair.publicKey, publicKeyBase64: toBase64(pair.publicKey), secretKey: pair.secretKey };
+  const key = {
+    publicKey: pair.publicKey,
+    publicKeyBase64: toBase64(pair.publicKey),
+    secretKey: pair.secretKey,
+  };
+  derived.set(id, key);
+  return key;
 }
 
 export function readDeviceKey(paths: StatePaths): DeviceKey | null {

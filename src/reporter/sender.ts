@@ -115,9 +115,11 @@ class Sender {
     try {
       for (;;) {
         if (isKeyRevoked(this.paths)) return "silent";
+        let item = this.nextItem();
+        if (!item) return "empty";
         const key = loadOrCreateDeviceKey(this.paths);
-        this.deliveries.useKey(Bun.hash(key.publicKeyBase64).toString(36));
-        const item = this.nextItem();
+        // A new key has numbers of its own: what was picked to send again belonged to the old one.
+        if (this.deliveries.useKey(Bun.hash(key.publicKeyBase64).toString(36))) item = this.nextItem();
         if (!item) return "empty";
         const wait = this.status.nextAttemptAt - Date.now();
         if (wait > 0) {
@@ -265,12 +267,12 @@ class Sender {
     }
   }
 
-  /** A fresh entry's number is saved before it is first sent, so a retry after a crash keeps it. */
+  /**
+   * A fresh entry's number is saved with the status after the attempt (fail or succeed). A sender
+   * that dies in mid-send saved nothing, so the next one gives the same head entry the same number.
+   */
   private number(item: Item): Numbered {
-    if (item.resend) return this.deliveries.numberResend(item.entry);
-    const numbered = this.deliveries.number(item.entry.name);
-    this.save();
-    return numbered;
+    return item.resend ? this.deliveries.numberResend(item.entry) : this.deliveries.number(item.entry.name);
   }
 
   private async access(): Promise<Access> {

@@ -3,10 +3,13 @@
 // SubagentStop and SessionEnd after one new turn, SessionEnd reading a whole transcript it has never
 // seen (the worst case: the hook's budget stops it), and SessionStart catching up a session whose
 // last turn no hook counted. Targets: Stop and SubagentStop under 50 ms, SessionEnd under 300 ms.
+// Then the sender's journal: its size per report, and its load and append times.
 
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Report } from "../../src/protocol/index.ts";
+import { JOURNAL_LIMIT, Journal } from "../../src/reporter/journal.ts";
 import { ensureBinary } from "../support/receiver.ts";
 
 const REPORTER = join(import.meta.dir, "..", "..", "dist", "ccflux-linux-x86_64");
@@ -216,3 +219,58 @@ console.log(
     ? "targets: met"
     : `targets NOT met (wall time depends on the machine's load; cpu is what the hook itself spends): ${missed.map((r) => r.label).join("; ")}`,
 );
+
+/**
+ * The sender's journal of acknowledged reports (journal.ts): what it takes on disk per report, and
+ * what a sender run pays to load it (once per run, in the background) and to append to it (per
+ * report, fsync'd), at a heavy user's week and when full.
+ */
+function benchJournal(reports: number, label: string): void {
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-bench-journal-"));
+  try {
+    const path = join(dir, "journal.tsv");
+    const journal = Journal.load(path, Date.now());
+    const body = JSON.stringify(journalReport());
+    const started = performance.now();
+    for (let seq = 1; seq <= reports; seq++) journal.append({ seq, kind: "report", at: Date.now(), body });
+    const appendMs = (performance.now() - started) / reports;
+    const loads = Array.from({ length: RUNS }, () => {
+      const at = performance.now();
+      Journal.load(path, Date.now());
+      return performance.now() - at;
+    });
+    const bytes = statSync(path).size;
+    console.log(
+      `journal, ${label.padEnd(34)}: ${(bytes / 1024 / 1024).toFixed(2)} MB (${Math.round(bytes / reports)} bytes a report)  load ${median(loads).toFixed(1)} ms (median of ${RUNS})  append ${appendMs.toFixed(2)} ms`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A report as the reporter sends it: two models, the v2 splits, a sub-agent share. */
+function journalReport(): Report {
+  const counts = {
+    input_tokens: 1_234,
+    output_tokens: 5_678,
+    cache_read_tokens: 912_345,
+    cache_write_tokens: 12_345,
+  };
+  return {
+    schema_version: 2,
+    session_id: "ae4a77f8-aedd-4bc1-888f-c94edc91af04",
+    user_email: "firstname.lastname@example.org",
+    turn_index: 123,
+    timestamp_utc: "2026-12-02T06:00:00Z",
+    session_start_utc: "2026-12-02T05:00:00Z",
+    models: {
+      "claude-opus-4-6": { ...counts, cache_write_5m_tokens: 12_345, cache_write_1h_tokens: 0, requests: 12 },
+      "claude-haiku-4-5": { ...counts, requests: 3, subagent: counts },
+    },
+    plugin_version: "1.4.0",
+    claude_code_version: "2.1.39",
+  };
+}
+
+benchJournal(7 * 300, "a week at 300 turns a day");
+benchJournal(JOURNAL_LIMIT, `full (${JOURNAL_LIMIT.toLocaleString("en")} reports)`);

@@ -6,8 +6,7 @@
 // through the dashboard every 30 s (that user's later reports get 401, as they should).
 import { statSync } from "node:fs";
 import { toRfc3339 } from "../../src/protocol/index.ts";
-import { provision, rng, rssKib, type User } from "../faults/support.ts";
-import { signHeaders } from "../support/client.ts";
+import { provision, rng, rssKib, signedPost, type User } from "../faults/support.ts";
 import { ensureBinary, startReceiver } from "../support/receiver.ts";
 
 const minutes = Number(process.argv[2] ?? 10);
@@ -91,15 +90,7 @@ function reportFor(user: User): string {
 
 function sendReport(user: User): Promise<Response | null> {
   const body = reportFor(user);
-  return timed("report", `${receiver.url}/report`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Authorization: `Bearer ${user.accessToken}`,
-      ...signHeaders(body, user.device),
-    },
-    body,
-  });
+  return timed("report", `${receiver.url}/report`, signedPost(user, body));
 }
 
 const end = Date.now() + minutes * 60_000;

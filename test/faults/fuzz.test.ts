@@ -8,7 +8,20 @@ import { afterAll, expect, test } from "bun:test";
 import { toBase64, toRfc3339 } from "../../src/protocol/index.ts";
 import { newDevice, report, signHeaders } from "../support/client.ts";
 import { ensureBinary, startReceiver, type TestReceiver } from "../support/receiver.ts";
-import { provision, rawExchange, rawStatus, rng, rssKib, type User } from "./support.ts";
+import {
+  enc,
+  int,
+  pick,
+  provision,
+  type Random,
+  randomBytes,
+  randomText,
+  rawExchange,
+  rawStatus,
+  rng,
+  rssKib,
+  type User,
+} from "./support.ts";
 
 const SEED = Number(process.env.CCFLUX_FUZZ_SEED ?? 60_006);
 const TOTAL = 11_500;
@@ -22,36 +35,6 @@ afterAll(async () => {
   if (receiver?.proc.exitCode === null) await receiver.kill();
   receiver?.cleanup();
 });
-
-type Random = () => number;
-const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
-const int = (r: Random, n: number) => Math.floor(r() * n);
-
-function randomBytes(r: Random, n: number): Uint8Array {
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = int(r, 256);
-  return bytes;
-}
-
-function randomText(r: Random, max: number): string {
-  const alphabets = [
-    "abcdefghijklmnopqrstuvwxyz0123456789-_.@",
-    "'\";--/*%_\\\0\t\n",
-    "<>&\"'`=/script",
-    "é漢字🙂\u202e\u0000\uffff\ud800",
-  ];
-  const alphabet = [...pick(r, alphabets)];
-  return Array.from({ length: int(r, max + 1) }, () => pick(r, alphabet)).join("");
-}
-
-/** Percent-encoding; a lone surrogate becomes the percent-encoded invalid UTF-8 it would be. */
-function enc(text: string): string {
-  try {
-    return encodeURIComponent(text);
-  } catch {
-    return "%ED%A0%80";
-  }
-}
 
 function nested(depth: number): unknown {
   let value: unknown = 1;

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
+import { normaliseEmail } from "../../src/receiver/tokens/service.ts";
 import { Client, guideToken, newDevice, report } from "../support/client.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";
 
@@ -106,8 +107,10 @@ test("SQL metacharacters are stored as text, byte for byte, and every table is s
     const [row] = json<Record<string, string>>(
       `SELECT email, session_id, model, device_id, plugin_version, claude_code_version FROM usage_events WHERE turn_index = ${i} AND email LIKE 'sql${i}%';`,
     );
+    // Emails are kept lower-case (one person, one email); everything else byte for byte.
+    const email = normaliseEmail(`sql${i}${text}@example.org`);
     expect(row).toEqual({
-      email: `sql${i}${text}@example.org`,
+      email,
       session_id: text,
       model: text,
       device_id: text,
@@ -115,11 +118,11 @@ test("SQL metacharacters are stored as text, byte for byte, and every table is s
       claude_code_version: text,
     });
     const [token] = json<{ division: string }>(
-      `SELECT division FROM refresh_tokens WHERE email = ${quote(`sql${i}${text}@example.org`)};`,
+      `SELECT division FROM refresh_tokens WHERE email = ${quote(email)};`,
     );
     expect(token?.division).toBe(text);
     const [limit] = json<{ session_id: string }>(
-      `SELECT session_id FROM limit_events WHERE email = ${quote(`sql${i}${text}@example.org`)};`,
+      `SELECT session_id FROM limit_events WHERE email = ${quote(email)};`,
     );
     expect(limit?.session_id).toBe(text);
   }

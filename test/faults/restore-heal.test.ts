@@ -6,116 +6,25 @@
 // more hook. Then every turn any reporter counted is stored exactly once, the rollups equal the raw
 // sums, and the file passes integrity_check.
 import { afterEach, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { statePaths } from "../../src/reporter/files.ts";
-import { assistant, jsonl, REPO_ROOT } from "../reporter/helpers.ts";
-import { type FakeHome, fakeHome } from "../reporter/session.ts";
-import { guideInsert, guideToken } from "../support/client.ts";
 import { ensureBinary, sqlite3, startReceiver, type TestReceiver } from "../support/receiver.ts";
-import { checkDatabase, rng, rowKey, type Usage } from "./support.ts";
+import { Reporters } from "./reporters.ts";
+import { checkDatabase, rng } from "./support.ts";
 
 /** How long the load goes on after the copy (the issue speaks of minutes; seconds prove the same). */
 const RESTORE_GAP_MS = Number(process.env.CCFLUX_RESTORE_GAP_MS ?? 4_000);
 const LOAD_BEFORE_COPY_MS = 2_000;
 const REPORTERS = 4;
 const SEED = Number(process.env.CCFLUX_FAULT_SEED ?? 1212);
-const REPORTER = join(REPO_ROOT, "dist", "ccflux-linux-x86_64");
-const MODEL = "claude-opus-4-6";
-
-interface Reporter {
-  email: string;
-  session: string;
-  home: FakeHome;
-  turns: number;
-}
 
 let receiver: TestReceiver | undefined;
-let reporters: Reporter[] = [];
+let reporters: Reporters | undefined;
 afterEach(async () => {
-  // Senders still waiting in backoff would otherwise outlive the test's folders.
-  for (const r of reporters) killSender(r);
+  reporters?.remove();
   if (receiver?.proc.exitCode === null) await receiver.stop();
   receiver?.cleanup();
-  for (const r of reporters) r.home.remove();
-  reporters = [];
 });
-
-function killSender(r: Reporter): void {
-  try {
-    process.kill(Number.parseInt(readFileSync(statePaths(r.home.env).senderLock, "utf8"), 10), "SIGKILL");
-  } catch {}
-}
-
-/** Rows every reporter counted, as checkDatabase wants them. */
-const counted = new Map<string, Usage>();
-
-/** One turn: a response appended to the transcript, then the Stop hook as Claude Code runs it. */
-async function turn(r: Reporter, random: () => number): Promise<void> {
-  const usage: Usage = {
-    input_tokens: 1 + Math.floor(random() * 5_000),
-    output_tokens: 1 + Math.floor(random() * 2_000),
-    cache_read_tokens: Math.floor(random() * 100_000),
-    cache_write_tokens: Math.floor(random() * 10_000),
-  };
-  r.home.append(
-    r.home.transcript(r.session),
-    jsonl(
-      assistant({
-        id: `msg_${r.session}_${r.turns}`,
-        model: MODEL,
-        sessionId: r.session,
-        timestamp: new Date().toISOString(),
-        input: usage.input_tokens,
-        output: usage.output_tokens,
-        cacheRead: usage.cache_read_tokens,
-        cacheWrite: usage.cache_write_tokens,
-      }),
-    ),
-  );
-  const hook = Bun.spawn([REPORTER, "hook", "stop"], {
-    env: r.home.env,
-    stdin: Buffer.from(r.home.hookInput(r.session)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(await hook.exited).toBe(0);
-  counted.set(rowKey(r.email, r.session, r.turns, MODEL), usage);
-  r.turns++;
-}
-
-/** Every reporter runs turns, a few tens of milliseconds apart, for `ms`. */
-async function load(ms: number, random: () => number): Promise<void> {
-  const until = Date.now() + ms;
-  await Promise.all(
-    reporters.map(async (r) => {
-      while (Date.now() < until) {
-        await turn(r, random);
-        await Bun.sleep(20 + Math.floor(random() * 60));
-      }
-    }),
-  );
-}
-
-function quiet(r: Reporter): boolean {
-  const paths = statePaths(r.home.env);
-  return r.home.outbox().length === 0 && !existsSync(paths.senderLock);
-}
-
-async function allDelivered(timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!reporters.every(quiet)) {
-    if (Date.now() > deadline) {
-      const story = reporters.map((r) => {
-        const paths = statePaths(r.home.env);
-        const log = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").slice(-800) : "");
-        return `${r.email}: ${r.home.outbox().length} queued\n${log(paths.activityLog)}${log(paths.errorsLog)}`;
-      });
-      throw new Error(`reporters still sending:\n${story.join("\n")}`);
-    }
-    await Bun.sleep(100);
-  }
-}
 
 const rows = (dbPath: string) => Number(sqlite3(dbPath, "SELECT count(*) FROM usage_events;"));
 
@@ -145,8 +54,7 @@ describe("reporters heal a receiver restored to an earlier copy", () => {
       `from ${how}: every counted turn stored exactly once (seed ${SEED})`,
       async () => {
         ensureBinary();
-        counted.clear();
-        const random = rng(SEED);
+        reporters = new Reporters(rng(SEED));
         receiver = await startReceiver({
           binary: true,
           env: {
@@ -155,28 +63,16 @@ describe("reporters heal a receiver restored to an earlier copy", () => {
             TIER_INFERENCE_INTERVAL_SECS: "3600",
           },
         });
-        for (let i = 0; i < REPORTERS; i++) {
-          const email = `heal${i}@example.org`;
-          const token = guideToken();
-          receiver.sql(guideInsert(token, email));
-          const home = fakeHome({
-            CLAUDE_PLUGIN_OPTION_API_ENDPOINT: `${receiver.url}/report`,
-            CLAUDE_PLUGIN_OPTION_API_TOKEN: token,
-            CCFLUX_ALLOW_HTTP: "1",
-            CCFLUX_BACKOFF_MS: "50",
-            CCFLUX_SENDER: "",
-          });
-          reporters.push({ email, session: `sess-heal-${i}`, home, turns: 0 });
-        }
+        for (let i = 0; i < REPORTERS; i++) reporters.add(receiver, `heal${i}@example.org`);
 
-        await load(LOAD_BEFORE_COPY_MS, random);
+        await reporters.load(LOAD_BEFORE_COPY_MS);
         const file = join(receiver.dir, "copy.db");
         receiver = await copy(receiver, file);
-        await load(RESTORE_GAP_MS, random);
-        await allDelivered();
+        await reporters.load(RESTORE_GAP_MS);
+        await reporters.allDelivered();
         const acknowledged = rows(receiver.dbPath);
         const inCopy = rows(file);
-        expect(acknowledged).toBe(counted.size);
+        expect(acknowledged).toBe(reporters.counted.size);
         // The copy really is older: it lacks many reports that got a 200.
         expect(acknowledged - inCopy).toBeGreaterThan(10 * REPORTERS);
 
@@ -192,18 +88,15 @@ describe("reporters heal a receiver restored to an earlier copy", () => {
         expect(rows(receiver.dbPath)).toBe(inCopy);
 
         // One more turn each heals it.
-        await Promise.all(reporters.map((r) => turn(r, random)));
-        await allDelivered();
+        await reporters.turnEach();
+        await reporters.allDelivered();
         expect(await receiver.stop()).toBe(0);
-        const problems = checkDatabase(receiver, counted);
+        const problems = checkDatabase(receiver, reporters.counted);
         expect(problems.slice(0, 20)).toEqual([]);
-        expect(rows(receiver.dbPath)).toBe(counted.size);
-        const resent = reporters.map((r) =>
-          readFileSync(statePaths(r.home.env).activityLog, "utf8").includes("receiver lost reports"),
-        );
-        expect(resent).toEqual(reporters.map(() => true));
+        expect(rows(receiver.dbPath)).toBe(reporters.counted.size);
+        expect(reporters.healed()).toEqual(Array(REPORTERS).fill(true));
         console.log(
-          `restore-heal (${how}): ${counted.size} turns from ${REPORTERS} reporters, ${acknowledged - inCopy} acknowledged after the copy and healed`,
+          `restore-heal (${how}): ${reporters.counted.size} turns from ${REPORTERS} reporters, ${acknowledged - inCopy} acknowledged after the copy and healed`,
         );
       },
       { timeout: 120_000 },

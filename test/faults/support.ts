@@ -40,6 +40,19 @@ export async function provision(receiver: TestReceiver, count: number, prefix = 
   return out;
 }
 
+/** A report body POSTed as `user`, with their access token and signed by their device. */
+export function signedPost(user: User, body: string): RequestInit & { headers: Record<string, string> } {
+  return {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${user.accessToken}`,
+      ...signHeaders(body, user.device),
+    },
+    body,
+  };
+}
+
 /** A small seeded PRNG (mulberry32): fuzz and load are reproducible from the seed. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -50,6 +63,37 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// Pieces of the fuzz generators, driven by `rng`.
+export type Random = () => number;
+export const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+export const int = (r: Random, n: number) => Math.floor(r() * n);
+
+export function randomBytes(r: Random, n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = int(r, 256);
+  return bytes;
+}
+
+export function randomText(r: Random, max: number): string {
+  const alphabets = [
+    "abcdefghijklmnopqrstuvwxyz0123456789-_.@",
+    "'\";--/*%_\\\0\t\n",
+    "<>&\"'`=/script",
+    "é漢字🙂\u202e\u0000\uffff\ud800",
+  ];
+  const alphabet = [...pick(r, alphabets)];
+  return Array.from({ length: int(r, max + 1) }, () => pick(r, alphabet)).join("");
+}
+
+/** Percent-encoding; a lone surrogate becomes the percent-encoded invalid UTF-8 it would be. */
+export function enc(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return "%ED%A0%80";
+  }
 }
 
 export interface Usage {
@@ -136,15 +180,7 @@ export class Load {
     });
     this.sent++;
     try {
-      const response = await fetch(`${url}/report`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Authorization: `Bearer ${report.user.accessToken}`,
-          ...signHeaders(body, report.user.device),
-        },
-        body,
-      });
+      const response = await fetch(`${url}/report`, signedPost(report.user, body));
       await response.arrayBuffer();
       this.count(String(response.status));
       if (response.status !== 200) return false;

@@ -114,6 +114,49 @@ describe("validateReport", () => {
     });
   });
 
+  test("v2 hours: a split of the four counts over whole UTC hours, adding up to them exactly", () => {
+    const m = base.models.m;
+    const withHours = (hours: unknown) => validateReport({ ...base, models: { m: { ...m, hours } } });
+    const good = {
+      "2026-05-11T02:00:00Z": {
+        input_tokens: 1,
+        output_tokens: 0,
+        cache_read_tokens: 1,
+        cache_write_tokens: 4,
+      },
+      "2026-05-11T03:00:00Z": {
+        input_tokens: 0,
+        output_tokens: 2,
+        cache_read_tokens: 2,
+        cache_write_tokens: 0,
+      },
+    };
+    const ok = withHours(good);
+    expect(ok.ok && ok.value.models.m!.hours).toEqual(good);
+    const v1 = validateReport({ ...base, schema_version: 1, models: { m: { ...m, hours: good } } });
+    expect(v1.ok && v1.value.models.m!.hours).toBeUndefined();
+    const refused = (hours: unknown) => {
+      const result = withHours(hours);
+      return result.ok ? "accepted" : result.message;
+    };
+    expect(refused({ "2026-05-11T03:00:00Z": { ...m, output_tokens: 1 } })).toBe(
+      'models["m"].hours must add up to the model\'s output_tokens',
+    );
+    expect(refused({ "2026-05-11T03:30:00Z": m })).toMatch(/whole UTC hours/);
+    expect(refused({ "2026-02-31T03:00:00Z": m })).toMatch(/whole UTC hours/);
+    expect(refused({ "2026-05-11T03:00:00+01:00": m })).toMatch(/whole UTC hours/);
+    expect(refused({})).toMatch(/1 to 24 hours/);
+    expect(refused([m])).toMatch(/must be an object/);
+    expect(refused({ "2026-05-11T03:00:00Z": { ...m, input_tokens: -1 } })).toMatch(/whole number/);
+    const many = Object.fromEntries(
+      Array.from({ length: 25 }, (_, i) => [
+        `2026-05-${String(10 + Math.floor(i / 24)).padStart(2, "0")}T${String(i % 24).padStart(2, "0")}:00:00Z`,
+        { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 },
+      ]),
+    );
+    expect(refused(many)).toMatch(/1 to 24 hours/);
+  });
+
   test("a missing timestamp is an empty one (the receiver then uses its own time)", () => {
     const { timestamp_utc: _, ...rest } = base;
     const result = validateReport(rest);

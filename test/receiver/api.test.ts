@@ -19,6 +19,9 @@ import {
 } from "../support/client.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";
 
+/** A recent UTC day, so fixed event times stay within the receiver's horizon (EVENT_HORIZON_DAYS). */
+const RECENT = new Date(Date.now() - 5 * 86_400_000).toISOString().slice(0, 10);
+
 let receiver: TestReceiver;
 let client: Client;
 
@@ -512,15 +515,15 @@ describe("protocol v2", () => {
     const event = {
       schema_version: 2,
       session_id: "limited",
-      timestamp_utc: "2026-11-27T01:00:00Z",
+      timestamp_utc: `${RECENT}T01:00:00Z`,
       kind: "rate_limit",
-      resets_at: "2026-11-27T05:00:00Z",
+      resets_at: `${RECENT}T05:00:00Z`,
     };
     expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
     expect((await client.send(access, event, device, "/limit-event")).status).toBe(200);
     expect(
       receiver.sql(`SELECT count(*), event_at, resets_at, kind FROM limit_events WHERE email = '${email}';`),
-    ).toBe("1|2026-11-27 01:00:00|2026-11-27 05:00:00|rate_limit");
+    ).toBe(`1|${RECENT} 01:00:00|${RECENT} 05:00:00|rate_limit`);
     // Out-of-bounds times are kept as the event's key but placed at the receive time, as for reports.
     for (const timestamp_utc of ["0000-01-01T00:00:00Z", toRfc3339(Date.now() + 86_400_000)]) {
       expect((await client.send(access, { ...event, timestamp_utc }, device, "/limit-event")).status).toBe(
@@ -549,7 +552,7 @@ describe("protocol v2", () => {
     const event = {
       schema_version: 2,
       session_id: "limited",
-      timestamp_utc: "2026-11-27T02:00:00Z",
+      timestamp_utc: `${RECENT}T02:00:00Z`,
       kind: "rate_limit",
       resets_at: "2026-12-01T00:00:00Z",
       limit_type: "seven_day_opus",
@@ -561,13 +564,13 @@ describe("protocol v2", () => {
       limit_type: _,
       overage_status: __,
       ...older
-    } = { ...event, timestamp_utc: "2026-11-27T03:00:00Z" };
+    } = { ...event, timestamp_utc: `${RECENT}T03:00:00Z` };
     expect((await client.send(access, older, device, "/limit-event")).status).toBe(200);
     expect(
       receiver.sql(
         `SELECT event_at, coalesce(limit_type, '-'), coalesce(overage_status, '-') FROM limit_events WHERE email = '${email}' ORDER BY event_at;`,
       ),
-    ).toBe("2026-11-27 02:00:00|seven_day_opus|rejected\n2026-11-27 03:00:00|-|-");
+    ).toBe(`${RECENT} 02:00:00|seven_day_opus|rejected\n${RECENT} 03:00:00|-|-`);
     await expectError(
       await client.send(access, { ...event, limit_type: "Five Hours; DROP" }, device, "/limit-event"),
       400,
@@ -635,7 +638,7 @@ describe("delivery numbers", () => {
     const event = {
       schema_version: 2,
       session_id: "heal",
-      timestamp_utc: "2026-11-27T01:00:00Z",
+      timestamp_utc: `${RECENT}T01:00:00Z`,
       kind: "rate_limit",
       delivery_seq: 2,
       delivery_journal_from: 1,

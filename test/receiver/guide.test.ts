@@ -136,6 +136,28 @@ describe.each([
     const reregister = await client.registerKey(access, lost);
     expect(reregister.status).toBe(403);
     expect(reregister.headers.get("x-ccflux-error")).toBe("key-revoked");
+    // Nor does a fresh key made on the lost laptop (its device-key.revoked deleted): the guide's
+    // UPDATE revokes the device id too, as the guide says it stops that laptop.
+    const fresh = await client.registerKey(access, newDevice(), "lost-laptop");
+    expect(fresh.status).toBe(403);
+    expect(fresh.headers.get("x-ccflux-error")).toBe("key-revoked");
+  });
+
+  test("the guide's INSERT with a capitalised email is the same person as the lower-case one", async () => {
+    const first = guideToken();
+    const second = guideToken();
+    receiver.sql(guideInsert(first, "Case.Person@Example.org"));
+    receiver.sql(guideInsert(second, "case.person@example.org"));
+    expect(receiver.sql("SELECT DISTINCT email FROM refresh_tokens WHERE email LIKE 'case.person%';")).toBe(
+      "case.person@example.org",
+    );
+    for (const token of [first, second]) {
+      const access = await client.exchange(token);
+      expect((await client.send(access, report({ session_id: `case-${token.slice(-6)}` }))).status).toBe(200);
+    }
+    expect(receiver.sql("SELECT DISTINCT email FROM usage_events WHERE session_id LIKE 'case-%';")).toBe(
+      "case.person@example.org",
+    );
   });
 
   test("re-provisioning with the guide's DELETE and INSERT works even with foreign keys on", async () => {

@@ -3,7 +3,7 @@
 // session must arrive with exactly its expected totals, whatever happens on the way.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { statePaths } from "../../src/reporter/files.ts";
 import { ensureBinary, startReceiver, type TestReceiver } from "../support/receiver.ts";
@@ -234,6 +234,7 @@ describe("the compiled reporter against the compiled receiver", () => {
       () => existsSync(paths.revokedKey) && !existsSync(paths.senderLock),
     );
     const requestsAfterRevocation = f.seen.length;
+    const last = steps.pop();
     for (const step of steps) {
       step();
       stop(h);
@@ -243,5 +244,21 @@ describe("the compiled reporter against the compiled receiver", () => {
     expect(h.outbox()).toEqual([]);
     expect(r.sql("SELECT count(*) FROM usage_events;")).toBe(storedBefore);
     expect(readFileSync(paths.errorsLog, "utf8")).toContain("device key revoked by IT (403 key-revoked)");
+
+    // A lost laptop: whoever has it deletes device-key.revoked. The reporter makes a new key and
+    // registers it under the same device id, with the same refresh token: it is refused as
+    // revoked, so the laptop goes silent again and nothing of it is stored.
+    rmSync(paths.revokedKey);
+    last?.();
+    stop(h);
+    await waitFor(
+      "the sender to go silent again",
+      () => existsSync(paths.revokedKey) && !existsSync(paths.senderLock),
+    );
+    const registrations = f.seen.slice(requestsAfterRevocation).filter((s) => s.path === "/register-key");
+    expect(registrations).toHaveLength(1);
+    expect(JSON.parse(registrations[0]!.body).public_key).not.toBe(publicKey);
+    expect(r.sql("SELECT count(*) FROM device_keys;")).toBe("1");
+    expect(r.sql("SELECT count(*) FROM usage_events;")).toBe(storedBefore);
   }, 120_000);
 });

@@ -253,6 +253,72 @@ describe("hook edge cases", () => {
     expect(output).toEqual({ old: 7, busy: 10_050, resumed: 3 });
   });
 
+  test("a turn across hours carries each call's tokens in its own hour; a one-hour turn carries no split", () => {
+    home = fakeHome();
+    const call = (id: string, timestamp: string, output: number) =>
+      assistant({ id, timestamp, output, input: 1, cacheRead: 0, cacheWrite: 0 });
+    home.append(
+      home.transcript("s1"),
+      jsonl(call("m1", "2026-05-11T03:10:00Z", 5), call("m2", "2026-05-11T03:50:00Z", 6)),
+    );
+    home.hook("s1");
+    home.append(
+      home.transcript("s1"),
+      jsonl(
+        call("m3", "2026-05-11T05:59:59.900Z", 7),
+        call("m4", "2026-05-11T06:00:00.100Z", 8),
+        // A call with no readable time goes with the turn's last hour.
+        JSON.stringify({ ...JSON.parse(call("m5", "", 9)), timestamp: "yesterday" }),
+      ),
+    );
+    home.hook("s1");
+    const [first, second] = home.reports();
+    expect(first?.models["claude-opus-4-6"]?.hours).toBeUndefined();
+    expect(first?.timestamp_utc).toBe("2026-05-11T03:50:00Z");
+    expect(second?.timestamp_utc).toBe("2026-05-11T06:00:00Z");
+    expect(second?.models["claude-opus-4-6"]).toMatchObject({
+      input_tokens: 3,
+      output_tokens: 24,
+      requests: 3,
+      hours: {
+        "2026-05-11T05:00:00Z": {
+          input_tokens: 1,
+          output_tokens: 7,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        },
+        "2026-05-11T06:00:00Z": {
+          input_tokens: 2,
+          output_tokens: 17,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        },
+      },
+    });
+  });
+
+  test("calls over more than 24 hours (a catch-up) take several reports, each with its own time", () => {
+    home = fakeHome();
+    const start = Date.parse("2026-05-11T00:30:00Z");
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      assistant({ id: `m${i}`, timestamp: new Date(start + i * 3_600_000).toISOString(), output: 1 }),
+    );
+    home.append(home.transcript("s1"), jsonl(...calls));
+    home.hook("s1");
+    const reports = home.reports();
+    expect(
+      reports.map((r) => [
+        r.turn_index,
+        r.timestamp_utc,
+        Object.keys(r.models["claude-opus-4-6"]?.hours ?? {}).length,
+      ]),
+    ).toEqual([
+      [0, "2026-05-11T23:30:00Z", 24],
+      [1, "2026-05-12T05:30:00Z", 6],
+    ]);
+    expect(reports.reduce((sum, r) => sum + (r.models["claude-opus-4-6"]?.output_tokens ?? 0), 0)).toBe(30);
+  });
+
   test("old-style sibling agent files count for their own session only", () => {
     home = fakeHome();
     home.append(home.transcript("s1"), jsonl(assistant({ id: "m1", sessionId: "s1" })));

@@ -151,7 +151,7 @@ describe("the journal file", () => {
   function file(): string {
     const dir = tempDir("ccflux-journal-");
     removeDir = dir.remove;
-    return join(dir.dir, "journal.jsonl");
+    return join(dir.dir, "journal.tsv");
   }
 
   test("prunes by age, keeps one entry per number, sorts by number", () => {
@@ -179,19 +179,22 @@ describe("the journal file", () => {
     const path = file();
     const journal = Journal.load(path, NOW, BOUNDS);
     for (let seq = 1; seq <= 3; seq++) journal.append(entry(seq));
-    appendFileSync(path, '{"seq":4,"kind":"rep');
+    appendFileSync(path, `4\t${NOW}\treport\t{"turn_index"`); // a crash in mid-write
     const reloaded = Journal.load(path, NOW, BOUNDS);
     expect(reloaded.size).toBe(3);
     expect(reloaded.newest).toBe(3);
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean)).toHaveLength(3);
+    // The next append is not glued to the torn line.
+    reloaded.append(entry(4));
+    expect(Journal.load(path, NOW, BOUNDS).newest).toBe(4);
 
-    for (let seq = 4; seq <= 1_000; seq++) {
+    for (let seq = 5; seq <= 300; seq++) {
       reloaded.append(entry(seq));
       expect(reloaded.size).toBeLessThanOrEqual(BOUNDS.limit);
     }
     const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
     expect(lines.length).toBeLessThanOrEqual(BOUNDS.limit);
-    expect(JSON.parse(lines[lines.length - 1]!).seq).toBe(1_000);
+    expect(lines[lines.length - 1]?.split("\t")[0]).toBe("300");
     expect(statSync(path).mode & 0o777).toBe(0o600);
     // A week later every entry has aged out.
     expect(Journal.load(path, NOW + 8 * DAY, BOUNDS).size).toBe(0);

@@ -10,7 +10,7 @@ import { bearerToken, isClientAbort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { RateLimiter } from "../rate-limit.ts";
 import type { Services } from "../services.ts";
-import { DEFAULT_TOKEN_DAYS, provisioningProblem } from "../tokens/service.ts";
+import { DEFAULT_TOKEN_DAYS, normaliseEmail, provisioningProblem } from "../tokens/service.ts";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.ts";
 import { type ExportFormat, usageStream } from "./export.ts";
 import type { Html } from "./html.ts";
@@ -191,11 +191,9 @@ export function adminController(ctx: ReceiverContext) {
     if (bearer !== null) {
       const limitKey = limitKeyOf(request);
       const now = Date.now();
+      // Refused guesses are not logged beyond their request line: they may come thousands a second.
       const decision = loginLimiter.peek(limitKey, now);
-      if (!decision.allowed) {
-        ctx.log.warn("admin login rate-limited", { address: addressOf(request) });
-        return tooManyAttempts(decision.retryAfterSecs);
-      }
+      if (!decision.allowed) return tooManyAttempts(decision.retryAfterSecs);
       if (secretsEqual(bearer, adminToken)) return { kind: "bearer" };
       loginLimiter.check(limitKey, now);
       audit(ctx.store.services(), request, null, "login-failed", "", "wrong bearer token");
@@ -374,7 +372,7 @@ export function adminController(ctx: ReceiverContext) {
           const view = viewFor(request, a);
           const choice = rangeOf(view);
           if (!choice.ok) return badRange(choice);
-          const email = params.email;
+          const email = normaliseEmail(params.email);
           const services = ctx.store.services();
           if (!services.analytics.userExists(email)) {
             return message(404, "No such user", `${email} has no usage, no token and no device key here.`, {
@@ -442,7 +440,11 @@ export function adminController(ctx: ReceiverContext) {
             { href: "/admin/tokens", label: "Go to users & tokens" },
           );
         }
-        return htmlResponse(issuedPage(view, issued, ctx.config.baseUrl));
+        const others = ctx.store
+          .services()
+          .tokens.active(issued.email)
+          .filter((token) => token.id !== issued.id).length;
+        return htmlResponse(issuedPage(view, issued, ctx.config.baseUrl, others));
       })
       .get("/admin/api/usage.csv", ({ request, auth }) => usageExport(request, auth as Auth, "csv"))
       .get("/admin/api/usage.json", ({ request, auth }) => usageExport(request, auth as Auth, "json"))
@@ -470,7 +472,7 @@ export function adminController(ctx: ReceiverContext) {
             request,
             a,
             "provision",
-            form.email,
+            issued.email,
             `token #${issued.id}, ${countOf(days, "day")}`,
           );
           return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
@@ -535,7 +537,40 @@ export function adminController(ctx: ReceiverContext) {
             key.email,
             `device "${key.deviceId}" key ${publicKey}`,
           );
-          return redirect(withNotice(back, "device-revoked"));
+          if (body?.reissue !== "1") return redirect(withNotice(back, "device-revoked"));
+          // The lost device may hold the person's refresh token: replace it, and show the new one once.
+          const now = Date.now();
+          const { issued, revoked } = services.tokens.replace(key.email, undefined, DEFAULT_TOKEN_DAYS, now);
+          audit(
+            services,
+            request,
+            auth as Auth,
+            "reissue",
+            key.email,
+            `${revoked} revoked → #${issued.id}, ${countOf(DEFAULT_TOKEN_DAYS, "day")}`,
+          );
+          return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
+        },
+        { body: AdminModel.deviceRevoke },
+      )
+      .post(
+        "/admin/devices/allow",
+        ({ request, auth, body }) => {
+          const services = ctx.store.services();
+          const back = safeReturn(body?.return, "/admin/devices");
+          const publicKey = body?.public_key ?? "";
+          const key = services.keys.find(publicKey);
+          if (!key || !services.keys.allow(publicKey, Date.now()))
+            return redirect(withNotice(back, "nothing-changed"));
+          audit(
+            services,
+            request,
+            auth as Auth,
+            "device-allow",
+            key.email,
+            `device "${key.deviceId}" key ${publicKey}`,
+          );
+          return redirect(withNotice(back, "device-allowed"));
         },
         { body: AdminModel.deviceRevoke },
       )

@@ -8,12 +8,12 @@ export type ExportFormat = "csv" | "json";
 
 // Text from users' machines (a model name) must never become a formula in a spreadsheet (OWASP,
 // CSV injection). A spreadsheet reads a formula where a cell starts with = + - @ tab or CR, also
-// after leading spaces, and it may split a cell on any of , ; tab | or a line break (whatever
-// delimiter its locale or the import dialog picks, some ignoring quotes). So every place a cell
-// could start, the start of the text and each such separator, gets an apostrophe before a
-// formula character; and a cell holding any separator or quote is quoted.
-const FORMULA_AFTER_SEPARATOR = /([,;|\t\r\n])(?=[ \u00a0]*[=+\-@\t\r])/g;
-const FORMULA_AT_START = /^[ \u00a0]*[=+\-@\t\r]/;
+// after leading spaces or a quote it strips, and it may split a cell on any of , ; tab | or a line
+// break (whatever delimiter its locale or the import dialog picks, some ignoring quotes). So every
+// place a cell could start, the start of the text and each such separator, gets an apostrophe
+// before a formula character; and a cell holding any separator or quote is quoted.
+const FORMULA_AFTER_SEPARATOR = /([,;|\t\r\n])(?=[ \u00a0"]*[=+\-@\t\r])/g;
+const FORMULA_AT_START = /^[ \u00a0"]*[=+\-@\t\r]/;
 const NEEDS_QUOTES = /[",;|\t\r\n]/;
 
 export function csvCell(value: string | number | null): string {

@@ -13,7 +13,8 @@ export const AdminModel = {
   action: t.Optional(t.Object({ csrf: field, return: field })),
   provision: t.Optional(t.Object({ csrf: field, email: field, division: field, days: field })),
   reissue: t.Optional(t.Object({ csrf: field, days: field })),
-  deviceRevoke: t.Optional(t.Object({ csrf: field, public_key: field, return: field })),
+  /** Revoke (with reissue=1 also replace the person's token) or allow again one device key. */
+  deviceRevoke: t.Optional(t.Object({ csrf: field, public_key: field, return: field, reissue: field })),
   tokenId: t.Object({ id: t.String({ maxLength: 20 }) }),
   userEmail: t.Object({ email: t.String({ maxLength: 2000 }) }),
 };
@@ -23,6 +24,8 @@ export const NOTICES: Record<string, string> = {
   revoked: "Token revoked. Every device using it stops reporting on its next turn.",
   "device-revoked":
     "Device key revoked. That device stops reporting on its next turn; the user's other devices keep working.",
+  "device-allowed":
+    "Device allowed again. It registers a new key on its next turn; its old key stays revoked.",
   "nothing-changed": "Nothing changed: it was already revoked or no longer exists.",
   "tiers-recomputed": "Tier estimates and window figures recomputed.",
 };

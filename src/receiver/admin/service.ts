@@ -18,13 +18,17 @@ export type AuditAction =
   | "revoke"
   | "reissue"
   | "device-revoke"
+  | "device-allow"
   | "export";
 
 export interface AuditEntry {
   id: number;
   at: string;
   action: AuditAction;
-  /** "session" (the browser), "bearer" (a script with ADMIN_TOKEN) or "anonymous" (failed logins). */
+  /**
+   * "session" (the browser), "bearer" (a script with ADMIN_TOKEN), "anonymous" (failed logins), or
+   * "cli:<OS user>" (a command of the receiver's own command line).
+   */
   actor: string;
   address: string;
   subject: string;

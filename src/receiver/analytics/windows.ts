@@ -6,6 +6,9 @@
 // Because every window starts and ends on a whole UTC hour, all turns of one clock hour always fall
 // in the same window. So one point per turn and one summed point per user-hour (stamped at the
 // start of the hour) yield the same windows and totals; only distinct sessions need per-turn input.
+//
+// The hourly rollup holds each API call's tokens in the hour of the call (protocol v2 `hours`), so a
+// turn that crossed an hour opens its window at its first call's hour, as Claude Code's own does.
 
 export const HOUR_MS = 3_600_000;
 export const WINDOW_MS = 5 * HOUR_MS;

@@ -1,124 +1,93 @@
 // `ccflux-receiver users|devices|backup`: administration of the database from the same binary,
 // for servers without sqlite3. Safe beside a running receiver (SQLite's WAL and busy timeout).
-import { existsSync, statSync, unlinkSync } from "node:fs";
-import { resolve } from "node:path";
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+// Every change is written to the audit log with who ran it and where (command.ts).
+import { unlinkSync } from "node:fs";
+import type { ParseArgsOptionsConfig } from "node:util";
 import type { Config } from "../config.ts";
-import { createPrivateFile, type Database, openDatabase } from "../db/database.ts";
-import { createKeyService, type KeyService } from "../keys/service.ts";
+import { createPrivateFile, type Database } from "../db/database.ts";
+import { createKeyService, type DeviceKeyRow, type KeyService } from "../keys/service.ts";
 import {
   createTokenService,
   DEFAULT_TOKEN_DAYS,
+  type IssuedToken,
+  normaliseEmail,
   provisioningProblem,
   type TokenService,
 } from "../tokens/service.ts";
-
-export class UsageError extends Error {}
-export class CommandError extends Error {}
+import {
+  auditCommand,
+  CommandError,
+  type Out,
+  type Plan,
+  table,
+  UsageError,
+  withDatabase,
+} from "./command.ts";
 
 export const ADMIN_HELP = {
   users: `Usage:
-  ccflux-receiver users add EMAIL [--division D] [--days N]   issue a refresh token (printed once)
-  ccflux-receiver users list [--json]                          list refresh tokens (never the tokens)
-  ccflux-receiver users revoke EMAIL                           revoke every active token of EMAIL
+  ccflux-receiver users add EMAIL [--division D] [--days N] [--replace]
+                                   issue a refresh token (printed once); --replace revokes
+                                   the person's other active tokens in the same step
+  ccflux-receiver users list [--json]    list refresh tokens (never the tokens)
+  ccflux-receiver users revoke EMAIL     revoke every active token of EMAIL
 
-The database is DATABASE_PATH (default ccflux.db). --days defaults to ${DEFAULT_TOKEN_DAYS}.`,
+Emails are kept trimmed and lower-case. The database is DATABASE_PATH (default ccflux.db).
+--days defaults to ${DEFAULT_TOKEN_DAYS}.`,
   devices: `Usage:
   ccflux-receiver devices list [EMAIL] [--json]   list device keys, of everyone or of EMAIL
-  ccflux-receiver devices revoke PUBLIC_KEY       revoke one device key; the user's other devices keep working`,
+  ccflux-receiver devices revoke PUBLIC_KEY [--reissue [--days N]]
+                                   revoke one device key: that device (its device id) cannot
+                                   register a new key until allowed; the user's other devices
+                                   keep working. --reissue also revokes the person's refresh
+                                   tokens and prints a new one (the lost device may hold the token)
+  ccflux-receiver devices allow PUBLIC_KEY        let the device of that revoked key register a new key`,
   backup: `Usage:
   ccflux-receiver backup FILE   write a consistent copy of the database to FILE (safe while serving)`,
 };
 
-type Out = (line: string) => void;
-
-interface Parsed {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
+function days(raw: string | boolean | undefined, help: string): number {
+  const value = raw === undefined ? DEFAULT_TOKEN_DAYS : Number(raw);
+  const problem = provisioningProblem("someone@example.org", null, value);
+  if (problem) throw new UsageError(`${problem}\n\n${help}`);
+  return value;
 }
 
-function parse(args: string[], options: ParseArgsOptionsConfig, help: string): Parsed {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, help: { type: "boolean" } },
-      allowPositionals: true,
-      strict: true,
-    }) as Parsed;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${help}`);
-  }
+/** The token block `users add` and `devices revoke --reissue` print: once, with the endpoint. */
+function printToken(config: Config, issued: IssuedToken, out: Out): void {
+  out(`Refresh token for ${issued.email} (shown once; it expires ${issued.expiresAt} UTC unless used):`);
+  out(issued.token);
+  if (config.baseUrl) out(`Report endpoint: ${config.baseUrl}/report`);
+  else out("Report endpoint: set BASE_URL to print it here (your public receiver URL + /report).");
 }
 
-/**
- * What a command does to the database: `read` and `write` need an existing one (reading or
- * revoking on a file that is not there would only create an empty one beside the real one);
- * `create` may make a new, empty one, and says so.
- */
-export type DatabaseAccess = "read" | "write" | "create";
-
-/**
- * Names the database the command uses, on stderr (`note`), and checks that it may be used as
- * `access` asks; returns its absolute path. A mistyped or missing DATABASE_PATH shows at once.
- */
-export function commandDatabase(config: Config, access: DatabaseAccess, note: Out): string {
-  const path = resolve(config.databasePath);
-  const missing = !existsSync(path) || statSync(path).size === 0;
-  if (missing && access !== "create") {
-    throw new CommandError(
-      `no database at ${path}; set DATABASE_PATH to the service's database (such as DATABASE_PATH=/var/lib/ccflux/ccflux.db) and run the command as the service's user`,
-    );
-  }
-  note(
-    missing
-      ? `database ${path} (a new, empty database: none was there; if the service uses another file, set DATABASE_PATH to it)`
-      : `database ${path}`,
-  );
-  return path;
-}
-
-/** A checked command: what it needs of the database, and what it does there. */
-interface Plan {
-  access: DatabaseAccess;
-  run(db: Database): void;
-}
-
-/**
- * Parses the arguments, answers --help, and otherwise runs the plan on the open database. `plan`
- * checks every argument first, so bad input changes nothing, not even by creating a file.
- */
-function withDatabase(
+function addUser(
   config: Config,
-  args: string[],
-  options: ParseArgsOptionsConfig,
-  help: string,
+  db: Database,
+  request: { email: string; division: string | null; days: number; replace: boolean },
   io: { out: Out; note: Out },
-  plan: (parsed: Parsed) => Plan,
 ): void {
-  const parsed = parse(args, options, help);
-  if (parsed.values.help) {
-    io.out(help);
-    return;
-  }
-  const { access, run } = plan(parsed);
-  const db = openDatabase(commandDatabase(config, access, io.note));
-  try {
-    run(db);
-  } finally {
-    db.close();
-  }
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  const tokens = createTokenService(db, config);
+  const { issued, revoked } = db.transaction(() => {
+    const others = tokens.active(request.email).length;
+    const result = request.replace
+      ? tokens.replace(request.email, request.division, request.days, Date.now())
+      : { issued: tokens.issue(request.email, request.division, request.days, Date.now()), revoked: 0 };
+    auditCommand(db, "provision", result.issued.email, `token #${result.issued.id}, ${request.days} days`);
+    if (result.revoked)
+      auditCommand(db, "revoke", result.issued.email, `${result.revoked} replaced by #${result.issued.id}`);
+    if (!request.replace && others > 0) {
+      io.note(
+        `warning: ${result.issued.email} already has ${others} active refresh token${others === 1 ? "" : "s"}; both work now (to replace ${others === 1 ? "it" : "them"} instead, add --replace)`,
+      );
+    }
+    return result;
+  })();
+  printToken(config, issued, io.out);
+  if (revoked)
+    io.out(
+      `Revoked the ${revoked} other active refresh token${revoked === 1 ? "" : "s"} of ${issued.email}.`,
+    );
 }
 
 export function usersCommand(config: Config, args: string[], out: Out, note: Out): void {
@@ -127,37 +96,35 @@ export function usersCommand(config: Config, args: string[], out: Out, note: Out
     division: { type: "string" },
     days: { type: "string" },
     json: { type: "boolean" },
+    replace: { type: "boolean" },
   };
   withDatabase(config, args, options, help, { out, note }, ({ values, positionals }): Plan => {
-    const [action, email, ...extra] = positionals;
+    const [action, rawEmail, ...extra] = positionals;
     if (extra.length || !action) throw new UsageError(help);
-    if (action === "add" && email) {
-      const days = values.days === undefined ? DEFAULT_TOKEN_DAYS : Number(values.days);
+    const email = rawEmail === undefined ? undefined : normaliseEmail(rawEmail);
+    if (action === "add" && email !== undefined) {
       const division = (values.division as string | undefined) ?? null;
-      const problem = provisioningProblem(email, division, days);
+      const period = values.days === undefined ? DEFAULT_TOKEN_DAYS : Number(values.days);
+      const problem = provisioningProblem(email, division, period);
       if (problem) throw new UsageError(`users add: ${problem}`);
-      return {
-        access: "create",
-        run(db) {
-          const issued = createTokenService(db, config).issue(email, division, days, Date.now());
-          out(`Refresh token for ${email} (shown once; it expires ${issued.expiresAt} UTC unless used):`);
-          out(issued.token);
-          if (config.baseUrl) out(`Report endpoint: ${config.baseUrl}/report`);
-          else out("Report endpoint: set BASE_URL to print it here (your public receiver URL + /report).");
-        },
-      };
+      const request = { email, division, days: period, replace: values.replace === true };
+      return { access: "create", run: (db) => addUser(config, db, request, { out, note }) };
     }
-    if (action === "list" && !email) {
+    if (action === "list" && email === undefined) {
       return {
         access: "read",
         run: (db) => listUsers(createTokenService(db, config), values.json === true, out),
       };
     }
-    if (action === "revoke" && email) {
+    if (action === "revoke" && email !== undefined) {
       return {
         access: "write",
         run(db) {
-          const n = createTokenService(db, config).revokeEmail(email);
+          const n = db.transaction(() => {
+            const revoked = createTokenService(db, config).revokeEmail(email);
+            if (revoked) auditCommand(db, "revoke", email, `${revoked} token${revoked === 1 ? "" : "s"}`);
+            return revoked;
+          })();
           if (!n)
             throw new CommandError(
               `users revoke: ${email} has no active refresh token (see: ccflux-receiver users list)`,
@@ -197,6 +164,11 @@ function listUsers(tokens: TokenService, json: boolean, out: Out): void {
   );
 }
 
+function deviceStatus(row: DeviceKeyRow): string {
+  if (!row.revoked) return "active";
+  return row.released_at ? "revoked (new key allowed)" : "revoked";
+}
+
 function listDevices(keys: KeyService, email: string | undefined, json: boolean, out: Out): void {
   const rows = keys.list(email);
   if (json) {
@@ -214,7 +186,7 @@ function listDevices(keys: KeyService, email: string | undefined, json: boolean,
         r.public_key,
         r.email,
         r.device_id ?? "",
-        r.revoked ? "revoked" : "active",
+        deviceStatus(r),
         r.registered_at ?? "",
         r.last_seen_at ?? "never",
       ]),
@@ -222,28 +194,81 @@ function listDevices(keys: KeyService, email: string | undefined, json: boolean,
   );
 }
 
+/** Revokes the key (and with `reissue` the person's tokens, printing the new one). */
+function revokeDevice(
+  config: Config,
+  db: Database,
+  publicKey: string,
+  reissue: number | null,
+  out: Out,
+): void {
+  const keys = createKeyService(db);
+  const tokens = createTokenService(db, config);
+  const issued = db.transaction((): IssuedToken | null => {
+    const key = keys.find(publicKey);
+    if (!key || !keys.revoke(publicKey)) {
+      throw new CommandError(
+        `devices revoke: no active device key ${publicKey} (see: ccflux-receiver devices list)`,
+      );
+    }
+    auditCommand(db, "device-revoke", key.email, `device "${key.deviceId}" key ${publicKey}`);
+    if (reissue === null) return null;
+    const replaced = tokens.replace(key.email, undefined, reissue, Date.now());
+    auditCommand(
+      db,
+      "reissue",
+      key.email,
+      `${replaced.revoked} revoked → #${replaced.issued.id}, ${reissue} days`,
+    );
+    return replaced.issued;
+  })();
+  out(
+    "Revoked; that device stops reporting on its next turn and cannot register a new key until allowed (devices allow). The user's other devices keep working.",
+  );
+  if (issued) {
+    out("The person's refresh tokens are revoked too: give them this one for their other devices.");
+    printToken(config, issued, out);
+  }
+}
+
 export function devicesCommand(config: Config, args: string[], out: Out, note: Out): void {
   const help = ADMIN_HELP.devices;
-  const options: ParseArgsOptionsConfig = { json: { type: "boolean" } };
+  const options: ParseArgsOptionsConfig = {
+    json: { type: "boolean" },
+    reissue: { type: "boolean" },
+    days: { type: "string" },
+  };
   withDatabase(config, args, options, help, { out, note }, ({ values, positionals }): Plan => {
     const [action, arg, ...extra] = positionals;
     if (extra.length || !action) throw new UsageError(help);
     if (action === "list") {
+      const email = arg === undefined ? undefined : normaliseEmail(arg);
       return {
         access: "read",
-        run: (db) => listDevices(createKeyService(db), arg, values.json === true, out),
+        run: (db) => listDevices(createKeyService(db), email, values.json === true, out),
       };
     }
     if (action === "revoke" && arg) {
+      const reissue = values.reissue ? days(values.days, help) : null;
+      return { access: "write", run: (db) => revokeDevice(config, db, arg, reissue, out) };
+    }
+    if (action === "allow" && arg) {
       return {
         access: "write",
         run(db) {
-          if (!createKeyService(db).revoke(arg))
+          const keys = createKeyService(db);
+          const key = keys.find(arg);
+          const allowed = db.transaction(() => {
+            if (!key || !keys.allow(arg, Date.now())) return false;
+            auditCommand(db, "device-allow", key.email, `device "${key.deviceId}" key ${arg}`);
+            return true;
+          })();
+          if (!allowed)
             throw new CommandError(
-              `devices revoke: no active device key ${arg} (see: ccflux-receiver devices list)`,
+              `devices allow: ${arg} is not a revoked device key whose device is still kept out (see: ccflux-receiver devices list)`,
             );
           out(
-            "Revoked; that device stops reporting on its next turn. The user's other devices keep working.",
+            `${key!.email}'s device "${key!.deviceId}" may register a new key; it does so on its next turn.`,
           );
         },
       };

@@ -9,7 +9,7 @@ import { openDatabase } from "../db/database.ts";
 import type { Signer } from "../reports/service.ts";
 import { createServices } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
-import { CommandError, commandDatabase, UsageError } from "./admin.ts";
+import { CommandError, commandDatabase, UsageError } from "./command.ts";
 
 export const DEMO_DATA_HELP = `Usage:
   ccflux-receiver demo-data --users N --days D [--seed S] [--force]

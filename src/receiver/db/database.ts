@@ -7,10 +7,10 @@ import {
   fchmodSync,
   mkdirSync,
   openSync,
-  readFileSync,
   statSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { currentUser, userName } from "../os-user.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 export type { Database };
@@ -56,18 +56,6 @@ export function openDatabase(path: string, create = true): Database {
   return db;
 }
 
-/** The account name of `uid` (os.userInfo() needs a HOME, which a service may not have). */
-function userName(uid: number): string {
-  try {
-    const line = readFileSync("/etc/passwd", "utf8")
-      .split("\n")
-      .find((entry) => entry.split(":")[2] === String(uid));
-    return line?.split(":")[0] || String(uid);
-  } catch {
-    return String(uid);
-  }
-}
-
 /**
  * One line naming what of the database this user cannot write, and the command that fixes it;
  * null when the folder and every file of the database that exists are writable. The usual cause:
@@ -87,7 +75,7 @@ export function accessProblem(path: string): string | null {
   });
   if (blocked.length === 0) return null;
   const uid = process.getuid?.() ?? -1;
-  const me = userName(uid);
+  const me = currentUser();
   const owners = blocked.map((file) => statSync(file).uid);
   const owned = owners.every((owner) => owner === uid);
   const fix = owned ? `chmod u+rw ${blocked.join(" ")}` : `chown ${me}: ${blocked.join(" ")}`;

@@ -1,6 +1,57 @@
 // Ordered schema migrations; PRAGMA user_version records how many have run.
 // Append new ones at the end, never edit a released one: files in the field are at every version.
 
+/**
+ * An email as the receiver keeps it, in SQL: surrounding blanks gone, ASCII letters lower-case.
+ * SQLite's lower() changes only ASCII letters, and normaliseEmail() does exactly the same, so a
+ * row typed in sqlite3 and one made by the receiver always agree.
+ */
+const NORMALISED = (column: string) => `lower(trim(${column}, char(32, 9, 10, 13)))`;
+
+/** `SET a = a + excluded.a, …` for an upsert that adds a merged row into an existing one. */
+const ADD_EXCLUDED = (columns: string[]) => columns.map((c) => `${c} = ${c} + excluded.${c}`).join(", ");
+
+const DAILY_COUNTS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "cache_write_5m_tokens",
+  "cache_write_1h_tokens",
+  "requests",
+  "subagent_input_tokens",
+  "subagent_output_tokens",
+  "subagent_cache_read_tokens",
+  "subagent_cache_write_tokens",
+  "turns",
+];
+const HOURLY_COUNTS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "turns"];
+
+/**
+ * The rollups of every other spelling, added into the normalised one's rows: exactly what each
+ * spelling had counted, however the report service split it (hours, days), then the old rows go.
+ */
+const MERGE_ROLLUPS = `
+  INSERT INTO usage_daily (email, day, model, ${DAILY_COUNTS.join(", ")})
+  SELECT ${NORMALISED("email")}, day, model, ${DAILY_COUNTS.map((c) => `sum(${c})`).join(", ")}
+  FROM usage_daily WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, day, model
+  ON CONFLICT (email, day, model) DO UPDATE SET ${ADD_EXCLUDED(DAILY_COUNTS)};
+  DELETE FROM usage_daily WHERE email != ${NORMALISED("email")};
+
+  INSERT INTO usage_hourly (email, hour, ${HOURLY_COUNTS.join(", ")}, last_event_at)
+  SELECT ${NORMALISED("email")}, hour, ${HOURLY_COUNTS.map((c) => `sum(${c})`).join(", ")}, max(last_event_at)
+  FROM usage_hourly WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, hour
+  ON CONFLICT (email, hour) DO UPDATE SET ${ADD_EXCLUDED(HOURLY_COUNTS)},
+    last_event_at = nullif(max(coalesce(last_event_at, ''), coalesce(excluded.last_event_at, '')), '');
+  DELETE FROM usage_hourly WHERE email != ${NORMALISED("email")};
+
+  INSERT INTO session_days (email, day, session_id, turns)
+  SELECT ${NORMALISED("email")}, day, session_id, sum(turns)
+  FROM session_days WHERE email != ${NORMALISED("email")} GROUP BY ${NORMALISED("email")}, day, session_id
+  ON CONFLICT (email, day, session_id) DO UPDATE SET turns = turns + excluded.turns;
+  DELETE FROM session_days WHERE email != ${NORMALISED("email")};
+`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the tables of PROTOCOL §5 exactly as the guide's SQL uses them, plus usage storage.
   `
@@ -233,5 +284,75 @@ export const MIGRATIONS: readonly string[] = [
   // 7: limit events are capped per person per day (reports/limit-event-cap.ts), counted by this index.
   `
   CREATE INDEX limit_events_email_received ON limit_events (email, received_at);
+  `,
+  // 8: each call's tokens in their own hour (protocol v2 models[m].hours), kept with the event so
+  // the rollups can be rebuilt from it. NULL: all of the event's tokens in the hour of event_at.
+  `
+  ALTER TABLE usage_events ADD COLUMN hours TEXT;
+  `,
+  // 9: one person, one email. Emails are kept trimmed and lower-case ('DUP@Example.org' and
+  // 'dup@example.org' were two people): existing spellings are merged, usage history included
+  // (the rollups add up what each spelling counted; a turn stored under both keeps its first event
+  // row, as the unique key allows one), and rows typed by hand in sqlite3 are normalised as written.
+  `
+  CREATE TEMP TABLE email_merge AS
+    SELECT DISTINCT ${NORMALISED("email")} AS email FROM (
+      SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys
+      UNION SELECT email FROM usage_daily UNION SELECT email FROM limit_events)
+    WHERE email != ${NORMALISED("email")};
+  -- Every spelling of those emails that has usage or limit events (usage_daily has each spelling
+  -- of usage_events, and is far smaller), so the merges below can use the tables' unique keys.
+  CREATE TEMP TABLE email_spellings AS
+    SELECT DISTINCT email AS spelling, ${NORMALISED("email")} AS email
+    FROM (SELECT email FROM usage_daily UNION SELECT email FROM limit_events)
+    WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+
+  UPDATE refresh_tokens SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+  UPDATE device_keys SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+
+  DELETE FROM usage_events WHERE id IN (
+    SELECT e.id FROM email_spellings se
+    JOIN usage_events e ON e.email = se.spelling
+    JOIN email_spellings sf ON sf.email = se.email
+    JOIN usage_events f ON f.email = sf.spelling AND f.session_id = e.session_id
+      AND f.turn_index = e.turn_index AND f.model = e.model AND f.id < e.id);
+  UPDATE usage_events SET email = ${NORMALISED("email")}
+  WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
+
+  DELETE FROM limit_events WHERE id IN (
+    SELECT e.id FROM email_spellings se
+    JOIN limit_events e ON e.email = se.spelling
+    JOIN email_spellings sf ON sf.email = se.email
+    JOIN limit_events f ON f.email = sf.spelling AND f.session_id = e.session_id
+      AND f.timestamp_utc = e.timestamp_utc AND f.id < e.id);
+  UPDATE limit_events SET email = ${NORMALISED("email")}
+  WHERE email IN (SELECT spelling FROM email_spellings WHERE spelling != email);
+  ${MERGE_ROLLUPS}
+  -- Model names remembered per person (migration 4): the union of both spellings' names.
+  UPDATE OR IGNORE user_models SET email = ${NORMALISED("email")} WHERE email != ${NORMALISED("email")};
+  DELETE FROM user_models WHERE email != ${NORMALISED("email")};
+  -- Estimated again by the background job within TIER_INFERENCE_INTERVAL_SECS.
+  DELETE FROM tier_estimates WHERE ${NORMALISED("email")} IN (SELECT email FROM email_merge);
+  DROP TABLE email_spellings;
+  DROP TABLE email_merge;
+
+  -- The guide's INSERT (and any hand-typed UPDATE) may spell an email any way.
+  CREATE TRIGGER refresh_tokens_normalise_email AFTER INSERT ON refresh_tokens
+  WHEN NEW.email != ${NORMALISED("NEW.email")}
+  BEGIN
+    UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
+  END;
+  CREATE TRIGGER refresh_tokens_normalise_email_update AFTER UPDATE OF email ON refresh_tokens
+  WHEN NEW.email != ${NORMALISED("NEW.email")}
+  BEGIN
+    UPDATE refresh_tokens SET email = ${NORMALISED("NEW.email")} WHERE rowid = NEW.rowid;
+  END;
+  `,
+  // 10: a revoked device stays out. A revoked key also blocks new keys that its owner registers under
+  // the same device id (the lost laptop's reporter making itself a fresh key), until an admin
+  // allows that device again, which sets released_at on its revoked keys. The guide's
+  // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.
+  `
+  ALTER TABLE device_keys ADD COLUMN released_at TIMESTAMP;
   `,
 ];

@@ -2,6 +2,7 @@
 import { advanceHeld, type Delivery } from "../../protocol/delivery.ts";
 import { toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
+import { normaliseEmail } from "../tokens/service.ts";
 
 export type Registration = "registered" | "conflict" | "revoked" | "too-many";
 
@@ -21,6 +22,8 @@ export interface DeviceKeyRow {
   registered_at: string | null;
   last_seen_at: string | null;
   revoked: number;
+  /** When an admin allowed new keys for this revoked key's device id; null while it blocks them. */
+  released_at: string | null;
 }
 
 export interface KeyCounts {
@@ -51,16 +54,16 @@ export function createKeyService(db: Database) {
     "UPDATE device_keys SET delivery_held = ? WHERE public_key = ?",
   );
 
+  const COLUMNS = "public_key, email, device_id, registered_at, last_seen_at, revoked, released_at";
   const listAll = db.query<DeviceKeyRow, []>(
-    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys ORDER BY email, registered_at",
+    `SELECT ${COLUMNS} FROM device_keys ORDER BY email, registered_at`,
   );
   const listFor = db.query<DeviceKeyRow, [string]>(
-    "SELECT public_key, email, device_id, registered_at, last_seen_at, revoked FROM device_keys WHERE email = ? ORDER BY registered_at",
+    `SELECT ${COLUMNS} FROM device_keys WHERE email = ? ORDER BY registered_at`,
   );
   const activeCount = db.query<{ n: number }, [string]>(
     "SELECT count(*) AS n FROM device_keys WHERE email = ? AND revoked = 0",
   );
-  const COLUMNS = "public_key, email, device_id, registered_at, last_seen_at, revoked";
   const pageAll = db.query<DeviceKeyRow, [number, number]>(
     `SELECT ${COLUMNS} FROM device_keys ORDER BY email, registered_at, public_key LIMIT ? OFFSET ?`,
   );
@@ -76,19 +79,30 @@ export function createKeyService(db: Database) {
   const revoke = db.query<unknown, [string]>(
     "UPDATE device_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0",
   );
+  // A device id says which machine a key is on; one without an id blocks nothing but itself.
+  const deviceBlocked = db.query<{ one: number }, [string, string]>(
+    `SELECT 1 AS one FROM device_keys
+     WHERE email = ? AND device_id = ? AND device_id != '' AND revoked != 0 AND released_at IS NULL LIMIT 1`,
+  );
+  const release = db.query<unknown, [string, string, string]>(
+    `UPDATE device_keys SET released_at = ?
+     WHERE email = ? AND device_id = ? AND revoked != 0 AND released_at IS NULL`,
+  );
 
   return {
     list(email?: string): DeviceKeyRow[] {
-      return email === undefined ? listAll.all() : listFor.all(email);
+      return email === undefined ? listAll.all() : listFor.all(normaliseEmail(email));
     },
 
     /** One page of `list`, for pages that must not grow with the table. */
     page(email: string | undefined, offset: number, limit: number): DeviceKeyRow[] {
-      return email === undefined ? pageAll.all(limit, offset) : pageFor.all(email, limit, offset);
+      return email === undefined
+        ? pageAll.all(limit, offset)
+        : pageFor.all(normaliseEmail(email), limit, offset);
     },
 
     counts(email?: string): KeyCounts {
-      return email === undefined ? countAll.get()! : countFor.get(email)!;
+      return email === undefined ? countAll.get()! : countFor.get(normaliseEmail(email))!;
     },
 
     /** Active keys of each of these people. */
@@ -101,11 +115,23 @@ export function createKeyService(db: Database) {
       return revoke.run(publicKey).changes > 0;
     },
 
+    /**
+     * Lets the device of this revoked key register a new key again; returns false when the key is
+     * not revoked, or its device was already allowed.
+     */
+    allow(publicKey: string, now: number): boolean {
+      const row = find.get(publicKey);
+      if (!row?.revoked) return false;
+      return release.run(toSqlTime(now), row.email, row.device_id ?? "").changes > 0;
+    },
+
     register(email: string, publicKey: string, deviceId: string, now: number): Registration {
       return db
         .transaction((): Registration => {
           const existing = find.get(publicKey);
           if (!existing) {
+            // The same answer as for the revoked key itself, so a v1 reporter goes silent too.
+            if (deviceBlocked.get(email, deviceId)) return "revoked";
             if (activeCount.get(email)!.n >= MAX_DEVICE_KEYS_PER_PERSON) return "too-many";
             insert.run(publicKey, email, deviceId, toSqlTime(now), toSqlTime(now));
             return "registered";

@@ -1,5 +1,12 @@
 // Stores reports and limit events, and keeps the rollups in the same transaction.
-import { type LimitEvent, parseRfc3339, type Report, toSqlTime } from "../../protocol/index.ts";
+import {
+  type LimitEvent,
+  type ModelUsage,
+  parseRfc3339,
+  type Report,
+  type TokenCounts,
+  toSqlTime,
+} from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import type { Identity } from "../tokens/service.ts";
 
@@ -30,6 +37,34 @@ export function eventTime(timestamp: string, receivedAt: number): number {
     : at;
 }
 
+const HOUR_MS = 3_600_000;
+type Counts = [input: number, output: number, cacheRead: number, cacheWrite: number];
+
+/**
+ * Where each call's tokens go: the model's `hours` split as (SQL hour, counts), or null to place
+ * everything in the event's hour (no split, or one that does not fit the event: an hour after it, or
+ * before the horizon, or a report whose own time was not taken).
+ */
+export function placeByHour(usage: ModelUsage, at: number, timeTaken: boolean): [string, Counts][] | null {
+  if (!usage.hours || !timeTaken) return null;
+  const eventHour = Math.floor(at / HOUR_MS) * HOUR_MS;
+  const placed: [string, Counts][] = [];
+  for (const [hour, counts] of Object.entries(usage.hours)) {
+    const start = parseRfc3339(hour);
+    if (start === null || start > eventHour || start < at - HORIZON_MS) return null;
+    placed.push([toSqlTime(start), countsOf(counts)]);
+  }
+  return placed;
+}
+
+function countsOf(usage: TokenCounts): Counts {
+  return [usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens];
+}
+
+function addCounts(into: Counts, more: Counts, sign = 1): void {
+  for (let i = 0; i < 4; i++) into[i]! += sign * more[i]!;
+}
+
 type Row = [
   email: string,
   refreshTokenId: number,
@@ -55,6 +90,7 @@ type Row = [
   schemaVersion: number,
   pluginVersion: string | null,
   claudeCodeVersion: string | null,
+  hours: string | null,
 ];
 
 export function createReportService(db: Database) {
@@ -65,15 +101,16 @@ export function createReportService(db: Database) {
     `INSERT INTO usage_events (email, refresh_token_id, public_key, device_id, session_id, turn_index, model,
        event_at, received_at, session_start_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
-       subagent_cache_read_tokens, subagent_cache_write_tokens, schema_version, plugin_version, claude_code_version)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       subagent_cache_read_tokens, subagent_cache_write_tokens, schema_version, plugin_version, claude_code_version,
+       hours)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, session_id, turn_index, model) DO NOTHING`,
   );
   const addDaily = db.query<unknown, (string | number)[]>(
     `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
        subagent_cache_read_tokens, subagent_cache_write_tokens, turns)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, day, model) DO UPDATE SET
        input_tokens = input_tokens + excluded.input_tokens,
        output_tokens = output_tokens + excluded.output_tokens,
@@ -86,7 +123,7 @@ export function createReportService(db: Database) {
        subagent_output_tokens = subagent_output_tokens + excluded.subagent_output_tokens,
        subagent_cache_read_tokens = subagent_cache_read_tokens + excluded.subagent_cache_read_tokens,
        subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
-       turns = turns + 1`,
+       turns = turns + excluded.turns`,
   );
   const addHourly = db.query<unknown, [string, string, number, number, number, number, number, string]>(
     `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
@@ -130,14 +167,19 @@ export function createReportService(db: Database) {
   // write queue gives each request a savepoint of its own), so it opens none itself.
   const store = (who: Identity, report: Report, signer: Signer | null, receivedAt: number): number => {
     const at = eventTime(report.timestamp_utc, receivedAt);
+    const timeTaken = at !== receivedAt || parseRfc3339(report.timestamp_utc) === receivedAt;
     const eventAt = toSqlTime(at);
+    const eventHour = `${eventAt.slice(0, 13)}:00:00`;
     const day = eventAt.slice(0, 10);
     const newTurn = turnSeen.get(who.email, report.session_id, report.turn_index) === null;
     const sessionStart = report.session_start_utc ? parseRfc3339(report.session_start_utc) : null;
-    const hourly = [0, 0, 0, 0];
+    // Per SQL hour, summed over the report's models; a turn's calls usually all lie in its last hour.
+    const hourly = new Map<string, Counts>();
+    const otherDays = new Set<string>();
     let stored = 0;
     for (const [model, usage] of Object.entries(report.models)) {
       const sub = usage.subagent;
+      const placed = placeByHour(usage, at, timeTaken);
       const inserted = insertEvent.run(
         who.email,
         who.refreshTokenId,
@@ -163,17 +205,28 @@ export function createReportService(db: Database) {
         report.schema_version,
         report.plugin_version ?? null,
         report.claude_code_version ?? null,
+        placed === null ? null : JSON.stringify(usage.hours),
       );
       if (inserted.changes === 0) continue; // a retry: this turn's model is already stored
       stored++;
+      // The event's day keeps the turn, its requests, sub-agent part and cache split, and whatever
+      // tokens no other day took; a turn that crossed midnight gives each day its own tokens.
+      const onEventDay = countsOf(usage);
+      for (const [hour, counts] of placed ?? [[eventHour, countsOf(usage)] as [string, Counts]]) {
+        const sum = hourly.get(hour) ?? [0, 0, 0, 0];
+        addCounts(sum, counts);
+        hourly.set(hour, sum);
+        const hourDay = hour.slice(0, 10);
+        if (hourDay === day) continue;
+        otherDays.add(hourDay);
+        addCounts(onEventDay, counts, -1);
+        addDaily.run(who.email, hourDay, model, ...counts, 0, 0, 0, 0, 0, 0, 0, 0);
+      }
       addDaily.run(
         who.email,
         day,
         model,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_tokens,
-        usage.cache_write_tokens,
+        ...onEventDay,
         usage.cache_write_5m_tokens ?? 0,
         usage.cache_write_1h_tokens ?? 0,
         usage.requests ?? 0,
@@ -181,25 +234,18 @@ export function createReportService(db: Database) {
         sub?.output_tokens ?? 0,
         sub?.cache_read_tokens ?? 0,
         sub?.cache_write_tokens ?? 0,
+        1,
       );
-      hourly[0]! += usage.input_tokens;
-      hourly[1]! += usage.output_tokens;
-      hourly[2]! += usage.cache_read_tokens;
-      hourly[3]! += usage.cache_write_tokens;
     }
     if (stored > 0) {
       const turns = newTurn ? 1 : 0;
-      addHourly.run(
-        who.email,
-        `${eventAt.slice(0, 13)}:00:00`,
-        hourly[0]!,
-        hourly[1]!,
-        hourly[2]!,
-        hourly[3]!,
-        turns,
-        eventAt,
-      );
+      for (const [hour, counts] of hourly) {
+        // An earlier hour of the turn: its calls' exact times are not sent, its start is a lower bound.
+        const isEventHour = hour === eventHour;
+        addHourly.run(who.email, hour, ...counts, isEventHour ? turns : 0, isEventHour ? eventAt : hour);
+      }
       addSessionDay.run(who.email, day, report.session_id, turns);
+      for (const other of otherDays) addSessionDay.run(who.email, other, report.session_id, 0);
     }
     return stored;
   };

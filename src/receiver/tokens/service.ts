@@ -27,8 +27,17 @@ export const DEFAULT_TOKEN_DAYS = 365;
 export const MAX_TOKEN_DAYS = 36_500;
 export const MAX_DIVISION = 64;
 
-/** A reason the provisioning input is refused, or null when it is fine. */
-export function provisioningProblem(email: string, division: string | null, days: number): string | null {
+/**
+ * An email as the receiver keeps it: surrounding blanks gone, ASCII letters lower-case, exactly as
+ * the database's own normalising trigger does (migration 4), so every spelling is one person.
+ */
+export function normaliseEmail(email: string): string {
+  return email.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, "").replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/** A reason the provisioning input is refused, or null when it is fine; the email is checked normalised. */
+export function provisioningProblem(rawEmail: string, division: string | null, days: number): string | null {
+  const email = normaliseEmail(rawEmail);
   if (email.length > 254 || !/^[^\s@<>"']+@[^\s@<>"']+\.[^\s@<>"']+$/.test(email)) {
     return `"${email.slice(0, 80)}" is not an email address such as jsmith@example.org`;
   }
@@ -112,7 +121,8 @@ export function createTokenService(
   );
 
   /** Inserts a new refresh token; the caller has checked `provisioningProblem`. */
-  function issue(email: string, division: string | null, days: number, now: number): IssuedToken {
+  function issue(rawEmail: string, division: string | null, days: number, now: number): IssuedToken {
+    const email = normaliseEmail(rawEmail);
     const token = newRefreshToken();
     const expiresAt = toSqlTime(now + days * DAY_SECS * 1000);
     // RETURNING gives the rowid; the id column is filled by the insert trigger.
@@ -156,7 +166,27 @@ export function createTokenService(
 
     /** Revokes every active refresh token of the person; returns how many. */
     revokeEmail(email: string): number {
-      return revokeEmail.run(email).changes;
+      return revokeEmail.run(normaliseEmail(email)).changes;
+    },
+
+    /**
+     * Issues a new token for the person and revokes every other active one, in one transaction.
+     * With `division` undefined the new token keeps the division of the person's latest token.
+     */
+    replace(
+      email: string,
+      division: string | null | undefined,
+      days: number,
+      now: number,
+    ): { issued: IssuedToken; revoked: number } {
+      return db
+        .transaction(() => {
+          const kept =
+            division === undefined ? (listFor.all(normaliseEmail(email)).at(-1)?.division ?? null) : division;
+          const revoked = revokeEmail.run(normaliseEmail(email)).changes;
+          return { issued: issue(email, kept, days, now), revoked };
+        })
+        .immediate();
     },
 
     revoke(id: number): boolean {
@@ -176,7 +206,12 @@ export function createTokenService(
     },
 
     list(email?: string): RefreshTokenRow[] {
-      return email === undefined ? list.all() : listFor.all(email);
+      return email === undefined ? list.all() : listFor.all(normaliseEmail(email));
+    },
+
+    /** The person's tokens that still work (revoked and expired ones left out). */
+    active(email: string): RefreshTokenRow[] {
+      return listFor.all(normaliseEmail(email)).filter((row) => row.status === "active");
     },
 
     get(id: number): RefreshTokenRow | null {

@@ -172,7 +172,7 @@ test(
       question = dialog.message();
       await dialog.accept();
     });
-    await page.locator("tbody tr:not([hidden]) button", { hasText: "Revoke" }).click();
+    await page.locator("tbody tr:not([hidden]) button", { hasText: /^Revoke$/ }).click();
     await page.waitForURL(/notice=device-revoked/);
     expect(question).toContain("“mallory-lost-laptop” will stop reporting on its next turn");
     expect(question).toContain("their other devices and their refresh token keep working");

@@ -224,6 +224,15 @@ describe("Host headers and broken uploads", () => {
       expect(`${host} ${rawStatus(await get("/x/admin/devices", host))}`).toBe(`${host} 404`);
       expect(`${host} ${rawStatus(await get("/xy/health", host))}`).toBe(`${host} 404`);
     }
+    // A body travels with the request routed on the fixed origin.
+    const body = new URLSearchParams({ token: ADMIN_TOKEN, next: "/admin/devices" }).toString();
+    const login = await rawExchange(
+      receiver.port,
+      `POST /admin/login HTTP/1.1\r\nHost: ab\r\nX-Real-IP: ${nextAddress()}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(rawStatus(login)).toBe("303");
+    expect(login).toMatch(/\r\nlocation: \/admin\/devices\r\n/i);
+    expect(login).toMatch(/\r\nset-cookie: ccflux_admin=[A-Za-z0-9_-]{40,};/i);
     await Bun.sleep(100);
     const log = logFrom(mark);
     expectCleanLog(log);
@@ -277,8 +286,18 @@ describe("sessions end when ADMIN_TOKEN changes, or all at once", () => {
     expect((await b.get("/admin/")).status).toBe(303);
     expect(receiver.sql("SELECT count(*) FROM admin_sessions;")).toBe("0");
     expect(auditRows().at(-1)).toMatch(/^logout-all\|session\|[^|]+\|\d+ sessions$/);
-    // Scripts keep working: the bearer is ADMIN_TOKEN itself.
+    // Scripts keep working: the bearer is ADMIN_TOKEN itself. And one can log everyone out, as
+    // the docs show it: `curl -X POST -H "Authorization: Bearer …" …/admin/sessions/end-all`.
     expect((await bearerGet("/admin/", ADMIN_TOKEN, nextAddress())).status).toBe(200);
+    const c = await loggedIn();
+    const byScript = await fetch(`${receiver.url}/admin/sessions/end-all`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "X-Real-IP": nextAddress() },
+      redirect: "manual",
+    });
+    expect(byScript.status).toBe(303);
+    expect((await c.get("/admin/")).status).toBe(303);
+    expect(auditRows().at(-1)).toMatch(/^logout-all\|bearer\|[^|]+\|1 session$/);
   });
 
   test("after a restart with a new ADMIN_TOKEN, a session of the old one is over; the new token logs in", async () => {

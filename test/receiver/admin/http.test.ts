@@ -1,6 +1,8 @@
 // The dashboard over real HTTP against the real receiver: access, every form, the redirects, the
 // headers and the exports.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import { toRfc3339 } from "../../../src/protocol/index.ts";
 import { Client, type Device, guideInsert, guideToken, newDevice, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
@@ -313,7 +315,7 @@ describe("provisioning", () => {
     expect((await api.registerKey(access, desktop, "jsmith-desktop")).status).toBe(200);
     const devices = await (await admin.get("/admin/devices")).text();
     expect(devices).toContain(
-      "two.devices&#39;s device “jsmith-laptop” will stop reporting on its next turn; their other devices and their refresh token keep working",
+      "two.devices&#39;s device “jsmith-laptop” will stop reporting on its next turn and cannot register a new key until you allow it again; their other devices and their refresh token keep working",
     );
 
     const response = await admin.post("/admin/devices/revoke", {
@@ -331,6 +333,84 @@ describe("provisioning", () => {
     expect(
       (await admin.post("/admin/devices/revoke", { public_key: device.publicKey })).headers.get("location"),
     ).toBe("/admin/devices?notice=nothing-changed");
+  });
+});
+
+describe("one person, and a lost laptop", () => {
+  test("provision: the email is kept lower-case; a second active token is warned about where it is shown", async () => {
+    const first = await admin.post("/admin/tokens", { email: "  Mixed.Case@Example.ORG ", days: "30" });
+    const firstPage = await (await admin.get(first.headers.get("location")!)).text();
+    expect(firstPage).toContain("New token for mixed.case@example.org");
+    expect(firstPage).not.toContain("other active refresh token");
+    const second = await admin.post("/admin/tokens", { email: "mixed.case@example.org", days: "30" });
+    const secondPage = await (await admin.get(second.headers.get("location")!)).text();
+    expect(secondPage).toContain(
+      "mixed.case@example.org already has 1 other active refresh token; both work. If this one replaces it, revoke the other on Users &amp; tokens.",
+    );
+    expect(receiver.sql("SELECT DISTINCT email FROM refresh_tokens WHERE email LIKE 'mixed%';")).toBe(
+      "mixed.case@example.org",
+    );
+    // The user page answers for any spelling of the address.
+    expect((await admin.get(`/admin/users/${encodeURIComponent("MIXED.case@example.org")}`)).status).toBe(
+      200,
+    );
+  });
+
+  test("a revoked device stays out until 'Allow a new key'; 'Revoke and reissue' also replaces the token, shown once", async () => {
+    const { refresh, access, device } = await reportingUser("lost.laptop@example.org", "lost-laptop");
+    await admin.post("/admin/devices/revoke", { public_key: device.publicKey, return: "/admin/devices" });
+    const fresh = newDevice();
+    const refused = await api.registerKey(access, fresh, "lost-laptop");
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("x-ccflux-error")).toBe("key-revoked");
+
+    const listed = await (await admin.get("/admin/devices")).text();
+    expect(listed).toContain("/admin/devices/allow");
+    expect(listed).toContain("Allow a new key");
+    const allowed = await admin.post("/admin/devices/allow", {
+      public_key: device.publicKey,
+      return: "/admin/devices",
+    });
+    expect(allowed.headers.get("location")).toBe("/admin/devices?notice=device-allowed");
+    expect((await api.registerKey(access, fresh, "lost-laptop")).status).toBe(200);
+    expect(
+      (await admin.post("/admin/devices/allow", { public_key: device.publicKey })).headers.get("location"),
+    ).toBe("/admin/devices?notice=nothing-changed");
+
+    expect(await (await admin.get("/admin/devices")).text()).toContain("Revoke and reissue token");
+    const reissued = await admin.post("/admin/devices/revoke", { public_key: fresh.publicKey, reissue: "1" });
+    expect(reissued.status).toBe(303);
+    const shown = await (await admin.get(reissued.headers.get("location")!)).text();
+    const newToken = receiver.sql(
+      "SELECT token FROM refresh_tokens WHERE email = 'lost.laptop@example.org' AND revoked = 0;",
+    );
+    expect(newToken).toMatch(/^rtok_/);
+    expect(shown).toContain(newToken);
+    expect((await api.post("/token", refresh)).status).toBe(401);
+    expect(receiver.sql(`SELECT revoked FROM device_keys WHERE public_key = '${fresh.publicKey}';`)).toBe(
+      "1",
+    );
+    const audit = auditRows();
+    expect(audit).toContain("device-allow|session|127.0.0.1|lost.laptop@example.org");
+    expect(audit).toContain("reissue|session|127.0.0.1|lost.laptop@example.org");
+  });
+
+  test("a change made with the command line shows in the audit log with its OS user and machine", async () => {
+    const run = Bun.spawnSync(
+      [
+        process.execPath,
+        join(import.meta.dir, "../../../src/receiver/main.ts"),
+        "users",
+        "add",
+        "cli.made@example.org",
+      ],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: receiver.dbPath } },
+    );
+    expect(run.exitCode).toBe(0);
+    const page = await (await admin.get("/admin/audit")).text();
+    const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
+    expect(page).toContain(`${user} (command line)`);
+    expect(page).toContain(`cli on ${hostname()}`);
   });
 });
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type Report, toRfc3339 } from "../../../src/protocol/index.ts";
 import { SESSION_HOURS } from "../../../src/receiver/admin/service.ts";
 import { cacheHitRate } from "../../../src/receiver/admin/views/overview.ts";
-import { CommandError } from "../../../src/receiver/cli/admin.ts";
+import { CommandError } from "../../../src/receiver/cli/command.ts";
 import { fillDemoData } from "../../../src/receiver/cli/demo-data.ts";
 import { type Config, loadConfig } from "../../../src/receiver/config.ts";
 import { openDatabase } from "../../../src/receiver/db/database.ts";

@@ -301,11 +301,14 @@ describe("exports", () => {
     expect(csvCell("\t=1")).toBe(`"'\t'=1"`);
     expect(csvCell("\r=1")).toBe(`"'\r'=1"`);
     expect(csvCell("a\n=1")).toBe(`"a\n'=1"`);
+    // A quote before the formula character is no shield: a spreadsheet may strip it.
+    expect(csvCell('"=1')).toBe(`"'""=1"`);
+    expect(csvCell('a;"=1')).toBe(`"a;'""=1"`);
     // Whatever the delimiter, no piece of a cell begins (after spaces) with a formula character.
-    for (const hostile of [";=1", " ;  =1", "x,=1;+2|@3\t-4", "=;=,=", "a;b"]) {
+    for (const hostile of [";=1", " ;  =1", "x,=1;+2|@3\t-4", "=;=,=", "a;b", ';"=1', ' "" @1']) {
       const cell = csvCell(hostile);
-      for (const piece of cell.replace(/^"|"$/g, "").split(/[,;|\t\r\n]/))
-        expect(`${hostile}: ${piece}`).not.toMatch(/: [ \u00a0]*[=+\-@]/);
+      for (const piece of cell.split(/[,;|\t\r\n]/))
+        expect(`${hostile}: ${piece}`).not.toMatch(/: [ \u00a0"]*[=+\-@]/);
       if (/[,;|\t]/.test(hostile)) expect(cell).toStartWith('"');
     }
     // Ordinary values are left alone.

@@ -9,6 +9,8 @@ import { dataTable, section } from "./parts.ts";
 
 /** Who did it, in words: a failed login has no session behind it, only an address. */
 export function actorLabel(entry: Pick<AuditEntry, "actor" | "address">): string {
+  // A command line entry names the OS user that ran it ("cli:alice").
+  if (entry.actor.startsWith("cli:")) return `${entry.actor.slice(4)} (command line)`;
   switch (entry.actor) {
     case "bearer":
       return "ADMIN_TOKEN (script)";

@@ -14,7 +14,45 @@ function revokeMessage(key: DeviceKeyRow, devicesOfUser: number): string {
     devicesOfUser > 1
       ? "their other devices and their refresh token keep working"
       : "their refresh token keeps working, and a new device key can register";
-  return `Revoke this key? ${device} will stop reporting on its next turn; ${others}. This cannot be undone.`;
+  return `Revoke this key? ${device} will stop reporting on its next turn and cannot register a new key until you allow it again; ${others}.`;
+}
+
+function reissueMessage(key: DeviceKeyRow): string {
+  return `Revoke this key and ${key.email}'s refresh token? Use this when the device is lost: it may hold the token. A new token is shown once, for you to give them; until they enter it, their other devices stop reporting too.`;
+}
+
+/** The buttons of one row: revoke (or revoke and reissue) an active key; allow a revoked one's device again. */
+function keyActions(view: View, key: DeviceKeyRow, devicesOfUser: number, returnTo: string): Html {
+  const fields = { public_key: key.public_key, return: returnTo };
+  if (key.revoked) {
+    if (key.released_at || !key.device_id) return html``;
+    return actionForm(view, {
+      action: "/admin/devices/allow",
+      label: "Allow a new key",
+      confirm: `Let ${key.email}'s device “${key.device_id}” register a new key? Do this once it is back in safe hands; its reporter registers on its next turn.`,
+      fields,
+    });
+  }
+  return html`${actionForm(view, {
+    action: "/admin/devices/revoke",
+    label: "Revoke",
+    danger: true,
+    confirm: revokeMessage(key, devicesOfUser),
+    fields,
+  })} ${actionForm(view, {
+    action: "/admin/devices/revoke",
+    label: "Revoke and reissue token",
+    danger: true,
+    confirm: reissueMessage(key),
+    fields: { ...fields, reissue: "1" },
+  })}`;
+}
+
+function statusOf(key: DeviceKeyRow): Html {
+  if (!key.revoked) return html`<span class="status active">active</span>`;
+  return key.released_at
+    ? html`<span class="status revoked">revoked</span> (new key allowed)`
+    : html`<span class="status revoked">revoked</span>`;
 }
 
 /** `activePerUser`: each listed person's active keys, on every page, for the revoke question. */
@@ -43,20 +81,8 @@ export function devicesTable(
           key.registered_at,
         )}">${timeCell(key.registered_at, "unknown")}</td><td data-value="${timeSortKey(key.last_seen_at)}">${timeCell(
           key.last_seen_at,
-        )}</td><td><span class="status ${key.revoked ? "revoked" : "active"}">${key.revoked ? "revoked" : "active"}</span></td>${
-          view.exported
-            ? ""
-            : html`<td>${
-                key.revoked
-                  ? ""
-                  : actionForm(view, {
-                      action: "/admin/devices/revoke",
-                      label: "Revoke",
-                      danger: true,
-                      confirm: revokeMessage(key, perUser.get(key.email) ?? 0),
-                      fields: { public_key: key.public_key, return: returnTo },
-                    })
-              }</td>`
+        )}</td><td>${statusOf(key)}</td>${
+          view.exported ? "" : html`<td>${keyActions(view, key, perUser.get(key.email) ?? 0, returnTo)}</td>`
         }</tr>`,
     ),
     empty:
@@ -80,7 +106,7 @@ export function devicesPage(view: View, data: DevicesPageData): Html {
       "device-keys",
       "Device keys",
       html`${devicesTable(view, data.keys, data.activePerUser)}${pager(view, "page", data.choice, "device keys")}`,
-      `${active} active, ${total - active} revoked. Revoking a key stops that device on its next turn; the user's other devices and tokens are unaffected. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
+      `${active} active, ${total - active} revoked. Revoking a key stops that device on its next turn, and its device id cannot register a new key until you allow it again; the user's other devices and tokens are unaffected. For a lost device, revoke and reissue the token: the device may hold it. Check that every device has registered before turning on REQUIRE_SIGNATURES.`,
     )}`,
   });
 }

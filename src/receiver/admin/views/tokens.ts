@@ -101,8 +101,16 @@ export function tokensPage(
 /** The user's guide: how to install the plugin and where the two values go. */
 export const USER_SETUP_URL = "https://github.com/Psy-Fer/ccflux/blob/main/docs/user-setup.md";
 
-/** The token, once, as a block to send to the user, with the guide it needs. */
-export function issuedPage(view: View, issued: RevealedToken, baseUrl: string | undefined): Html {
+/**
+ * The token, once, as a block to send to the user, with the guide it needs. `otherActive`: how
+ * many other tokens of the person still work (a second one is rarely meant).
+ */
+export function issuedPage(
+  view: View,
+  issued: RevealedToken,
+  baseUrl: string | undefined,
+  otherActive: number,
+): Html {
   const endpoint = baseUrl ? `${baseUrl}/report` : null;
   const block = `Refresh token: ${issued.token}\nReceiver URL:  ${endpoint ?? "(set BASE_URL on the receiver)"}\nSetup guide:   ${USER_SETUP_URL}`;
   return page(view, {
@@ -111,6 +119,14 @@ export function issuedPage(view: View, issued: RevealedToken, baseUrl: string | 
     body: html`<section><p class="warning" role="status">This token is shown <strong>once</strong>: copy it now. It cannot be shown again; if it is lost, reissue it.</p>${
       issued.status !== "active"
         ? html`<p class="error">This token is ${issued.status} already; issue a new one.</p>`
+        : ""
+    }${
+      otherActive > 0
+        ? html`<p class="warning">${issued.email} already has ${otherActive} other active refresh token${
+            otherActive === 1 ? "" : "s"
+          }; both work. If this one replaces ${otherActive === 1 ? "it" : "them"}, revoke the other${
+            otherActive === 1 ? "" : "s"
+          } on Users &amp; tokens.</p>`
         : ""
     }<p>Send this to ${issued.email}; it ends with the link to the <a href="${USER_SETUP_URL}" rel="noreferrer">User Setup guide</a>, which says how to install the plugin. They enter the token and the receiver URL in the ccflux plugin settings of Claude Code.</p><pre class="handout" id="handout">${block}</pre><p><button type="button" data-copy="handout">Copy</button> ${link(
       view,
