@@ -253,6 +253,26 @@ describe("server-setup.md", () => {
     expect(setup).toContain(`\`${CHECKSUMS}\``);
   });
 
+  test("downloads, from the release, every deploy file it installs, and only published assets", async () => {
+    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS, DEPLOY_FILES } = await import(
+      "../../release/build.ts"
+    );
+    const published = new Set<string>([
+      ...PROGRAMS.flatMap((p) => RELEASE_TARGETS[p.name].map((t) => assetName(p.name, t))),
+      PLUGIN_ZIP,
+      CHECKSUMS,
+      ...DEPLOY_FILES,
+    ]);
+    const downloaded = [
+      ...setup.matchAll(
+        /^for asset in ([^;]+); do\n\s+wget "https:\/\/github\.com\/Psy-Fer\/ccflux\/releases\/latest\/download\/\$asset"$/gm,
+      ),
+    ].flatMap((m) => m[1]!.split(" "));
+    for (const name of DEPLOY_FILES) expect(downloaded).toContain(name);
+    for (const name of downloaded) expect(published.has(name)).toBe(true);
+    expect(downloaded).toContain(CHECKSUMS);
+  });
+
   test("backup, as shown, copies a live database and refuses to overwrite", async () => {
     const receiver = await startReceiver();
     try {
