@@ -34,7 +34,7 @@ test("a version-1 file with data is taken to the current version, keeping its da
   expect(sqlite3(path, "PRAGMA integrity_check;")).toBe("ok");
 });
 
-test("a fresh file gets the whole schema, the guide's tables exactly as PROTOCOL §5 lists them first", () => {
+test("a fresh file gets the whole schema, the guide's tables exactly as docs/protocol.md §5 lists them first", () => {
   const path = join(dir, "fresh.db");
   openDatabase(path).close();
   expect(
