@@ -4,6 +4,7 @@ import { toRfc3339 } from "../protocol/index.ts";
 import { Client } from "./client.ts";
 import { type Config, loadConfig, resolveEndpoints } from "./config.ts";
 import { acquireLock, type Env, ensureStateDir, statePaths } from "./files.ts";
+import { JOURNAL_DAYS, journalLength } from "./journal.ts";
 import { isKeyRevoked, loadOrCreateDeviceKey, readDeviceKey } from "./keys.ts";
 import { lastLine } from "./log.ts";
 import { listOutbox } from "./outbox.ts";
@@ -50,6 +51,7 @@ export function status(env: Env): string[] {
     `receiver:     ${receiver}`,
     `device key:   ${keyLine}`,
     `outbox:       ${listOutbox(paths.outbox).length} reports waiting`,
+    `journal:      ${journalLength(paths.journal)} reports acknowledged in the last ${JOURNAL_DAYS} days, kept to send again if the receiver is restored`,
     `last success: ${when(sender.lastSuccessAt)}`,
     `last error:   ${sender.lastError ? `${when(sender.lastErrorAt)} ${sender.lastError}` : "none"}`,
     `logs:         ${paths.activityLog}, ${paths.errorsLog}`,

@@ -11,7 +11,14 @@ import {
 import { VERSION } from "../protocol/version.ts";
 import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
-import { acquireLock, type Env, ensureStateDir, isObject, statePaths } from "./files.ts";
+import {
+  acquireLock,
+  type Env,
+  ensureStateDir,
+  isObject,
+  removeStaleTemporaries,
+  statePaths,
+} from "./files.ts";
 import { isKeyRevoked } from "./keys.ts";
 import { type Logger, logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
@@ -98,6 +105,7 @@ export function runHook(event: string, stdin: string, env: Env): void {
   }
   try {
     const now = Date.now();
+    for (const dir of [paths.dir, paths.outbox]) removeStaleTemporaries(dir, now);
     const state = loadState(paths, now);
     const endpoints = resolveEndpoints(config.endpoint, env);
     state.config = {

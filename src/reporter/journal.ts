@@ -204,3 +204,12 @@ export class Journal {
     this.footprint = totalSize(this.entries);
   }
 }
+
+/** How many deliveries the journal file holds, for `ccflux status` (which must not rewrite it). */
+export function journalLength(path: string): number {
+  try {
+    return readFileSync(path, "utf8").split("\n").length - 1;
+  } catch {
+    return 0;
+  }
+}

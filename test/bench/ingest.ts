@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatSignatureHeader, signedMessage, toRfc3339 } from "../../src/protocol/index.ts";
 import { Client, guideInsert, guideToken, report } from "../support/client.ts";
+import { type Litestream, litestreamBinary, replicate } from "../support/litestream.ts";
 import { ensureBinary, sqlite3, startReceiver } from "../support/receiver.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const USERS = 64;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 250_000);
+// BENCH_LITESTREAM=1: Litestream replicates the receiver's database to a file replica throughout.
+const WITH_LITESTREAM = process.env.BENCH_LITESTREAM === "1";
 
 interface Figures {
   rps: number;
@@ -130,9 +133,17 @@ async function main() {
     const script = join(dir, "reports.lua");
     writeFileSync(script, wrkScript(data));
 
+    let litestream: Litestream | undefined;
+    if (WITH_LITESTREAM) {
+      const binary = litestreamBinary();
+      if (!binary) throw new Error("BENCH_LITESTREAM=1 but litestream is not on PATH (see .ci/run)");
+      litestream = await replicate(binary, receiver.dbPath, `file://${dir}/replica`);
+    }
     const ours = runWrk(`${receiver.url}/report`, script);
     const stored = Number(receiver.sql("SELECT count(*) FROM usage_events;"));
     await receiver.stop();
+    litestream?.proc.kill("SIGTERM");
+    await litestream?.proc.exited;
 
     const refPath = join(dir, "reference.db");
     const reference = Bun.spawn(
@@ -149,7 +160,9 @@ async function main() {
 
     const row = (name: string, f: Figures, rows: number) =>
       `${name.padEnd(22)} ${f.rps.toFixed(0).padStart(8)} reports/s   p50 ${f.p50.toFixed(2).padStart(6)} ms   p99 ${f.p99.toFixed(2).padStart(6)} ms   non-2xx ${f.non2xx}   rows ${rows}`;
-    console.log(`\n${SECONDS} s, ${CONNECTIONS} connections, signed v1 reports, REQUIRE_SIGNATURES=1`);
+    console.log(
+      `\n${SECONDS} s, ${CONNECTIONS} connections, signed v1 reports, REQUIRE_SIGNATURES=1${WITH_LITESTREAM ? ", Litestream replicating to a file replica" : ""}`,
+    );
     console.log(row("ccflux-receiver", ours, stored));
     console.log(row("bare Bun.serve", ref, refStored));
     console.log(

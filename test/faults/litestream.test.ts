@@ -16,13 +16,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
+import { type Litestream, litestreamBinary, replicate } from "../support/litestream.ts";
 import { ensureBinary, startReceiver, type TestReceiver } from "../support/receiver.ts";
 import { Reporters } from "./reporters.ts";
 import { checkDatabase, Load, provision, rng, type Usage } from "./support.ts";
 
-const ROOT = join(import.meta.dir, "../..");
-const CONFIG = join(ROOT, "release/litestream.yml");
 const SEED = Number(process.env.CCFLUX_FAULT_SEED ?? 7001);
 // Litestream ships the WAL every second (sync-interval in litestream.yml); under this load and on
 // a shared machine it may be a little late, but never by this much.
@@ -31,54 +29,6 @@ const REPORTERS = 4;
 const OUTAGE_AT_MS = 4000;
 /** Long enough that every reporter delivers turns Litestream never ships. */
 const STALL_MS = 3000;
-
-function litestreamBinary(): string | null {
-  const path = Bun.which("litestream");
-  if (!path && process.env.CI) throw new Error("litestream is not installed; .ci/run must install it");
-  return path;
-}
-
-interface Litestream {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  output(): string;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
-}
-
-/** `litestream replicate` with the shipped config, its settings given as the unit gives them. */
-async function replicate(
-  binary: string,
-  dbPath: string,
-  replicaUrl: string,
-  metricsPort: number,
-): Promise<Litestream> {
-  const proc = Bun.spawn([binary, "replicate", "-config", CONFIG], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      DATABASE_PATH: dbPath,
-      LITESTREAM_REPLICA_URL: replicaUrl,
-      LITESTREAM_METRICS_ADDR: `127.0.0.1:${metricsPort}`,
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const chunks: string[] = [];
-  void collect(proc.stdout, chunks);
-  void collect(proc.stderr, chunks);
-  const output = () => chunks.join("");
-  const deadline = Date.now() + 15_000;
-  while (!output().includes("snapshot written")) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`litestream did not take its first snapshot (exit ${proc.exitCode}):\n${output()}`);
-    }
-    await Bun.sleep(20);
-  }
-  return { proc, output };
-}
 
 function run(command: string[]): string {
   const result = Bun.spawnSync(command, { stdout: "pipe", stderr: "pipe" });
@@ -165,7 +115,10 @@ async function disaster(binary: string, seed: number, stallMs: number): Promise<
     litestream.proc.kill("SIGSTOP");
     await Bun.sleep(stallMs);
   }
-  expect(load.acked.size).toBeGreaterThan(200); // the load really was being accepted
+  expect(load.acked.size).toBeGreaterThan(50); // the load really was being accepted
+  // Litestream's short locks (it checkpoints, and holds a read transaction) never outlast the
+  // receiver's busy timeout: no report was refused with 503 database-unavailable.
+  expect(Object.fromEntries(load.statuses)).not.toHaveProperty("503");
   expect(reporters.counted.size).toBeGreaterThanOrEqual(2 * REPORTERS);
   // The disk is lost: both processes die at once, then the folder goes.
   const killedAt = Date.now();

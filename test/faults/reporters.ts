@@ -51,12 +51,12 @@ export class Reporters {
     await Promise.all(this.all.map((r) => this.turn(r)));
   }
 
-  /** Every reporter runs turns, a few tens of milliseconds apart, for `ms`. */
-  async load(ms: number): Promise<void> {
+  /** Every reporter runs turns, a few tens of milliseconds apart, for `ms` and at least `minTurns` each. */
+  async load(ms: number, minTurns = 0): Promise<void> {
     const until = Date.now() + ms;
     await Promise.all(
       this.all.map(async (r) => {
-        while (Date.now() < until) {
+        for (let done = 0; done < minTurns || Date.now() < until; done++) {
           await this.turn(r);
           await Bun.sleep(20 + Math.floor(this.random() * 60));
         }

@@ -632,6 +632,23 @@ describe("delivery numbers", () => {
     expect(receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}';`)).toBe("5");
   });
 
+  test("a report refused at the model-name cap is not held", async () => {
+    const { access, device, email } = await user();
+    const models = (from: number, count: number) =>
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [
+          `model-${from + i}`,
+          { input_tokens: 1, output_tokens: 1, cache_read_tokens: 1, cache_write_tokens: 1 },
+        ]),
+      );
+    const first = await client.send(access, { ...numbered(0, 1), models: models(0, 20) }, device);
+    expect(((await first.json()) as { delivery_held: number }).delivery_held).toBe(1);
+    const refused = await client.send(access, { ...numbered(1, 2), models: models(20, 13) }, device);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("x-ccflux-error")).toBe("too-many-models");
+    expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("1");
+  });
+
   test("limit events share the device's numbers", async () => {
     const { access, device } = await user();
     expect((await (await client.send(access, numbered(0, 1), device)).json()).delivery_held).toBe(1);
