@@ -1,4 +1,4 @@
-// The /report and /limit-event bodies (PROTOCOL §3, §4): types, limits and validation.
+// The /report and /limit-event bodies (docs/protocol.md §3, §4): types, limits and validation.
 import { parseRfc3339 } from "./time.ts";
 
 // Hand-written rather than a schema library so the reporter binary carries no server framework.

@@ -1,4 +1,4 @@
-// A turn's new usage per model, and the /report bodies it becomes (PROTOCOL §3, §4). No I/O.
+// A turn's new usage per model, and the /report bodies it becomes (docs/protocol.md §3, §4). No I/O.
 
 import {
   MAX_HOURS,

@@ -1,4 +1,4 @@
-// Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras
+// Every status and X-CCFLUX-Error code of docs/protocol.md §3, the order of the checks, and the v2 extras
 // (delivery numbers among them: v1 answers unchanged, delivery_held kept beside the key).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync } from "node:fs";
