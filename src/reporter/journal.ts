@@ -1,5 +1,5 @@
 // journal.tsv: what the receiver acknowledged lately, so that a receiver restored to an earlier
-// point can be given again what it lost (PROTOCOL §4, delivery_seq). One line per delivery:
+// point can be given again what it lost (docs/protocol.md §4, delivery_seq). One line per delivery:
 // number, acknowledged-at (ms), kind and the frozen body's own bytes, tab-separated (JSON never
 // holds a raw tab or newline), so loading it parses no JSON. Bounded by age, count and size, pruned
 // when it is loaded or outgrows them. It holds what the outbox held (counts, session ids, model
