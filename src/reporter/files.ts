@@ -6,6 +6,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   statSync,
@@ -82,6 +83,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     closeSync(fd);
   }
   renameSync(temporary, path);
+}
+
+/** `<name>.<pid>.tmp`, as writeFileAtomic names its temporary file. */
+const TEMPORARY = /\.(\d+)\.tmp$/;
+/** A write takes milliseconds: an older temporary file belongs to no write in progress. */
+const TEMPORARY_STALE_MS = 60_000;
+
+/**
+ * Removes the temporary files that a process killed mid-write (a hook past its timeout) left in the
+ * folder: those whose writer is gone, or that are older than any write takes.
+ */
+export function removeStaleTemporaries(dir: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? 0);
+    if (pid === 0 || pid === process.pid) continue;
+    const path = join(dir, name);
+    try {
+      if (isAlive(pid) && now - statSync(path).mtimeMs < TEMPORARY_STALE_MS) continue;
+      unlinkSync(path);
+    } catch {}
+  }
 }
 
 /** Parsed JSON of a file, or undefined when it is missing or unreadable (state is then rebuilt). */
