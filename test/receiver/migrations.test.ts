@@ -58,7 +58,7 @@ test("usage stored before the range rollups existed fills them when the file is 
   );
 });
 
-test("a fresh file gets the whole schema, the guide's tables exactly as PROTOCOL §5 lists them first", () => {
+test("a fresh file gets the whole schema, the guide's tables exactly as docs/protocol.md §5 lists them first", () => {
   const path = join(dir, "fresh.db");
   openDatabase(path).close();
   expect(

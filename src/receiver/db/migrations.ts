@@ -53,7 +53,7 @@ const MERGE_ROLLUPS = `
 `;
 
 export const MIGRATIONS: readonly string[] = [
-  // 1: the tables of PROTOCOL §5 exactly as the guide's SQL uses them, plus usage storage.
+  // 1: the tables of docs/protocol.md §5 exactly as the guide's SQL uses them, plus usage storage.
   `
   CREATE TABLE refresh_tokens (
     token TEXT PRIMARY KEY,
@@ -269,7 +269,7 @@ export const MIGRATIONS: readonly string[] = [
     SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
     FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
   `,
-  // 5: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // 5: per device key, the delivery sequence held (docs/protocol.md §4, delivery_seq). On the key's own row, so
   // a restored or copied database answers its own, older number and reporters send again what it lacks.
   `
   ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
