@@ -547,6 +547,51 @@ describe("protocol v2", () => {
     );
   });
 
+  test("POST /report with a v2 hours split puts each hour's tokens in its own hour; a split that does not add up is refused", async () => {
+    const { access, device, email } = await user();
+    const end = Date.parse(`${RECENT}T10:20:00Z`);
+    const usage = { input_tokens: 10, output_tokens: 20, cache_read_tokens: 300, cache_write_tokens: 40 };
+    const hours = {
+      [`${RECENT}T09:00:00Z`]: {
+        input_tokens: 4,
+        output_tokens: 5,
+        cache_read_tokens: 100,
+        cache_write_tokens: 40,
+      },
+      [`${RECENT}T10:00:00Z`]: {
+        input_tokens: 6,
+        output_tokens: 15,
+        cache_read_tokens: 200,
+        cache_write_tokens: 0,
+      },
+    };
+    const split = report({
+      schema_version: 2,
+      session_id: "split",
+      timestamp_utc: toRfc3339(end),
+      models: { "claude-opus-4-6": { ...usage, hours } },
+    });
+    expect((await client.send(access, split, device)).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT hour, input_tokens, output_tokens, turns FROM usage_hourly WHERE email = '${email}' ORDER BY hour;`,
+      ),
+    ).toBe(`${RECENT} 09:00:00|4|5|0\n${RECENT} 10:00:00|6|15|1`);
+    const wrong = {
+      ...hours,
+      [`${RECENT}T10:00:00Z`]: { ...hours[`${RECENT}T10:00:00Z`]!, output_tokens: 14 },
+    };
+    await expectError(
+      await client.send(
+        access,
+        { ...split, turn_index: 1, models: { "claude-opus-4-6": { ...usage, hours: wrong } } },
+        device,
+      ),
+      400,
+      "invalid-body",
+    );
+  });
+
   test("POST /limit-event stores the limit type and overage status; a bad one is refused", async () => {
     const { access, device, email } = await user();
     const event = {

@@ -246,11 +246,12 @@ describe("hook edge cases", () => {
       ),
     );
     home.hook("resumed");
-    expect(home.reports().map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens])).toEqual([
-      ["old", 7],
-      ["busy", 10_050],
-      ["resumed", 3],
-    ]);
+    // A hook's time budget may have left part of the busy file to the next hooks.
+    home.settle("resumed");
+    const output: Record<string, number> = {};
+    for (const r of home.reports())
+      output[r.session_id] = (output[r.session_id] ?? 0) + (r.models["claude-opus-4-6"]?.output_tokens ?? 0);
+    expect(output).toEqual({ old: 7, busy: 10_050, resumed: 3 });
   });
 
   test("a turn across hours carries each call's tokens in its own hour; a one-hour turn carries no split", () => {
