@@ -43,9 +43,14 @@ export function provisioningProblem(rawEmail: string, division: string | null, d
   }
   if (division !== null && division.length > MAX_DIVISION)
     return `the division must be at most ${MAX_DIVISION} characters`;
-  if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)
-    return `days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`;
-  return null;
+  return daysProblem(days);
+}
+
+/** A reason a token's days valid are refused, or null when they are fine. */
+export function daysProblem(days: number): string | null {
+  return !Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS
+    ? `days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`
+    : null;
 }
 
 export interface IssuedToken {
