@@ -125,6 +125,21 @@ function readEntry(text: string): JournalEntry | null {
   return { seq, kind, at, body };
 }
 
+/**
+ * The file's entries as they are, without pruning or rewriting it (`ccflux status`, tests);
+ * `whole` is false when a line was torn or unreadable.
+ */
+export function readJournal(path: string): { entries: JournalEntry[]; whole: boolean } {
+  let text = "";
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {}
+  // Only newline-ended lines are whole: a crash may have cut the last one short.
+  const lines = text.split("\n").slice(0, -1);
+  const entries = lines.flatMap((line) => readEntry(line) ?? []);
+  return { entries, whole: entries.length === lines.length && (text === "" || text.endsWith("\n")) };
+}
+
 export class Journal {
   private constructor(
     private readonly path: string,
@@ -136,17 +151,11 @@ export class Journal {
 
   /** Reads the file (a missing or torn one gives what could be read) and prunes it. */
   static load(path: string, now: number, bounds = JOURNAL_BOUNDS): Journal {
-    let text = "";
-    try {
-      text = readFileSync(path, "utf8");
-    } catch {}
-    // Only newline-ended lines are whole: a crash may have cut the last one short.
-    const lines = text.split("\n").slice(0, -1);
-    const read = lines.flatMap((text) => readEntry(text) ?? []);
-    const kept = pruneJournal(read, now, bounds);
+    const { entries, whole } = readJournal(path);
+    const kept = pruneJournal(entries, now, bounds);
     const journal = new Journal(path, kept, totalSize(kept), bounds);
     // A torn last line is cut off now, before the next append would glue itself to it.
-    if (kept.length !== lines.length || !text.endsWith("\n")) journal.rewrite();
+    if (kept.length !== entries.length || !whole) journal.rewrite();
     return journal;
   }
 
@@ -202,14 +211,5 @@ export class Journal {
     const text = this.entries.map(line).join("");
     writeFileAtomic(this.path, text);
     this.footprint = totalSize(this.entries);
-  }
-}
-
-/** How many deliveries the journal file holds, for `ccflux status` (which must not rewrite it). */
-export function journalLength(path: string): number {
-  try {
-    return readFileSync(path, "utf8").split("\n").length - 1;
-  } catch {
-    return 0;
   }
 }
