@@ -1,7 +1,9 @@
 // `bun run bench:dashboard`: builds the binary, fills 2,000 users × 90 days with demo-data, and
 // times the dashboard on the compiled receiver. Targets (issue 4): /admin/ over 30 days under
 // 300 ms at the median, a user page under 100 ms. Prints the figures, the database size and the
-// bytes per usage row; exits 1 when a target is missed.
+// bytes per usage row; exits 1 when a target is missed. BENCH_HOSTILE=1 first adds what an older
+// receiver without bounds may hold (issue 11): a user with reports dated 0000-01-01 and
+// 1000-01-01, and one with 20,000 distinct model names; their pages are timed too.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +15,29 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const WARM_UP = 3;
 const ADMIN_TOKEN = "bench-admin-token";
 const TARGETS_MS = { overview: 300, user: 100 };
+const HOSTILE = process.env.BENCH_HOSTILE === "1";
+const HOSTILE_NAMES = 20_000;
+
+/** Rows no bounded receiver writes, typed in as an older one stored them. */
+function addHostileRows(dbPath: string): void {
+  const daily = `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens,
+    subagent_output_tokens, subagent_cache_read_tokens, subagent_cache_write_tokens, turns)`;
+  const hourly =
+    "INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns)";
+  sqlite3(
+    dbPath,
+    `BEGIN;
+     ${daily} VALUES ('ancient@example.org', '0000-01-01', 'claude-sonnet-4-5', 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1),
+                     ('ancient@example.org', '1000-01-01', 'claude-sonnet-4-5', 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+     ${hourly} VALUES ('ancient@example.org', '0000-01-01 00:00:00', 5, 5, 0, 0, 1),
+                      ('ancient@example.org', '1000-01-01 00:00:00', 7, 7, 0, 0, 1),
+                      ('names@example.org', strftime('%Y-%m-%d %H:00:00', 'now'), 1, 1, 0, 0, 1);
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${HOSTILE_NAMES})
+     ${daily} SELECT 'names@example.org', date('now'), 'flood-' || i, i, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 FROM n;
+     COMMIT;`,
+  );
+}
 
 interface Timing {
   median: number;
@@ -65,6 +90,7 @@ try {
     },
   );
   if (fill.exitCode !== 0) throw new Error("demo-data failed");
+  if (HOSTILE) addHostileRows(dbPath);
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   sqlite3(dbPath, "PRAGMA wal_checkpoint(TRUNCATE);");
   const rows = Number(sqlite3(dbPath, "SELECT count(*) FROM usage_events;"));
@@ -92,6 +118,15 @@ try {
       ["/admin/devices", "/admin/devices"],
       ["/admin/tokens", "/admin/tokens"],
       ["usage.csv (30 days)", "/admin/api/usage.csv?range=30"],
+      ...(HOSTILE
+        ? ([
+            ["user page (all time, reports from year 0)", "/admin/users/ancient%40example.org?range=all"],
+            [
+              `user page (all time, ${HOSTILE_NAMES} model names)`,
+              "/admin/users/names%40example.org?range=all",
+            ],
+          ] as [string, string][])
+        : []),
     ];
     const results: [string, Timing][] = [];
     for (const [label, path] of pages) results.push([label, await time(`${receiver.url}${path}`)]);
