@@ -1,7 +1,7 @@
 // `bun run build`: compiles the receiver and the reporter for this machine into dist/.
-// `bun run release` (`--all`): every release asset into dist/, with SHA256SUMS and the plugin zip,
-// exactly as the release workflow publishes them.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+// `bun run release` (`--all`): every release asset into dist/, with SHA256SUMS, the plugin zip and
+// the deploy files (units, env examples, proxy configs), exactly as the release workflow publishes them.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
@@ -90,6 +90,20 @@ export const PLUGIN_ZIP = "ccflux-plugin.zip";
 /** The reporter is also published gzip-compressed (`<asset>.gz`): the plugin's launcher prefers it. */
 export const COMPRESSED = ".gz";
 export const CHECKSUMS = "SHA256SUMS";
+/**
+ * The files of release/ that IT installs beside the binary (docs/server-setup.md downloads them
+ * from the release): the systemd units, the environment-file examples, the proxy configs and
+ * Litestream's. Published as they are, under their own names.
+ */
+export const DEPLOY_FILES: readonly string[] = [
+  "ccflux-receiver.service",
+  "ccflux-receiver.env.example",
+  "nginx.conf",
+  "Caddyfile",
+  "ccflux-litestream.service",
+  "litestream.env.example",
+  "litestream.yml",
+];
 
 const root = new URL("..", import.meta.url).pathname;
 const PLUGIN_DIR = join(root, "release/plugin");
@@ -204,6 +218,10 @@ export async function buildRelease({
   if (plugin.length === 0) throw new Error(`cannot zip the plugin: ${pluginDir} is missing or empty`);
   await Bun.write(join(outDir, PLUGIN_ZIP), writeZip(plugin));
   assets.push(PLUGIN_ZIP);
+  for (const name of DEPLOY_FILES) {
+    copyFileSync(join(root, "release", name), join(outDir, name));
+    assets.push(name);
+  }
 
   const lines: string[] = [];
   for (const name of assets) lines.push(`${sha256(await Bun.file(join(outDir, name)).bytes())}  ${name}`);

@@ -1,4 +1,4 @@
-// Delivery sequence numbers (PROTOCOL §4, v2): how a reporter learns that a restored receiver no
+// Delivery sequence numbers (docs/protocol.md §4, v2): how a reporter learns that a restored receiver no
 // longer holds reports it once acknowledged.
 //
 // Each signed report and limit event carries `delivery_seq`, numbered 1, 2, 3 … per device key with

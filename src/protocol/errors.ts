@@ -1,4 +1,4 @@
-// Codes carried in the `error` field and the X-CCFLUX-Error header (PROTOCOL §3).
+// Codes carried in the `error` field and the X-CCFLUX-Error header (docs/protocol.md §3).
 // A v1 reporter reads only the status and this header, so these strings are the contract.
 export const SignatureErrors = [
   "signature-required",

@@ -1,4 +1,4 @@
-// The /report and /limit-event bodies (PROTOCOL §3, §4): types, limits and validation.
+// The /report and /limit-event bodies (docs/protocol.md §3, §4): types, limits and validation.
 import { parseRfc3339 } from "./time.ts";
 
 // Hand-written rather than a schema library so the reporter binary carries no server framework.
@@ -88,7 +88,12 @@ function optionalText(value: unknown, name: string, max: number): string | undef
   return value === undefined || value === null ? undefined : text(value, name, 0, max);
 }
 
-const TOKEN_FIELDS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
+export const TOKEN_FIELDS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+] as const satisfies readonly (keyof TokenCounts)[];
 
 function tokenCounts(value: unknown, name: string): TokenCounts {
   if (!isObject(value)) fail(`${name} must be an object of token counts`);

@@ -1,4 +1,4 @@
-// The signed message and the signature header (PROTOCOL §3), shared by signer and verifier.
+// The signed message and the signature header (docs/protocol.md §3), shared by signer and verifier.
 
 const encoder = new TextEncoder();
 

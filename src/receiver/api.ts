@@ -1,4 +1,4 @@
-// The checks every token-bearing API request goes through, in PROTOCOL §3's order:
+// The checks every token-bearing API request goes through, in docs/protocol.md §3's order:
 // body size (413) → bearer present (401) → rate limit (429) → access token (401) → the person's
 // rate limit (429) → body parse (400).
 // Cheap checks come first so that garbage costs neither crypto nor database work.

@@ -85,7 +85,8 @@ export function offsetKey(sessionId: string, path: string): string {
   return Bun.hash(`${sessionId}\u0000${path}`).toString(36);
 }
 
-const FIRST_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Small enough that a hook's deadline is checked often (a chunk takes tens of milliseconds). */
+const FIRST_CHUNK_BYTES = 2 * 1024 * 1024;
 
 export interface Collected {
   totals: TurnTotals;
@@ -93,6 +94,8 @@ export interface Collected {
   limits: LimitHit[];
   /** Lines mentioning usage that were not UTF-8 or not JSON. */
   skippedLines: number;
+  /** The deadline came before the end of the files: a later read must go on. */
+  cutShort: boolean;
 }
 
 type Counted = Pick<State, "ledger" | "seen">;
@@ -107,19 +110,29 @@ function contribution(response: ResponseUsage, { ledger, seen }: Counted): Contr
   return copy ? null : counted;
 }
 
-/** Reads every file from its saved offset, advancing the offsets in `session`; records what it counted. */
+/**
+ * Reads every file from its saved offset, advancing the offsets in `session`; records what it
+ * counted. Past `deadline` (ms) it stops after the chunk in hand: the offsets say where the next
+ * read goes on.
+ */
 export function collectNewUsage(
   files: TranscriptFile[],
   sessionId: string,
   session: SessionState,
   counted: Counted,
+  deadline = Number.POSITIVE_INFINITY,
 ): Collected {
   const totals = new TurnTotals();
   const limits: LimitHit[] = [];
   let skippedLines = 0;
-  for (const file of files) {
+  let cutShort = false;
+  for (const [i, file] of files.entries()) {
+    if (i > 0 && Date.now() >= deadline) {
+      cutShort = true;
+      break;
+    }
     const key = offsetKey(sessionId, file.path);
-    const result = readFrom(file, session.offsets[key] ?? 0, (bytes) => {
+    const result = readFrom(file, session.offsets[key] ?? 0, deadline, (bytes) => {
       const scan = scanChunk(bytes, file.subagent);
       skippedLines += scan.skipped;
       for (const response of scan.responses.values()) {
@@ -130,22 +143,26 @@ export function collectNewUsage(
       for (const limit of scan.limits) if (counted.ledger.firstSight(limit.key)) limits.push(limit);
       return scan.consumed;
     });
-    if (result !== null) session.offsets[key] = result;
+    if (result === null) continue;
+    session.offsets[key] = result.position;
+    cutShort ||= result.cutShort;
   }
   if (!session.start && totals.firstCall !== null) session.start = toRfc3339(totals.firstCall);
-  return { totals, limits, skippedLines };
+  return { totals, limits, skippedLines, cutShort };
 }
 
 /**
  * Feeds the file's complete lines from `offset` on to `consume` (which returns the bytes it used) and
- * returns the new offset, or null when the file cannot be read. A file shorter than the offset was
- * replaced or truncated: it is read again from the start, and the ledger keeps that from counting twice.
+ * returns the new offset (and whether the deadline stopped it first), or null when the file cannot
+ * be read. A file shorter than the offset was replaced or truncated: it is read again from the
+ * start, and the ledger keeps that from counting twice.
  */
 function readFrom(
   file: TranscriptFile,
   offset: number,
+  deadline: number,
   consume: (bytes: Uint8Array) => number,
-): number | null {
+): { position: number; cutShort: boolean } | null {
   let fd: number;
   try {
     fd = openSync(file.path, "r");
@@ -163,6 +180,7 @@ function readFrom(
       if (read === 0) break;
       const consumed = consume(buffer.subarray(0, read));
       position += consumed;
+      if (Date.now() >= deadline) return { position, cutShort: position < size };
       if (consumed === 0) {
         // No newline in what is left: a half-written last line, read again next time.
         if (read < chunkBytes) break;
@@ -170,7 +188,7 @@ function readFrom(
         chunkBytes *= 2;
       }
     }
-    return position;
+    return { position, cutShort: false };
   } finally {
     closeSync(fd);
   }

@@ -4,6 +4,7 @@ import { toRfc3339 } from "../protocol/index.ts";
 import { Client } from "./client.ts";
 import { type Config, loadConfig, resolveEndpoints } from "./config.ts";
 import { acquireLock, type Env, ensureStateDir, statePaths } from "./files.ts";
+import { JOURNAL_BOUNDS, JOURNAL_DAYS, readJournal } from "./journal.ts";
 import { isKeyRevoked, loadOrCreateDeviceKey, readDeviceKey } from "./keys.ts";
 import { lastLine } from "./log.ts";
 import { listOutbox } from "./outbox.ts";
@@ -24,6 +25,12 @@ function describeConfig(config: Config | null, env: Env): string {
   const seen = loadState(paths).config;
   if (seen) return `yes, from ${seen.source} (as a hook saw it at ${when(seen.at)})`;
   return `no: ${SETUP_HINT} ${paths.config}`;
+}
+
+/** Journaled deliveries still within the journal's reach (the sender prunes the others later). */
+function journaled(path: string): number {
+  const now = Date.now();
+  return readJournal(path).entries.filter((entry) => now - entry.at <= JOURNAL_BOUNDS.maxAgeMs).length;
 }
 
 export function status(env: Env): string[] {
@@ -50,6 +57,7 @@ export function status(env: Env): string[] {
     `receiver:     ${receiver}`,
     `device key:   ${keyLine}`,
     `outbox:       ${listOutbox(paths.outbox).length} reports waiting`,
+    `journal:      ${journaled(paths.journal)} reports acknowledged in the last ${JOURNAL_DAYS} days, kept to send again if the receiver is restored`,
     `last success: ${when(sender.lastSuccessAt)}`,
     `last error:   ${sender.lastError ? `${when(sender.lastErrorAt)} ${sender.lastError}` : "none"}`,
     `logs:         ${paths.activityLog}, ${paths.errorsLog}`,

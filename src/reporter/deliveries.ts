@@ -1,4 +1,4 @@
-// The sender's delivery numbers and journal (PROTOCOL §4, delivery_seq): each delivery under a
+// The sender's delivery numbers and journal (docs/protocol.md §4, delivery_seq): each delivery under a
 // device key gets the next number, kept for its retries and given back when the receiver refuses
 // it for good, so the receiver sees 1, 2, 3 … with no gaps. Acknowledged deliveries go to the
 // journal; when a 200 says the receiver holds less than the journal does (it was restored to an

@@ -6,6 +6,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   statSync,
@@ -39,8 +40,11 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
-  /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
+  /** Hook inputs kept for a later hook (spool.ts). */
   spool: string;
+  /** The last history backfill that ran to its end, and the lock of a running one (backfill.ts). */
+  backfill: string;
+  backfillLock: string;
   journal: string;
   activityLog: string;
   errorsLog: string;
@@ -61,6 +65,8 @@ export function statePaths(env: Env): StatePaths {
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
     spool: join(dir, "spool"),
+    backfill: join(dir, "backfill.json"),
+    backfillLock: join(dir, "backfill.lock"),
     journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
@@ -82,6 +88,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     closeSync(fd);
   }
   renameSync(temporary, path);
+}
+
+/** `<name>.<pid>.tmp`, as writeFileAtomic names its temporary file. */
+const TEMPORARY = /\.(\d+)\.tmp$/;
+/** A write takes milliseconds: an older temporary file belongs to no write in progress. */
+const TEMPORARY_STALE_MS = 60_000;
+
+/**
+ * Removes the temporary files that a process killed mid-write (a hook past its timeout) left in the
+ * folder: those whose writer is gone, or that are older than any write takes.
+ */
+export function removeStaleTemporaries(dir: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? 0);
+    if (pid === 0 || pid === process.pid) continue;
+    const path = join(dir, name);
+    try {
+      if (isAlive(pid) && now - statSync(path).mtimeMs < TEMPORARY_STALE_MS) continue;
+      unlinkSync(path);
+    } catch {}
+  }
 }
 
 /** Parsed JSON of a file, or undefined when it is missing or unreadable (state is then rebuilt). */

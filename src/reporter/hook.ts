@@ -9,13 +9,21 @@ import {
   validateReport,
 } from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
+import { wantedBackfillDays } from "./backfill.ts";
 import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
-import { acquireLock, type Env, ensureStateDir, isObject, statePaths } from "./files.ts";
+import {
+  acquireLock,
+  type Env,
+  ensureStateDir,
+  isObject,
+  removeStaleTemporaries,
+  statePaths,
+} from "./files.ts";
 import { isKeyRevoked } from "./keys.ts";
 import { type Logger, logger } from "./log.ts";
 import { appendOutbox, listOutbox, type OutboxKind } from "./outbox.ts";
-import { hasSpool, readSpool, removeSpooled } from "./spool.ts";
+import { hasSpool, keepForLater, readSpool, removeSpooled, type Spooled } from "./spool.ts";
 import { loadState, type State, saveState, sessionState } from "./state.ts";
 import type { LimitHit } from "./transcript.ts";
 
@@ -75,11 +83,18 @@ function limitEvent(sessionId: string, limit: LimitHit, now: number): LimitEvent
  */
 export const STATE_LOCK_WAIT_MS = 250;
 /** No hook holds the state lock this long: such a lock belongs to a hung process. */
-const STATE_LOCK_STALE_MS = 30_000;
+export const STATE_LOCK_STALE_MS = 30_000;
+/**
+ * A hook stops reading transcripts this long after it started (lock wait included), keeping what it
+ * read: a huge transcript read for the first time (a resumed old session, a catch-up) is finished
+ * by the next hooks, and SessionEnd stays far inside its 1.5 s.
+ */
+export const HOOK_BUDGET_MS = 150;
 
 const isSessionStart = (event: string) => event.toLowerCase().replace(/[-_]/g, "") === "sessionstart";
 
-export function runHook(event: string, stdin: string, env: Env): void {
+export function runHook(event: string, stdin: string, env: Env, budgetMs = HOOK_BUDGET_MS): void {
+  const deadline = Date.now() + budgetMs;
   const paths = statePaths(env);
   const config = loadConfig(env, paths);
   // Not set up, or silenced after IT revoked this device's key: do nothing at all.
@@ -93,11 +108,14 @@ export function runHook(event: string, stdin: string, env: Env): void {
     staleAfterMs: STATE_LOCK_STALE_MS,
   });
   if (!release) {
-    log.info("another hook held the state lock; this turn is counted with the next one", { event });
+    // Kept without the lock (a file of its own): the next hook counts it, whichever session it runs.
+    if (input) keepForLater(paths, hookJson(input), Date.now());
+    log.info("another hook held the state lock; this turn is kept for the next hook", { event });
     return;
   }
   try {
     const now = Date.now();
+    for (const dir of [paths.dir, paths.outbox]) removeStaleTemporaries(dir, now);
     const state = loadState(paths, now);
     const endpoints = resolveEndpoints(config.endpoint, env);
     state.config = {
@@ -105,41 +123,83 @@ export function runHook(event: string, stdin: string, env: Env): void {
       origin: endpoints.ok ? endpoints.value.origin : "invalid",
       at: now,
     };
-    // Hooks that ran before this binary existed (the launcher kept their input) come first; at
-    // SessionStart, then the project's sessions whose last turn no hook counted.
+    // This hook's own turn first; then, while the budget lasts, the kept inputs (of hooks that ran
+    // before this binary existed, or were cut short by their budget) and, at SessionStart, the
+    // project's sessions whose last turn no hook counted. What the budget leaves is kept for the next
+    // hook, whichever session it belongs to.
     const spooled = readSpool(paths);
-    const inputs = spooled.flatMap(({ text }) => parseHookInput(text) ?? []);
-    if (input) {
-      inputs.push(input);
-      if (isSessionStart(input.event || event)) inputs.push(...unfinishedSessions(state, input, now));
+    const entries: OutboxItem[] = [];
+    const count = (each: HookInput): boolean => {
+      const counted = countInput(each, now, state, env, log, deadline);
+      entries.push(...counted.entries);
+      return !counted.cutShort;
+    };
+    if (input && !count(input)) keepForLater(paths, hookJson(input), now);
+    const handled: Spooled[] = [];
+    for (const kept of spooled) {
+      if (Date.now() >= deadline) break;
+      const keptInput = parseHookInput(kept.text);
+      // One the budget cut short stays kept, for the next hook to go on with.
+      if (!keptInput || count(keptInput)) handled.push(kept);
     }
-    const entries = inputs.flatMap((each) => countInput(each, now, state, env, log));
+    if (input && isSessionStart(input.event || event)) {
+      for (const missed of unfinishedSessions(state, input, now)) {
+        if (Date.now() >= deadline) break;
+        if (!count(missed)) keepForLater(paths, hookJson(missed), now);
+      }
+    }
     // The outbox first, then the spool and the state: a crash in between re-reads the same lines into
     // a report with the same turn index, which the receiver stores once. (Lines written during that
     // gap would ride on the repeated turn index and be taken for a retry: a window of one file write,
     // accepted.)
     appendOutbox(paths.outbox, entries, log);
-    removeSpooled(spooled);
+    removeSpooled(handled);
     saveState(paths, state);
   } finally {
     release();
   }
   if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
+  // An org rollout asked for the history (plugin option backfill_days): it runs once, in the background.
+  const backfillDays = input && isSessionStart(input.event || event) ? wantedBackfillDays(env, paths) : 0;
+  if (backfillDays > 0 && env.CCFLUX_SENDER !== "none")
+    startDetached(env, "backfill", "--days", String(backfillDays));
 }
 
-/** One hook input's new usage and usage limits, as outbox entries; advances the session's state. */
-function countInput(
+export type OutboxItem = { kind: OutboxKind; body: string };
+
+/** The hook JSON Claude Code would have given for this input (what the spool keeps). */
+function hookJson(input: HookInput): object {
+  return {
+    session_id: input.sessionId,
+    transcript_path: input.transcriptPath,
+    hook_event_name: input.event,
+    agent_transcript_path: input.agentTranscriptPath,
+  };
+}
+
+/**
+ * One hook input's new usage and usage limits, as outbox entries; advances the session's state.
+ * `cutShort`: the deadline stopped the read before the end.
+ */
+export function countInput(
   input: HookInput,
   now: number,
   state: State,
   env: Env,
   log: Logger,
-): { kind: OutboxKind; body: string }[] {
-  const entries: { kind: OutboxKind; body: string }[] = [];
-  if (!input.transcriptPath) return entries;
+  deadline: number,
+): { entries: OutboxItem[]; cutShort: boolean } {
+  const entries: OutboxItem[] = [];
+  if (!input.transcriptPath) return { entries, cutShort: false };
   const session = sessionState(state, input.sessionId, now);
   const files = sessionFiles(input.transcriptPath, input.sessionId, session, input.agentTranscriptPath);
-  const { totals, limits, skippedLines } = collectNewUsage(files, input.sessionId, session, state);
+  const { totals, limits, skippedLines, cutShort } = collectNewUsage(
+    files,
+    input.sessionId,
+    session,
+    state,
+    deadline,
+  );
   if (skippedLines > 0)
     log.info("skipped transcript lines that were not UTF-8 JSON", { count: skippedLines });
   // Only a turn with something to report reads the email (.claude.json can be large).
@@ -162,14 +222,19 @@ function countInput(
     const body = limitEvent(input.sessionId, limit, now);
     if (validateLimitEvent(body).ok) entries.push({ kind: "limit-event", body: JSON.stringify(body) });
   }
-  return entries;
+  return { entries, cutShort };
 }
 
 /** Starts `ccflux send` detached, so the network never holds up Claude Code. */
 export function startSender(env: Env): void {
+  startDetached(env, "send");
+}
+
+/** Runs `ccflux <args>` detached, in the background. */
+function startDetached(env: Env, ...args: string[]): void {
   // Compiled, the binary is its own entry; from source, bun runs the entry script.
   const self = /\.[cm]?[jt]s$/.test(Bun.main) ? [process.execPath, Bun.main] : [process.execPath];
-  const child = Bun.spawn([...self, "send"], {
+  const child = Bun.spawn([...self, ...args], {
     env,
     stdio: ["ignore", "ignore", "ignore"],
     detached: true,

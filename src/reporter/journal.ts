@@ -1,5 +1,5 @@
 // journal.tsv: what the receiver acknowledged lately, so that a receiver restored to an earlier
-// point can be given again what it lost (PROTOCOL §4, delivery_seq). One line per delivery:
+// point can be given again what it lost (docs/protocol.md §4, delivery_seq). One line per delivery:
 // number, acknowledged-at (ms), kind and the frozen body's own bytes, tab-separated (JSON never
 // holds a raw tab or newline), so loading it parses no JSON. Bounded by age, count and size, pruned
 // when it is loaded or outgrows them. It holds what the outbox held (counts, session ids, model
@@ -125,6 +125,21 @@ function readEntry(text: string): JournalEntry | null {
   return { seq, kind, at, body };
 }
 
+/**
+ * The file's entries as they are, without pruning or rewriting it (`ccflux status`, tests);
+ * `whole` is false when a line was torn or unreadable.
+ */
+export function readJournal(path: string): { entries: JournalEntry[]; whole: boolean } {
+  let text = "";
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {}
+  // Only newline-ended lines are whole: a crash may have cut the last one short.
+  const lines = text.split("\n").slice(0, -1);
+  const entries = lines.flatMap((line) => readEntry(line) ?? []);
+  return { entries, whole: entries.length === lines.length && (text === "" || text.endsWith("\n")) };
+}
+
 export class Journal {
   private constructor(
     private readonly path: string,
@@ -136,17 +151,11 @@ export class Journal {
 
   /** Reads the file (a missing or torn one gives what could be read) and prunes it. */
   static load(path: string, now: number, bounds = JOURNAL_BOUNDS): Journal {
-    let text = "";
-    try {
-      text = readFileSync(path, "utf8");
-    } catch {}
-    // Only newline-ended lines are whole: a crash may have cut the last one short.
-    const lines = text.split("\n").slice(0, -1);
-    const read = lines.flatMap((text) => readEntry(text) ?? []);
-    const kept = pruneJournal(read, now, bounds);
+    const { entries, whole } = readJournal(path);
+    const kept = pruneJournal(entries, now, bounds);
     const journal = new Journal(path, kept, totalSize(kept), bounds);
     // A torn last line is cut off now, before the next append would glue itself to it.
-    if (kept.length !== lines.length || !text.endsWith("\n")) journal.rewrite();
+    if (kept.length !== entries.length || !whole) journal.rewrite();
     return journal;
   }
 

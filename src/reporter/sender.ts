@@ -37,6 +37,8 @@ export interface SenderStatus {
   /** Hashes of (receiver, public key) pairs where this device's key is registered. */
   registered: string[];
   delivery: DeliveryState;
+  /** Hash of the (receiver, refresh token) last refused with 401: a different token is tried at once. */
+  refusedToken: string | null;
 }
 
 export function readSenderStatus(paths: StatePaths): SenderStatus {
@@ -51,6 +53,7 @@ export function readSenderStatus(paths: StatePaths): SenderStatus {
     nextAttemptAt: number(file.nextAttemptAt) ?? 0,
     registered: Array.isArray(file.registered) ? file.registered.filter((x) => typeof x === "string") : [],
     delivery: readDeliveryState(file.delivery),
+    refusedToken: typeof file.refusedToken === "string" ? file.refusedToken : null,
   };
 }
 
@@ -84,6 +87,7 @@ type Outcome =
   | { kind: "sent"; held: number | null }
   | { kind: "drop"; reason: string }
   | { kind: "revoked" }
+  | { kind: "token-refused"; reason: string }
   | { kind: "retry"; reason: string; retryAfter?: number | null };
 
 type Access = { ok: true; token: string } | { ok: false; outcome: Outcome };
@@ -100,7 +104,7 @@ class Sender {
     private readonly client: Client,
     private readonly env: Env,
     private readonly paths: StatePaths,
-    private readonly config: Config,
+    private config: Config,
     private readonly endpoints: Endpoints,
   ) {
     this.log = logger(paths);
@@ -121,7 +125,10 @@ class Sender {
         // A new key has numbers of its own: what was picked to send again belonged to the old one.
         if (this.deliveries.useKey(Bun.hash(key.publicKeyBase64).toString(36))) item = this.nextItem();
         if (!item) return "empty";
-        const wait = this.status.nextAttemptAt - Date.now();
+        // A refresh token other than the one last refused (IT issued a new one) is tried at once.
+        const refused = this.status.refusedToken;
+        const wait =
+          refused !== null && refused !== this.tokenKey() ? 0 : this.status.nextAttemptAt - Date.now();
         if (wait > 0) {
           if (Date.now() + wait > deadline) return "waiting";
           await Bun.sleep(wait);
@@ -138,6 +145,19 @@ class Sender {
           return "silent";
         }
         this.status.failures++;
+        if (outcome.kind === "token-refused") {
+          this.status.refusedToken = this.tokenKey();
+          this.status.nextAttemptAt = Date.now() + backoff(this.status.failures);
+          this.fail(outcome.reason);
+          // The settings may have a new token by now: the config file is read again; the plugin
+          // settings reach only a new process, so this one stops and the next hook's sender has them.
+          const fresh = loadConfig(this.env, this.paths);
+          if (fresh && fresh.endpoint === this.config.endpoint && fresh.token !== this.config.token) {
+            this.config = fresh;
+            continue;
+          }
+          return "waiting";
+        }
         const retryAfterMs =
           outcome.retryAfter != null ? Math.min(outcome.retryAfter * 1000, retryAfterCap) : 0;
         this.status.nextAttemptAt = Date.now() + Math.max(backoff(this.status.failures), retryAfterMs);
@@ -275,9 +295,13 @@ class Sender {
     return item.resend ? this.deliveries.numberResend(item.entry) : this.deliveries.number(item.entry.name);
   }
 
+  private tokenKey(): string {
+    return Bun.hash(`${this.endpoints.token}\u0000${this.config.token}`).toString(36);
+  }
+
   private async access(): Promise<Access> {
     if (this.accessToken) return { ok: true, token: this.accessToken };
-    const cacheKey = Bun.hash(`${this.endpoints.token}\u0000${this.config.token}`).toString(36);
+    const cacheKey = this.tokenKey();
     const cached = readJson(this.paths.accessToken);
     // A minute's margin, so a token never expires between reading it and the receiver checking it.
     if (
@@ -295,7 +319,7 @@ class Sender {
       return {
         ok: false,
         outcome: {
-          kind: "retry",
+          kind: "token-refused",
           reason:
             "refresh token rejected (401): ask IT for a new token, then update it in Claude Code's plugin settings",
         },
@@ -313,6 +337,7 @@ class Sender {
       this.paths.accessToken,
       JSON.stringify({ key: cacheKey, token: granted.token, expiresAt: granted.expiresAt }),
     );
+    this.status.refusedToken = null;
     this.accessToken = granted.token;
     return { ok: true, token: granted.token };
   }

@@ -1,11 +1,12 @@
-// The spool: hook inputs the plugin's launcher kept while this binary was not downloaded yet (the
-// first session after an install or upgrade). The launcher writes `<unix seconds>-<pid>.json` (the
-// hook's stdin, renamed into place whole); the next hook that runs the binary counts them, under the
-// state lock, and removes them.
+// The spool: hook inputs kept for a later hook to count. The plugin's launcher keeps them while this
+// binary is not downloaded yet (the first session after an install or upgrade); a hook keeps its own
+// when its time budget ran out before the transcript's end (a session's last hook has no next one).
+// Each is `<unix seconds>-<pid>.json`, the hook's JSON, renamed into place whole; the next hook
+// that runs the binary counts them, under the state lock, and removes them.
 
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { StatePaths } from "./files.ts";
+import { type StatePaths, writeFileAtomic } from "./files.ts";
 
 /** Kept inputs handled per hook run, so one hook's work stays bounded; the rest wait for the next. */
 export const SPOOL_BATCH = 50;
@@ -15,7 +16,8 @@ export interface Spooled {
   text: string;
 }
 
-const NAME = /^(\d{1,12})-(\d{1,10})\.json$/;
+/** `<seconds>-<pid>.json` from the launcher, `<seconds>-<pid>-<n>.json` from a hook. */
+const NAME = /^(\d{1,12})-(\d{1,10})(?:-\d{1,6})?\.json$/;
 
 function spooledNames(paths: StatePaths): string[] {
   try {
@@ -57,4 +59,11 @@ export function removeSpooled(spooled: Spooled[]): void {
       unlinkSync(path);
     } catch {}
   }
+}
+
+/** Keeps a hook input whose transcript is not read to the end, for the next hook to go on with. */
+export function keepForLater(paths: StatePaths, input: object, now: number): void {
+  mkdirSync(paths.spool, { recursive: true, mode: 0o700 });
+  const name = `${Math.floor(now / 1000)}-${process.pid}-${spooledNames(paths).length}.json`;
+  writeFileAtomic(join(paths.spool, name), JSON.stringify(input));
 }

@@ -1,4 +1,4 @@
-// A turn's new usage per model, and the /report bodies it becomes (PROTOCOL §3, §4). No I/O.
+// A turn's new usage per model, and the /report bodies it becomes (docs/protocol.md §3, §4). No I/O.
 
 import {
   MAX_HOURS,
@@ -7,6 +7,7 @@ import {
   type ModelUsage,
   parseRfc3339,
   type Report,
+  TOKEN_FIELDS,
   type TokenCounts,
   toRfc3339,
 } from "../protocol/index.ts";
@@ -36,8 +37,6 @@ function hourOf(ms: number): string {
 /** Calls with no readable time are placed in the turn's last hour, as a whole turn was before. */
 const UNTIMED = "";
 
-const TOKEN_FIELDS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"] as const;
-
 function emptyModel(): ModelTotals {
   return { usage: emptyUsage(), subagent: null, requests: 0, hasCacheSplit: false };
 }
@@ -47,7 +46,7 @@ function addModel(into: ModelTotals, more: ModelTotals): void {
   into.requests += more.requests;
   into.hasCacheSplit ||= more.hasCacheSplit;
   if (more.subagent) {
-    into.subagent ??= { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
+    into.subagent ??= tokenCounts(emptyUsage());
     for (const field of TOKEN_FIELDS) into.subagent[field] += more.subagent[field];
   }
 }

@@ -6,6 +6,7 @@ import { expect } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { statePaths } from "../../src/reporter/files.ts";
+import { readJournal } from "../../src/reporter/journal.ts";
 import { assistant, jsonl, REPO_ROOT } from "../reporter/helpers.ts";
 import { type FakeHome, fakeHome } from "../reporter/session.ts";
 import { guideInsert, guideToken } from "../support/client.ts";
@@ -51,12 +52,12 @@ export class Reporters {
     await Promise.all(this.all.map((r) => this.turn(r)));
   }
 
-  /** Every reporter runs turns, a few tens of milliseconds apart, for `ms`. */
-  async load(ms: number): Promise<void> {
+  /** Every reporter runs turns, a few tens of milliseconds apart, for `ms` and at least `minTurns` each. */
+  async load(ms: number, minTurns = 0): Promise<void> {
     const until = Date.now() + ms;
     await Promise.all(
       this.all.map(async (r) => {
-        while (Date.now() < until) {
+        for (let done = 0; done < minTurns || Date.now() < until; done++) {
           await this.turn(r);
           await Bun.sleep(20 + Math.floor(this.random() * 60));
         }
@@ -84,11 +85,7 @@ export class Reporters {
   acknowledged(): Set<string> {
     const rows = new Set<string>();
     for (const r of this.all) {
-      const path = statePaths(r.home.env).journal;
-      if (!existsSync(path)) continue;
-      for (const line of readFileSync(path, "utf8").split("\n")) {
-        if (!line) continue;
-        const entry = JSON.parse(line) as { kind: string; body: string };
+      for (const entry of readJournal(statePaths(r.home.env).journal).entries) {
         if (entry.kind !== "report") continue;
         const body = JSON.parse(entry.body) as { session_id: string; turn_index: number; models: object };
         for (const model of Object.keys(body.models))

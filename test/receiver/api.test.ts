@@ -1,4 +1,4 @@
-// Every status and X-CCFLUX-Error code of PROTOCOL §3, the order of the checks, and the v2 extras
+// Every status and X-CCFLUX-Error code of docs/protocol.md §3, the order of the checks, and the v2 extras
 // (delivery numbers among them: v1 answers unchanged, delivery_held kept beside the key).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync } from "node:fs";
@@ -547,6 +547,51 @@ describe("protocol v2", () => {
     );
   });
 
+  test("POST /report with a v2 hours split puts each hour's tokens in its own hour; a split that does not add up is refused", async () => {
+    const { access, device, email } = await user();
+    const end = Date.parse(`${RECENT}T10:20:00Z`);
+    const usage = { input_tokens: 10, output_tokens: 20, cache_read_tokens: 300, cache_write_tokens: 40 };
+    const hours = {
+      [`${RECENT}T09:00:00Z`]: {
+        input_tokens: 4,
+        output_tokens: 5,
+        cache_read_tokens: 100,
+        cache_write_tokens: 40,
+      },
+      [`${RECENT}T10:00:00Z`]: {
+        input_tokens: 6,
+        output_tokens: 15,
+        cache_read_tokens: 200,
+        cache_write_tokens: 0,
+      },
+    };
+    const split = report({
+      schema_version: 2,
+      session_id: "split",
+      timestamp_utc: toRfc3339(end),
+      models: { "claude-opus-4-6": { ...usage, hours } },
+    });
+    expect((await client.send(access, split, device)).status).toBe(200);
+    expect(
+      receiver.sql(
+        `SELECT hour, input_tokens, output_tokens, turns FROM usage_hourly WHERE email = '${email}' ORDER BY hour;`,
+      ),
+    ).toBe(`${RECENT} 09:00:00|4|5|0\n${RECENT} 10:00:00|6|15|1`);
+    const wrong = {
+      ...hours,
+      [`${RECENT}T10:00:00Z`]: { ...hours[`${RECENT}T10:00:00Z`]!, output_tokens: 14 },
+    };
+    await expectError(
+      await client.send(
+        access,
+        { ...split, turn_index: 1, models: { "claude-opus-4-6": { ...usage, hours: wrong } } },
+        device,
+      ),
+      400,
+      "invalid-body",
+    );
+  });
+
   test("POST /limit-event stores the limit type and overage status; a bad one is refused", async () => {
     const { access, device, email } = await user();
     const event = {
@@ -630,6 +675,23 @@ describe("delivery numbers", () => {
     expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("10");
     // Every turn stored once, whatever came twice.
     expect(receiver.sql(`SELECT count(*) FROM usage_events WHERE email = '${email}';`)).toBe("5");
+  });
+
+  test("a report refused at the model-name cap is not held", async () => {
+    const { access, device, email } = await user();
+    const models = (from: number, count: number) =>
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [
+          `model-${from + i}`,
+          { input_tokens: 1, output_tokens: 1, cache_read_tokens: 1, cache_write_tokens: 1 },
+        ]),
+      );
+    const first = await client.send(access, { ...numbered(0, 1), models: models(0, 20) }, device);
+    expect(((await first.json()) as { delivery_held: number }).delivery_held).toBe(1);
+    const refused = await client.send(access, { ...numbered(1, 2), models: models(20, 13) }, device);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("x-ccflux-error")).toBe("too-many-models");
+    expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("1");
   });
 
   test("limit events share the device's numbers", async () => {

@@ -34,7 +34,31 @@ test("a version-1 file with data is taken to the current version, keeping its da
   expect(sqlite3(path, "PRAGMA integrity_check;")).toBe("ok");
 });
 
-test("a fresh file gets the whole schema, the guide's tables exactly as PROTOCOL §5 lists them first", () => {
+test("usage stored before the range rollups existed fills them when the file is taken forward", () => {
+  const path = join(dir, "v10.db");
+  const v10 = new Database(path, { create: true, strict: true });
+  configure(v10);
+  migrate(v10, MIGRATIONS.slice(0, 10));
+  v10.close();
+  sqlite3(
+    path,
+    `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns) VALUES
+       ('a@example.org', '2026-11-01', 'm', 10, 1, 0, 0, 1), ('a@example.org', '2026-11-05', 'm', 20, 2, 0, 0, 2),
+       ('b@example.org', '2026-11-05', 'm', 7, 0, 0, 0, 1);`,
+  );
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT email, day, input_tokens, turns, active_days FROM usage_cumulative ORDER BY 1, 2;"),
+  ).toBe("a@example.org|2026-11-01|10|1|1\na@example.org|2026-11-05|30|3|2\nb@example.org|2026-11-05|7|1|1");
+  expect(sqlite3(path, "SELECT email, first_day, last_day FROM user_models ORDER BY 1;")).toBe(
+    "a@example.org|2026-11-01|2026-11-05\nb@example.org|2026-11-05|2026-11-05",
+  );
+  expect(sqlite3(path, "SELECT day, input_tokens FROM usage_org_daily ORDER BY 1;")).toBe(
+    "2026-11-01|10\n2026-11-05|27",
+  );
+});
+
+test("a fresh file gets the whole schema, the guide's tables exactly as docs/protocol.md §5 lists them first", () => {
   const path = join(dir, "fresh.db");
   openDatabase(path).close();
   expect(

@@ -4,7 +4,12 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MODEL_BARS, MODEL_ROWS, modelChart, modelTable } from "../../src/receiver/admin/views/overview.ts";
+import {
+  MODEL_BARS,
+  MODEL_ROWS,
+  modelChart,
+  modelTable,
+} from "../../src/receiver/admin/views/usage-parts.ts";
 import { createModelColours } from "../../src/receiver/analytics/colours.ts";
 import { configure, migrate, openDatabase } from "../../src/receiver/db/database.ts";
 import { MIGRATIONS } from "../../src/receiver/db/migrations.ts";

@@ -1,7 +1,7 @@
 // docs/configuration.md against the code: variables and defaults, endpoints (asked of a running
 // receiver), error codes and statuses (read from the receiver's source), reporter state files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SignatureErrors } from "../../src/protocol/errors.ts";
 import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
@@ -253,6 +253,26 @@ describe("server-setup.md", () => {
     expect(setup).toContain(`\`${CHECKSUMS}\``);
   });
 
+  test("downloads, from the release, every deploy file it installs, and only published assets", async () => {
+    const { PROGRAMS, RELEASE_TARGETS, assetName, PLUGIN_ZIP, CHECKSUMS, DEPLOY_FILES } = await import(
+      "../../release/build.ts"
+    );
+    const published = new Set<string>([
+      ...PROGRAMS.flatMap((p) => RELEASE_TARGETS[p.name].map((t) => assetName(p.name, t))),
+      PLUGIN_ZIP,
+      CHECKSUMS,
+      ...DEPLOY_FILES,
+    ]);
+    const downloaded = [
+      ...setup.matchAll(
+        /^for asset in ([^;]+); do\n\s+wget "https:\/\/github\.com\/Psy-Fer\/ccflux\/releases\/latest\/download\/\$asset"$/gm,
+      ),
+    ].flatMap((m) => m[1]!.split(" "));
+    for (const name of DEPLOY_FILES) expect(downloaded).toContain(name);
+    for (const name of downloaded) expect(published.has(name)).toBe(true);
+    expect(downloaded).toContain(CHECKSUMS);
+  });
+
   test("backup, as shown, copies a live database and refuses to overwrite", async () => {
     const receiver = await startReceiver();
     try {
@@ -273,5 +293,35 @@ describe("server-setup.md", () => {
       await receiver.stop();
       receiver.cleanup();
     }
+  });
+});
+
+describe("protocol.md", () => {
+  const protocol = readFileSync(join(ROOT, "docs/protocol.md"), "utf8");
+
+  test("names every body field the receiver reads, and every signature error code", () => {
+    const fields = new Set<string>();
+    for (const file of ["src/protocol/report.ts", "src/protocol/delivery.ts"]) {
+      const source = readFileSync(join(ROOT, file), "utf8");
+      // Every field read off a body (`value.length` is JavaScript's, not a field).
+      for (const match of source.matchAll(/\b(?:b|body|value)\.([a-z][a-z0-9_]*)\b/g))
+        if (match[1] !== "length") fields.add(match[1]!);
+      for (const match of source.matchAll(/"((?:cache_write|limit|overage)_[a-z0-9_]+|requests)"/g))
+        fields.add(match[1]!);
+    }
+    expect(fields.size).toBeGreaterThan(15);
+    for (const field of fields)
+      expect(`${field}: ${protocol.includes(`\`${field}\``)}`).toBe(`${field}: true`);
+    for (const code of SignatureErrors) expect(protocol).toContain(`\`${code}\``);
+  });
+
+  test("is where the docs send readers for the protocol: no reference to a PROTOCOL.md left", () => {
+    for (const file of ["README.md", ...readdirSync(join(ROOT, "docs")).map((name) => `docs/${name}`)]) {
+      expect(`${file}: ${readFileSync(join(ROOT, file), "utf8").includes("PROTOCOL.md")}`).toBe(
+        `${file}: false`,
+      );
+    }
+    expect(readFileSync(join(ROOT, "docs/configuration.md"), "utf8")).toContain("(protocol.md)");
+    expect(protocol).toContain("## 4. Protocol version 2");
   });
 });

@@ -2,7 +2,17 @@
 // download URL relies on, --version against package.json, SHA256SUMS, the plugin zip, and /health.
 // The other targets need Bun runtimes from the npm registry; `bun run release` builds them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { crc32 as zlibCrc32 } from "node:zlib";
@@ -12,6 +22,7 @@ import {
   buildRelease,
   CHECKSUMS,
   COMPRESSED,
+  DEPLOY_FILES,
   hostTarget,
   PLUGIN_ZIP,
   PROGRAMS,
@@ -63,12 +74,13 @@ describe("a host release build", () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("writes this machine's binaries, the compressed reporter, the plugin zip and SHA256SUMS, by their release names", () => {
+  test("writes this machine's binaries, the compressed reporter, the plugin zip, the deploy files and SHA256SUMS, by their release names", () => {
     expect(built).toEqual([
       assetName("ccflux-receiver", hostTarget()),
       assetName("ccflux", hostTarget()),
       `${assetName("ccflux", hostTarget())}${COMPRESSED}`,
       PLUGIN_ZIP,
+      ...DEPLOY_FILES,
       CHECKSUMS,
     ]);
     for (const name of built.slice(0, 2)) expect(statSync(join(dir, name)).mode & 0o111).not.toBe(0);
@@ -88,6 +100,19 @@ describe("a host release build", () => {
     const compressed = statSync(join(dir, `${name}${COMPRESSED}`)).size;
     console.log(`reporter: ${(plain / 1e6).toFixed(1)} MB, compressed ${(compressed / 1e6).toFixed(1)} MB`);
     expect(compressed).toBeLessThan(plain * 0.6);
+  });
+
+  test("the deploy files server-setup installs are published as they are in release/, and none is left out", () => {
+    // Every file of release/ that is not build code or the plugin is something IT installs.
+    const shipped = readdirSync(join(ROOT, "release"), { withFileTypes: true })
+      .filter((entry) => entry.isFile() && !entry.name.endsWith(".ts"))
+      .map((entry) => entry.name)
+      .sort();
+    expect([...DEPLOY_FILES].sort()).toEqual(shipped);
+    for (const name of ["ccflux-receiver.service", "ccflux-receiver.env.example", "nginx.conf", "Caddyfile"])
+      expect(DEPLOY_FILES).toContain(name);
+    for (const name of DEPLOY_FILES)
+      expect(readFileSync(join(dir, name), "utf8")).toBe(readFileSync(join(ROOT, "release", name), "utf8"));
   });
 
   test("each binary's --version is package.json's version", () => {

@@ -45,9 +45,10 @@ describe("the first session after an install or upgrade", () => {
     home.append(home.transcript("next"), jsonl(assistant({ id: "b1", output: 11, sessionId: "next" })));
     home.hook("next", "SessionStart");
     const reports = home.reports();
+    // The hook's own turn first, then the kept ones.
     expect(reports.map((r) => [r.session_id, r.models["claude-opus-4-6"]?.output_tokens])).toEqual([
-      ["first", 7],
       ["next", 11],
+      ["first", 7],
     ]);
     const limits = home.outbox().filter((entry) => entry.kind === "limit-event");
     expect(limits.map((entry) => JSON.parse(entry.body).session_id)).toEqual(["first"]);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { doctor, status } from "../../src/reporter/commands.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { Journal } from "../../src/reporter/journal.ts";
@@ -118,6 +118,43 @@ test("a rejected refresh token keeps the reports and says what to do", async () 
   expect(errors()).toContain(
     "refresh token rejected (401): ask IT for a new token, then update it in Claude Code's plugin settings",
   );
+});
+
+test("a refused refresh token stops the sender at once; the next turn's new token is used without waiting", async () => {
+  // A minute's backoff: waiting for it would time the test out.
+  setup(1, { CCFLUX_BACKOFF_MS: "60000", CLAUDE_PLUGIN_OPTION_API_TOKEN: "rtok_old" });
+  receiver.plan("/token", { status: 401 });
+  await runSender(home.env);
+  expect(receiver.count("/token")).toBe(1);
+  expect(home.outbox()).toHaveLength(1);
+  // IT's new token reaches the hooks through the plugin settings: the next sender tries it at once.
+  await runSender({ ...home.env, CLAUDE_PLUGIN_OPTION_API_TOKEN: "rtok_new" });
+  expect(receiver.seen.filter((r) => r.path === "/token").map((r) => r.authorization)).toEqual([
+    "Bearer rtok_old",
+    "Bearer rtok_new",
+  ]);
+  expect(home.outbox()).toEqual([]);
+  expect(readSenderStatus(paths()).refusedToken).toBeNull();
+});
+
+test("a refused refresh token makes a running sender read the config file again", async () => {
+  setup(0, { CCFLUX_BACKOFF_MS: "60000", CLAUDE_PLUGIN_OPTION_API_TOKEN: "" });
+  const write = (token: string) =>
+    writeFileSync(paths().config, JSON.stringify({ endpoint: `${receiver.url}/report`, token }));
+  mkdirSync(paths().dir, { recursive: true });
+  write("rtok_old");
+  queue(1);
+  // While the old token is being refused, IT's new one is placed in the config file.
+  receiver.plan("/token", { status: 401, delayMs: 50 });
+  const sending = runSender(home.env);
+  await Bun.sleep(20);
+  write("rtok_new");
+  await sending;
+  expect(receiver.seen.filter((r) => r.path === "/token").map((r) => r.authorization)).toEqual([
+    "Bearer rtok_old",
+    "Bearer rtok_new",
+  ]);
+  expect(home.outbox()).toEqual([]);
 });
 
 test("key-not-registered: the key is registered again and the report kept until it is taken", async () => {
@@ -292,6 +329,9 @@ describe("delivery numbers and healing", () => {
     expect(receiver.seen.length - before).toBe(5);
     expect(receiver.held.get(key)).toBe(6);
     expect(journal().size).toBe(6); // re-sends are not journaled twice
+    expect(status(home.env)).toContain(
+      "journal:      6 reports acknowledged in the last 7 days, kept to send again if the receiver is restored",
+    );
     expect(activity()).toContain("receiver lost reports it had acknowledged");
     expect(activity()).toContain("journaled reports sent again count=4");
 
@@ -303,7 +343,8 @@ describe("delivery numbers and healing", () => {
   });
 
   test("a heal cut short by a failure goes on with the next turn", async () => {
-    setup(0);
+    // 20 ms units: the first run gets through its two usual answers even on a busy machine.
+    setup(0, { CCFLUX_BACKOFF_MS: "20" });
     queue(4);
     await runSender(home.env);
     const key = receiver.seen.find((r) => r.path === "/report")?.publicKey ?? "";

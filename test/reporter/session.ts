@@ -1,6 +1,6 @@
 // A fake Claude Code home for reporter tests: config folder, project folder, transcripts, hook runs.
 
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Report } from "../../src/protocol/index.ts";
 import { statePaths } from "../../src/reporter/files.ts";
@@ -18,6 +18,8 @@ export interface FakeHome {
   hookInput(sessionId: string, event?: string, extra?: Record<string, unknown>): string;
   /** Runs the hook in this process (the sender is not started). */
   hook(sessionId: string, event?: string, extra?: Record<string, unknown>): void;
+  /** Runs hooks (of `sessionId`) until nothing is kept in the spool for later: what a budget cut short is read. */
+  settle(sessionId: string): void;
   outbox(): OutboxEntry[];
   reports(): Report[];
   remove(): void;
@@ -61,6 +63,10 @@ export function fakeHome(env: Record<string, string> = {}): FakeHome {
       }),
     hook(sessionId, event = "Stop", extra = {}) {
       runHook(event, home.hookInput(sessionId, event, extra), fullEnv);
+    },
+    settle(sessionId) {
+      const spool = statePaths(fullEnv).spool;
+      for (let i = 0; i < 50 && existsSync(spool) && readdirSync(spool).length > 0; i++) home.hook(sessionId);
     },
     outbox() {
       const outbox = statePaths(fullEnv).outbox;

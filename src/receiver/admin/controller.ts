@@ -17,7 +17,9 @@ import type { Html } from "./html.ts";
 import {
   AdminModel,
   parseDays,
+  parseDivision,
   parseId,
+  parseOverviewRange,
   parseRange,
   type RangeChoice,
   safeReturn,
@@ -29,9 +31,12 @@ import { devicesPage } from "./views/devices.ts";
 import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
-import { modelsInColour, overviewPage } from "./views/overview.ts";
+import { overviewPage } from "./views/overview.ts";
 import { choosePage } from "./views/paging.ts";
+import { userHref } from "./views/parts.ts";
+import { searchPage } from "./views/search.ts";
 import { EMPTY_FORM, issuedPage, type ProvisionForm, tokensPage } from "./views/tokens.ts";
+import { modelsInColour } from "./views/usage-parts.ts";
 import { userPage } from "./views/user.ts";
 
 export const SESSION_COOKIE = "ccflux_admin";
@@ -40,6 +45,9 @@ export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const AUDIT_ROWS = 500;
 const RECENT_EVENTS = 50;
 const USER_SESSIONS = 200;
+/** A search reads at most this many matches (then asks for more of the email) and this long a text. */
+const SEARCH_MATCHES = 1000;
+const SEARCH_CHARS = 200;
 
 /** Scripts may be loaded from /admin/assets only; styles likewise; SVG colours are attributes. */
 const CONTENT_SECURITY_POLICY =
@@ -351,18 +359,21 @@ export function adminController(ctx: ReceiverContext) {
       .get("/admin/", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);
-        const choice = rangeOf(view);
-        if (!choice.ok) return badRange(choice);
+        const { range, problem } = parseOverviewRange(view.url.searchParams, view.now);
+        const division = parseDivision(view.url.searchParams);
         const services = ctx.store.services();
-        const overview = services.analytics.overview(choice.range, view.now);
+        const overview = services.analytics.overview(range, view.now, division);
         const page = overviewPage(view, {
-          range: choice.range,
           overview,
+          division,
+          problem,
           recent: services.analytics.recentEvents(RECENT_EVENTS),
+          lastActive: (email) => services.analytics.lastActiveOf(email),
           colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
           pricesTakenOn: ctx.config.prices.takenOn,
         });
+        if (problem) return htmlResponse(page, 400);
         return show(request, a, view, page, services);
       })
       .get(
@@ -397,6 +408,25 @@ export function adminController(ctx: ReceiverContext) {
         },
         { params: AdminModel.userEmail },
       )
+      .get("/admin/search", ({ request, auth }) => {
+        const view = viewFor(request, auth as Auth);
+        const raw = view.url.searchParams.get("q") ?? "";
+        const q = raw.trim().slice(0, SEARCH_CHARS);
+        const problem =
+          raw.trim().length > SEARCH_CHARS
+            ? `The search was cut to its first ${SEARCH_CHARS} characters.`
+            : null;
+        const people = q ? ctx.store.services().analytics.findPeople(q, SEARCH_MATCHES + 1) : [];
+        if (people.length === 1 && !view.exported && !problem) return redirect(userHref(people[0]!.email));
+        return htmlResponse(
+          searchPage(view, {
+            q,
+            people: people.slice(0, SEARCH_MATCHES),
+            truncated: people.length > SEARCH_MATCHES,
+            problem,
+          }),
+        );
+      })
       .get("/admin/devices", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);

@@ -1,7 +1,14 @@
 // What the admin routes accept. Fields are strings of bounded length; what they must mean
 // (an email, a number of days) is checked by the handlers, which answer with a message in the form.
 import { t } from "elysia";
-import { isRangeKey, type RangeKey } from "../analytics/ranges.ts";
+import {
+  customRange,
+  type DayRange,
+  DEFAULT_RANGE,
+  fixedRange,
+  isRangeKey,
+  type RangeKey,
+} from "../analytics/ranges.ts";
 
 const field = t.Optional(t.String({ maxLength: 2000 }));
 
@@ -40,6 +47,44 @@ export function parseRange(raw: string | null, fallback: RangeKey): RangeChoice 
     ok: false,
     message: `range=${raw.slice(0, 40)} is not a range this dashboard knows; use 7, 30, 90 or all.`,
   };
+}
+
+/**
+ * The overview's range: `range` as above, or `range=custom&from=YYYY-MM-DD&to=YYYY-MM-DD`. A bad
+ * one falls back to the default with a message, so the page still works.
+ */
+export function parseOverviewRange(
+  params: URLSearchParams,
+  now: number,
+): { range: DayRange; problem: string | null } {
+  const raw = params.get("range");
+  const from = params.get("from");
+  const to = params.get("to");
+  if (raw === "custom" || ((raw === null || raw === "") && (from !== null || to !== null))) {
+    const custom = customRange(from ?? "", to ?? "");
+    if ("problem" in custom) {
+      return {
+        range: fixedRange(DEFAULT_RANGE, now),
+        problem: `${custom.problem} Showing the last 30 days.`,
+      };
+    }
+    return { range: custom, problem: null };
+  }
+  const choice = parseRange(raw, DEFAULT_RANGE);
+  if (!choice.ok) {
+    return {
+      range: fixedRange(DEFAULT_RANGE, now),
+      problem: `${choice.message.replace("; use 7, 30, 90 or all.", "; use 7, 30, 90 or all, or custom from/to dates.")} Showing the last 30 days.`,
+    };
+  }
+  return { range: fixedRange(choice.range, now), problem: null };
+}
+
+/** The division filter: absent or `__all` is everyone, "" people with no division. */
+export function parseDivision(params: URLSearchParams): string | null {
+  const raw = params.get("division");
+  if (raw === null || raw === "__all") return null;
+  return raw.trim().slice(0, 64);
 }
 
 const RETURN_BASE = "http://admin.invalid";

@@ -14,6 +14,12 @@ export interface WindowFigures {
   tier: number | null;
   confidence: TierConfidence | null;
   computedAt: string;
+  /** Median billed tokens of the user's windows that held a limit event; null without one. */
+  limitBilledTokens: number | null;
+  /** Windows anchored on a confirmed limit's reset time (resets_at − 5 h) rather than inferred. */
+  anchoredWindows: number;
+  /** Largest billed total over any 7 days in a row. */
+  peakWeekBilledTokens: number;
 }
 
 interface EstimateRow {
@@ -27,6 +33,9 @@ interface EstimateRow {
   tier: number | null;
   confidence: TierConfidence | null;
   computed_at: string;
+  limit_billed_tokens: number | null;
+  anchored_windows: number;
+  peak_week_billed_tokens: number;
 }
 
 function figures(row: EstimateRow): WindowFigures {
@@ -40,6 +49,9 @@ function figures(row: EstimateRow): WindowFigures {
     tier: row.tier,
     confidence: row.confidence,
     computedAt: row.computed_at,
+    limitBilledTokens: row.limit_billed_tokens,
+    anchoredWindows: row.anchored_windows,
+    peakWeekBilledTokens: row.peak_week_billed_tokens,
   };
 }
 

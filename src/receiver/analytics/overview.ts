@@ -1,12 +1,41 @@
-// The overview page's figures: totals, days, users and models over a range, and recent events.
-// They read the rollups (usage_daily, usage_hourly, session_days) and the stored window figures,
-// never a scan of raw events.
+// The overview page's figures over any range of days: per person, model, division and day, limit
+// hits by type, and the same headline figures for the period before. Each person's totals come
+// from the running totals (usage_cumulative: two lookups per person and model, whatever the
+// range spans), the days from the organisation's daily rollup; never a scan of raw events.
 import type { Database } from "../db/database.ts";
 import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
-import { type RangeKey, rangeStartDay } from "./ranges.ts";
-import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, SUMS, type TokenTotals } from "./totals.ts";
+import { type DayRange, dayBefore, previousRange, windowRangeFor } from "./ranges.ts";
+import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, type TokenTotals } from "./totals.ts";
+
+/** Claude Code's limit types as stored (limit_events.limit_type); "" when a reporter sent none. */
+export const LIMIT_TYPES = ["five_hour", "seven_day", "seven_day_opus", "seven_day_sonnet"] as const;
+export type LimitType = (typeof LIMIT_TYPES)[number] | "other";
+
+export function limitTypeOf(stored: string | null): LimitType {
+  return (LIMIT_TYPES as readonly string[]).includes(stored ?? "") ? (stored as LimitType) : "other";
+}
+
+export interface LimitHits {
+  total: number;
+  byType: Record<LimitType, number>;
+  /** Distinct UTC days with a hit. */
+  days: number;
+  /** The newest hit's time (SQL time, UTC); null when there is none. */
+  last: string | null;
+}
+
+export interface PersonUsage extends TokenTotals {
+  email: string;
+  division: string | null;
+  cost: Cost;
+  /** Days with usage in the range (on the model used on the most days). */
+  activeDays: number;
+  limits: LimitHits;
+  /** Stored 5-hour window figures for the range (see `windowRange`). */
+  windows: WindowFigures | null;
+}
 
 export interface ModelUsage extends TokenTotals {
   model: string;
@@ -16,30 +45,39 @@ export interface ModelUsage extends TokenTotals {
   turns: number;
 }
 
-export interface UserUsage extends TokenTotals {
-  email: string;
-  division: string | null;
-  cost: Cost;
-  sessions: number;
-  turns: number;
-  /** When the user's latest turn was (any range). */
-  lastActive: string | null;
-  windows: WindowFigures | null;
-}
-
 export interface DivisionUsage extends TokenTotals {
-  /** null: users with no division. */
+  /** null: people with no division. */
   division: string | null;
   users: number;
   cost: Cost;
+  limitUsers: number;
+  limitHits: number;
+}
+
+export interface Headline extends TokenTotals {
+  cost: Cost;
+  /** People with usage in the range; null for the period before (not counted, to keep it cheap). */
+  activeUsers: number | null;
+  limitHits: number;
+  /** People with at least one limit hit. */
+  limitUsers: number;
 }
 
 export interface Overview {
-  totals: TokenTotals & { users: number; sessions: number; turns: number; cost: Cost };
+  range: DayRange;
+  /** Which stored window figures the range shows (a custom range borrows a fixed one). */
+  windowRange: string;
+  totals: Headline;
+  /** The same figures for the days just before; null for all time. */
+  previous: Headline | null;
+  /** Everyone with usage or a limit hit in the range, and every holder of a live token. */
+  people: PersonUsage[];
   daily: (DayUsage & { cost: Cost })[];
-  divisions: DivisionUsage[];
-  users: UserUsage[];
+  limitDaily: { day: string; byType: Record<LimitType, number> }[];
   models: ModelUsage[];
+  divisions: DivisionUsage[];
+  /** Every division anyone has, for the filter. */
+  divisionNames: string[];
   /** When the stored window figures were computed; null before the first run. */
   tiersComputedAt: string | null;
 }
@@ -57,24 +95,70 @@ export interface RecentEvent {
   cacheWrite: number;
 }
 
+function noHits(): LimitHits {
+  return {
+    total: 0,
+    byType: { five_hour: 0, seven_day: 0, seven_day_opus: 0, seven_day_sonnet: 0, other: 0 },
+    days: 0,
+    last: null,
+  };
+}
+
+type PairRow = PricedUsage & { email: string; turns: number; activeDays: number };
+
+// Totals through the range's last day minus totals before its first. A pair whose last day is in
+// or before the range needs no lookup for the first part, one whose first day is in it none for
+// the second.
+const PAIR_TOTALS = `
+  SELECT p.email, p.model,
+    hi.input_tokens - coalesce(lo.input_tokens, 0) AS input,
+    hi.output_tokens - coalesce(lo.output_tokens, 0) AS output,
+    hi.cache_read_tokens - coalesce(lo.cache_read_tokens, 0) AS cacheRead,
+    hi.cache_write_tokens - coalesce(lo.cache_write_tokens, 0) AS cacheWrite,
+    hi.cache_write_5m_tokens - coalesce(lo.cache_write_5m_tokens, 0) AS cacheWrite5m,
+    hi.cache_write_1h_tokens - coalesce(lo.cache_write_1h_tokens, 0) AS cacheWrite1h,
+    hi.turns - coalesce(lo.turns, 0) AS turns,
+    hi.active_days - coalesce(lo.active_days, 0) AS activeDays
+  FROM user_models p
+  JOIN usage_cumulative hi ON hi.email = p.email AND hi.model = p.model AND hi.day = CASE
+    WHEN p.last_day <= ?2 THEN p.last_day
+    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?2) END
+  LEFT JOIN usage_cumulative lo ON lo.email = p.email AND lo.model = p.model AND lo.day = CASE
+    WHEN p.first_day > ?1 THEN NULL
+    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?1) END
+  WHERE p.last_day > ?1 AND p.first_day <= ?2`;
+
+const ORG_SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cacheRead,
+  sum(cache_write_tokens) AS cacheWrite, ${CACHE_SPLIT_SUMS}`;
+
 export function createOverviewQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
-  // NOT INDEXED: a straight scan of the table beats one lookup per row through the day index.
-  const dailyByModel = db.query<PricedUsage & { day: string }, [string]>(
-    `SELECT day, model, ${SUMS}, ${CACHE_SPLIT_SUMS} FROM usage_daily NOT INDEXED WHERE day >= ?
-     GROUP BY day, model ORDER BY day`,
+  // ?1 is the day before the range (totals through it are subtracted), ?2 its last day.
+  const pairTotals = db.query<PairRow, [string, string]>(PAIR_TOTALS);
+  const orgDaily = db.query<PricedUsage & { day: string }, [string, string]>(
+    `SELECT day, model, ${ORG_SUMS} FROM usage_org_daily WHERE day >= ? AND day <= ? GROUP BY day, model`,
   );
-  const byUserAndModel = db.query<PricedUsage & { email: string; turns: number }, [string]>(
-    `SELECT email, model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily WHERE day >= ?
-     GROUP BY email, model`,
+  // A division's days: its people's rows of usage_daily, one index range per person.
+  const peopleDaily = db.query<PricedUsage & { day: string }, [string, string, string]>(
+    `SELECT day, model, ${ORG_SUMS} FROM usage_daily
+     WHERE email IN (SELECT value FROM json_each(?)) AND day >= ? AND day <= ? GROUP BY day, model`,
   );
-  const sessionsByUser = db.query<{ email: string; sessions: number; turns: number }, [string]>(
-    `SELECT email, count(DISTINCT session_id) AS sessions, sum(turns) AS turns
-     FROM session_days WHERE day >= ? GROUP BY email`,
+  const limitHits = db.query<
+    { email: string; type: string | null; hits: number; last: string; days: number },
+    [string, string]
+  >(
+    `SELECT email, limit_type AS type, count(*) AS hits, max(event_at) AS last,
+       count(DISTINCT substr(event_at, 1, 10)) AS days
+     FROM limit_events WHERE event_at >= ? AND event_at < ? GROUP BY email, limit_type`,
   );
-  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
-  const divisions = db.query<{ email: string; division: string }, []>(
-    "SELECT email, division FROM refresh_tokens WHERE division IS NOT NULL AND division != '' ORDER BY id",
+  const limitDaily = db.query<{ day: string; type: string | null; hits: number }, [string, string]>(
+    `SELECT substr(event_at, 1, 10) AS day, limit_type AS type, count(*) AS hits
+     FROM limit_events WHERE event_at >= ? AND event_at < ? GROUP BY day, limit_type ORDER BY day`,
+  );
+  // Later tokens win: ORDER BY id makes the newest division the one kept.
+  const divisions = db.query<{ email: string; division: string | null; live: number }, [string]>(
+    `SELECT email, nullif(division, '') AS division, revoked = 0 AND expires_at > ? AS live
+     FROM refresh_tokens ORDER BY id`,
   );
   const recentTurns = db.query<RecentEvent, [number]>(
     `SELECT 'turn' AS kind, received_at AS receivedAt, event_at AS eventAt, email, device_id AS deviceId, model,
@@ -82,40 +166,115 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
      FROM usage_events ORDER BY id DESC LIMIT ?`,
   );
   const recentLimits = db.query<RecentEvent, [number]>(
-    `SELECT 'limit' AS kind, received_at AS receivedAt, event_at AS eventAt, email, device_id AS deviceId, kind AS model,
-       0 AS input, 0 AS output, 0 AS cacheRead, 0 AS cacheWrite
+    `SELECT 'limit' AS kind, received_at AS receivedAt, event_at AS eventAt, email, device_id AS deviceId,
+       coalesce(limit_type, kind) AS model, 0 AS input, 0 AS output, 0 AS cacheRead, 0 AS cacheWrite
      FROM limit_events ORDER BY id DESC LIMIT ?`,
   );
+  const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
+
+  /** Limit hits per person in the range (event times from its first day to the end of its last). */
+  function hitsByPerson(range: DayRange): Map<string, LimitHits> {
+    const byPerson = new Map<string, LimitHits>();
+    for (const row of limitHits.all(`${range.from} 00:00:00`, `${range.to} 24:00:00`)) {
+      const hits = byPerson.get(row.email) ?? noHits();
+      hits.total += row.hits;
+      hits.byType[limitTypeOf(row.type)] += row.hits;
+      // Days of different types may coincide: the larger count is the lower bound that is sure.
+      hits.days = Math.max(hits.days, row.days);
+      if (hits.last === null || row.last > hits.last) hits.last = row.last;
+      byPerson.set(row.email, hits);
+    }
+    return byPerson;
+  }
+
+  /** Headline figures from the range's days (tokens, cost) and its limit hits. */
+  function headline(
+    days: readonly PricedUsage[],
+    hits: Map<string, LimitHits>,
+    include: (email: string) => boolean,
+    activeUsers: number | null,
+  ): Headline {
+    const totals: Headline = {
+      input: 0,
+      output: 0,
+      cacheRead: 0,
+      cacheWrite: 0,
+      cost: NO_COST,
+      activeUsers,
+      limitHits: 0,
+      limitUsers: 0,
+    };
+    for (const day of days) {
+      addTokens(totals, day);
+      totals.cost = addCost(totals.cost, totalCost(prices, [day]));
+    }
+    for (const [email, h] of hits) {
+      if (!include(email)) continue;
+      totals.limitHits += h.total;
+      totals.limitUsers++;
+    }
+    return totals;
+  }
+
+  /** The range's usage per day and model: everyone's, or only these people's. */
+  function days(range: DayRange, emails: readonly string[] | null): (PricedUsage & { day: string })[] {
+    return emails === null
+      ? orgDaily.all(range.from, range.to)
+      : peopleDaily.all(JSON.stringify(emails), range.from, range.to);
+  }
 
   return {
-    overview(range: RangeKey, now: number): Overview {
-      const startDay = rangeStartDay(range, now);
-      const users = new Map<string, UserUsage>();
-      const models = new Map<string, ModelUsage>();
-      const divisionOf = new Map(divisions.all().map((row) => [row.email, row.division]));
-      const stored = estimates.forRange(range);
-      for (const row of byUserAndModel.all(startDay)) {
-        let user = users.get(row.email);
-        if (!user) {
-          user = {
-            email: row.email,
-            division: divisionOf.get(row.email) ?? null,
+    /**
+     * The range's figures; with `division` (a name, or "" for people with none) only that
+     * division's people count.
+     */
+    overview(range: DayRange, now: number, division: string | null = null): Overview {
+      const divisionOf = new Map<string, string | null>();
+      const live = new Set<string>();
+      const names = new Set<string>();
+      for (const row of divisions.all(new Date(now).toISOString().replace("T", " ").slice(0, 19))) {
+        divisionOf.set(row.email, row.division);
+        if (row.division !== null) names.add(row.division);
+        if (row.live) live.add(row.email);
+      }
+      const include = (email: string) => division === null || (divisionOf.get(email) ?? "") === division;
+      const windowRange = windowRangeFor(range, now);
+      const stored = estimates.forRange(windowRange);
+      const pairs = pairTotals.all(dayBefore(range.from), range.to);
+      const hits = hitsByPerson(range);
+
+      const people = new Map<string, PersonUsage>();
+      const person = (email: string): PersonUsage => {
+        let found = people.get(email);
+        if (!found) {
+          found = {
+            email,
+            division: divisionOf.get(email) ?? null,
             input: 0,
             output: 0,
             cacheRead: 0,
             cacheWrite: 0,
             cost: NO_COST,
-            sessions: 0,
-            turns: 0,
-            lastActive: lastActive.get(row.email)?.at ?? null,
-            windows: stored.get(row.email) ?? null,
+            activeDays: 0,
+            limits: hits.get(email) ?? noHits(),
+            windows: stored.get(email) ?? null,
           };
-          users.set(row.email, user);
+          people.set(email, found);
         }
-        let model = models.get(row.model);
+        return found;
+      };
+      const models = new Map<string, ModelUsage>();
+      for (const pair of pairs) {
+        if (!include(pair.email) || pair.turns <= 0) continue;
+        const p = person(pair.email);
+        const cost = totalCost(prices, [pair]);
+        addTokens(p, pair);
+        p.cost = addCost(p.cost, cost);
+        p.activeDays = Math.max(p.activeDays, pair.activeDays);
+        let model = models.get(pair.model);
         if (!model) {
           model = {
-            model: row.model,
+            model: pair.model,
             cost: NO_COST,
             users: 0,
             turns: 0,
@@ -124,57 +283,49 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
             cacheRead: 0,
             cacheWrite: 0,
           };
-          models.set(row.model, model);
+          models.set(pair.model, model);
         }
         model.users++;
-        model.turns += row.turns;
-        addTokens(user, row);
-        addTokens(model, row);
-        const cost = totalCost(prices, [row]);
-        user.cost = addCost(user.cost, cost);
+        model.turns += pair.turns;
+        addTokens(model, pair);
         model.cost = addCost(model.cost, cost);
       }
-      const totals = {
-        users: users.size,
-        sessions: 0,
-        turns: 0,
-        input: 0,
-        output: 0,
-        cacheRead: 0,
-        cacheWrite: 0,
-        cost: NO_COST,
-      };
-      for (const row of sessionsByUser.all(startDay)) {
-        const user = users.get(row.email);
-        if (!user) continue;
-        user.sessions = row.sessions;
-        user.turns = row.turns;
-        totals.sessions += row.sessions;
-        totals.turns += row.turns;
-      }
-      const divisionTotals = new Map<string | null, DivisionUsage>();
-      for (const user of users.values()) {
-        addTokens(totals, user);
-        totals.cost = addCost(totals.cost, user.cost);
-        let division = divisionTotals.get(user.division);
-        if (!division) {
-          division = {
-            division: user.division,
+      // People who hit a limit, and holders of a live token, count even without usage in the range.
+      for (const email of hits.keys()) if (include(email)) person(email);
+      for (const email of live) if (include(email)) person(email);
+
+      const byDivision = new Map<string | null, DivisionUsage>();
+      for (const p of people.values()) {
+        let d = byDivision.get(p.division);
+        if (!d) {
+          d = {
+            division: p.division,
             users: 0,
             cost: NO_COST,
+            limitUsers: 0,
+            limitHits: 0,
             input: 0,
             output: 0,
             cacheRead: 0,
             cacheWrite: 0,
           };
-          divisionTotals.set(user.division, division);
+          byDivision.set(p.division, d);
         }
-        division.users++;
-        addTokens(division, user);
-        division.cost = addCost(division.cost, user.cost);
+        d.users++;
+        addTokens(d, p);
+        d.cost = addCost(d.cost, p.cost);
+        d.limitHits += p.limits.total;
+        if (p.limits.total > 0) d.limitUsers++;
       }
+
       const daily = new Map<string, DayUsage & { cost: Cost }>();
-      for (const row of dailyByModel.all(startDay)) {
+      // Under a filter, the division's people: those in the range, and anyone else in it.
+      const members =
+        division === null
+          ? null
+          : [...new Set([...people.keys(), ...[...divisionOf.keys()].filter(include)])];
+      const dayRows = days(range, members);
+      for (const row of dayRows) {
         let day = daily.get(row.day);
         if (!day) {
           day = { day: row.day, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST };
@@ -183,14 +334,36 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
         addTokens(day, row);
         day.cost = addCost(day.cost, totalCost(prices, [row]));
       }
+      const hitDays = new Map<string, Record<LimitType, number>>();
+      if (division === null) {
+        for (const row of limitDaily.all(`${range.from} 00:00:00`, `${range.to} 24:00:00`)) {
+          const day = hitDays.get(row.day) ?? noHits().byType;
+          day[limitTypeOf(row.type)] += row.hits;
+          hitDays.set(row.day, day);
+        }
+      }
+
+      const before = previousRange(range);
+      let active = 0;
+      for (const p of people.values()) if (p.activeDays > 0) active++;
       return {
-        totals,
-        daily: [...daily.values()],
-        divisions: [...divisionTotals.values()],
-        users: [...users.values()],
+        range,
+        windowRange,
+        totals: headline(dayRows, hits, include, active),
+        previous: before ? headline(days(before, members), hitsByPerson(before), include, null) : null,
+        people: [...people.values()],
+        daily: [...daily.values()].sort((a, b) => (a.day < b.day ? -1 : 1)),
+        limitDaily: [...hitDays.entries()].map(([day, byType]) => ({ day, byType })),
         models: [...models.values()],
+        divisions: [...byDivision.values()],
+        divisionNames: [...names].sort(),
         tiersComputedAt: estimates.computedAt(),
       };
+    },
+
+    /** When the person's latest turn was (any range): asked for the rows shown only. */
+    lastActiveOf(email: string): string | null {
+      return lastActive.get(email)?.at ?? null;
     },
 
     /** The last `limit` reported turn rows and limit events, newest first. */

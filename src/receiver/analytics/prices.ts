@@ -75,8 +75,22 @@ export function priceKey(model: string): string {
     .replace(/-\d{8}$/, "");
 }
 
+// Model names repeat on every row: remember each one's price per table.
+const known = new WeakMap<PriceTable, Map<string, ModelPrice | null>>();
+
 export function priceOf(table: PriceTable, model: string): ModelPrice | null {
-  return Object.hasOwn(table.models, priceKey(model)) ? table.models[priceKey(model)]! : null;
+  let prices = known.get(table);
+  if (!prices) {
+    prices = new Map();
+    known.set(table, prices);
+  }
+  let price = prices.get(model);
+  if (price === undefined) {
+    const key = priceKey(model);
+    price = Object.hasOwn(table.models, key) ? table.models[key]! : null;
+    prices.set(model, price);
+  }
+  return price;
 }
 
 /**

@@ -57,7 +57,7 @@ export interface ChartBuckets {
 const WEEK_MS = 7 * DAY_MS;
 
 /** `YYYY-MM-DD` of an instant, for years 0 to 9999. */
-function dayOf(ms: number): string {
+export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
@@ -97,4 +97,77 @@ export function chartBuckets(firstDay: string, now: number, max = MAX_CHART_COLU
   const starts: string[] = [];
   for (let year = y1; year <= y2; year += step) starts.push(dayOf(monthStart(year, 0)));
   return { unit: "year", step, starts };
+}
+
+/** A span of whole UTC days the overview shows: one of the fixed ranges, or custom from/to dates. */
+export interface DayRange {
+  key: RangeKey | "custom";
+  /** First day, inclusive (`0000-01-01` for all time). */
+  from: string;
+  /** Last day, inclusive. */
+  to: string;
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+/** The longest custom range: ten years of days. */
+export const MAX_CUSTOM_DAYS = 3660;
+
+function addDays(day: string, days: number): string {
+  return dayOf(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS);
+}
+
+export function isDay(text: string): boolean {
+  return DAY_PATTERN.test(text) && dayOf(Date.parse(`${text}T00:00:00Z`) || 0) === text;
+}
+
+export function fixedRange(key: RangeKey, now: number): DayRange {
+  return { key, from: rangeStartDay(key, now), to: dayOf(now) };
+}
+
+/** Custom from/to dates (YYYY-MM-DD, both included), or a message saying what to change. */
+export function customRange(from: string, to: string): DayRange | { problem: string } {
+  const shown = (text: string) => text.slice(0, 20);
+  if (!isDay(from))
+    return { problem: `from=${shown(from)} is not a date; use YYYY-MM-DD, such as 2026-11-01.` };
+  if (!isDay(to)) return { problem: `to=${shown(to)} is not a date; use YYYY-MM-DD, such as 2026-11-30.` };
+  if (from > to) return { problem: `from=${from} is after to=${to}; swap them, or pick a later end date.` };
+  if (daysIn({ key: "custom", from, to }) > MAX_CUSTOM_DAYS) {
+    return {
+      problem: `from=${from} to=${to} spans more than ${MAX_CUSTOM_DAYS} days; pick a shorter range or All time.`,
+    };
+  }
+  return { key: "custom", from, to };
+}
+
+export function daysIn(range: DayRange): number {
+  return (
+    Math.round((Date.parse(`${range.to}T00:00:00Z`) - Date.parse(`${range.from}T00:00:00Z`)) / DAY_MS) + 1
+  );
+}
+
+/** The same number of days just before the range; null for all time. */
+export function previousRange(range: DayRange): DayRange | null {
+  if (range.key === "all") return null;
+  const days = daysIn(range);
+  return { key: "custom", from: addDays(range.from, -days), to: addDays(range.from, -1) };
+}
+
+/** The day before `day`. */
+export function dayBefore(day: string): string {
+  return day === BEGINNING ? BEGINNING : addDays(day, -1);
+}
+
+/** "the last 30 days", "all time" or "1–15 Nov 2026" style: `2026-11-01 to 2026-11-15`. */
+export function dayRangeLabel(range: DayRange): string {
+  return range.key === "custom" ? `${range.from} to ${range.to}` : rangeLabel(range.key);
+}
+
+/**
+ * The stored window figures (kept per fixed range) that best describe a range: its own, or for a
+ * custom range the shortest fixed range that reaches back to its first day.
+ */
+export function windowRangeFor(range: DayRange, now: number): RangeKey {
+  if (range.key !== "custom") return range.key;
+  for (const key of RANGE_KEYS) if (rangeStartDay(key, now) <= range.from) return key;
+  return "all";
 }

@@ -6,6 +6,7 @@ import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost
 import { createEstimateReader } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
 import { type RangeKey, rangeStartDay, rangeStartMs } from "./ranges.ts";
+import { windowAnchor } from "./recompute.ts";
 import {
   addTokens,
   CACHE_SPLIT_SUMS,
@@ -30,6 +31,8 @@ export interface SessionSummary extends TokenTotals {
 export interface LimitEventRow {
   eventAt: string;
   kind: string;
+  /** Claude Code's limit type (five_hour, seven_day, …); null from reporters that send none. */
+  limitType: string | null;
   resetsAt: string | null;
   deviceId: string;
   sessionId: string;
@@ -67,11 +70,15 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      FROM usage_events WHERE email = ? AND event_at >= ?
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
-  const userLimitTimes = db.query<{ eventAt: string }, [string]>(
-    "SELECT event_at AS eventAt FROM limit_events WHERE email = ?",
+  const userLimitTimes = db.query<
+    { eventAt: string; resetsAt: string | null; limitType: string | null },
+    [string]
+  >(
+    "SELECT event_at AS eventAt, resets_at AS resetsAt, limit_type AS limitType FROM limit_events WHERE email = ?",
   );
   const userLimitEvents = db.query<LimitEventRow, [string, number, number]>(
-    `SELECT event_at AS eventAt, kind, resets_at AS resetsAt, device_id AS deviceId, session_id AS sessionId
+    `SELECT event_at AS eventAt, kind, limit_type AS limitType, resets_at AS resetsAt, device_id AS deviceId,
+       session_id AS sessionId
      FROM limit_events WHERE email = ? ORDER BY event_at DESC, id DESC LIMIT ? OFFSET ?`,
   );
   const userLimitEventCount = db.query<{ n: number }, [string]>(
@@ -83,7 +90,20 @@ export function createUserQueries(db: Database, prices: PriceTable) {
        OR EXISTS (SELECT 1 FROM device_keys WHERE email = ?)`,
   );
 
+  // Plain-text match on the email, any case: instr() sees no wildcard, whatever the search holds.
+  const findPeople = db.query<{ email: string; division: string | null }, [string, number]>(
+    `SELECT email, (SELECT nullif(division, '') FROM refresh_tokens r WHERE r.email = people.email
+         ORDER BY id DESC LIMIT 1) AS division
+     FROM (SELECT email FROM user_models UNION SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys) people
+     WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
+  );
+
   return {
+    /** People whose email contains the text (any case), in email order, at most `limit`. */
+    findPeople(text: string, limit: number): { email: string; division: string | null }[] {
+      return findPeople.all(text, limit);
+    },
+
     userExists(email: string): boolean {
       return userKnown.get(email, email, email) !== null;
     },
@@ -113,10 +133,22 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      */
     userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
       const from = rangeStartMs(range, now);
-      const limitTimes = userLimitTimes.all(email).map((row) => fromSqlTime(row.eventAt));
-      const windows = computeWindows(userHours.all(email).map(hourPoint), now, limitTimes).filter(
-        (w) => w.start >= from,
-      );
+      const events = userLimitTimes.all(email);
+      const anchors = events
+        .map((row) =>
+          windowAnchor({
+            eventAt: fromSqlTime(row.eventAt),
+            resetsAt: row.resetsAt === null ? null : fromSqlTime(row.resetsAt),
+            limitType: row.limitType,
+          }),
+        )
+        .filter((at): at is number => at !== null);
+      const windows = computeWindows(
+        userHours.all(email).map(hourPoint),
+        now,
+        events.map((row) => fromSqlTime(row.eventAt)),
+        anchors,
+      ).filter((w) => w.start >= from);
       const sessionHours = userSessionHours
         .all(email, toSqlTime(from))
         .map((row) => ({ sessionId: row.sessionId, at: fromSqlTime(row.hour) }));

@@ -1,7 +1,9 @@
 // Claude Code's 5-hour usage windows, reconstructed per user from activity. Pure: no I/O, no clock.
 //
 // Rule: a window opens at the first turn that is not inside an open window, its start floored to
-// the UTC hour, and lasts 5 hours; a turn at or after its end opens the next one.
+// the UTC hour, and lasts 5 hours; a turn at or after its end opens the next one. Where Claude
+// Code confirmed a 5-hour limit and said when it resets, that window is known instead: it starts
+// at resets_at − 5 h (an "anchor"), and is marked anchored rather than inferred.
 //
 // Because every window starts and ends on a whole UTC hour, all turns of one clock hour always fall
 // in the same window. So one point per turn and one summed point per user-hour (stamped at the
@@ -42,6 +44,8 @@ export interface UsageWindow {
   sessions: number | null;
   /** At least one limit event instant lies in [start, end). */
   hasLimitEvent: boolean;
+  /** Its start comes from a confirmed limit's reset time, not from the floor-to-the-hour rule. */
+  anchored: boolean;
 }
 
 export interface WindowSummary {
@@ -66,16 +70,30 @@ export function computeWindows(
   points: readonly ActivityPoint[],
   now: number,
   limitEventTimes: readonly number[] = [],
+  anchors: readonly number[] = [],
 ): UsageWindow[] {
   const sorted = [...points].sort((a, b) => a.at - b.at);
+  const starts = [...anchors].filter(Number.isFinite).sort((a, b) => a - b);
   const windows: UsageWindow[] = [];
   let current: UsageWindow | undefined;
   let sessionIds = new Set<string>();
+  let nextAnchor = 0;
 
   for (const point of sorted) {
     if (!Number.isFinite(point.at)) throw new RangeError(`activity point has a non-finite time: ${point.at}`);
     if (current === undefined || point.at >= current.end) {
-      const start = floorToUtcHour(point.at);
+      const previousEnd = current?.end ?? Number.NEGATIVE_INFINITY;
+      // Anchors that end before this point, or start inside the last window, cannot hold it.
+      while (
+        nextAnchor < starts.length &&
+        (starts[nextAnchor]! + WINDOW_MS <= point.at || starts[nextAnchor]! < previousEnd)
+      )
+        nextAnchor++;
+      const anchor = starts[nextAnchor];
+      // Hourly points are stamped at the hour's start, so an anchor counts from its own hour.
+      const anchored = anchor !== undefined && floorToUtcHour(anchor) <= point.at;
+      const start = anchored ? anchor : floorToUtcHour(point.at);
+      if (anchored) nextAnchor++;
       current = {
         start,
         end: start + WINDOW_MS,
@@ -85,6 +103,7 @@ export function computeWindows(
         turns: 0,
         sessions: null,
         hasLimitEvent: false,
+        anchored,
       };
       sessionIds = new Set();
       windows.push(current);
@@ -152,4 +171,21 @@ export function sessionsPerWindow(
     if (found >= 0 && at < windows[found]!.end) sets[found]!.add(sessionId);
   }
   return sets.map((set) => set.size);
+}
+
+/** The largest billed total (input + output) of the points in any `spanMs` in a row. */
+export function peakRollingBilled(points: readonly ActivityPoint[], spanMs: number): number {
+  const sorted = [...points].sort((a, b) => a.at - b.at);
+  let peak = 0;
+  let sum = 0;
+  let first = 0;
+  for (const point of sorted) {
+    sum += point.input + point.output;
+    while (sorted[first]!.at <= point.at - spanMs) {
+      sum -= sorted[first]!.input + sorted[first]!.output;
+      first++;
+    }
+    peak = Math.max(peak, sum);
+  }
+  return peak;
 }

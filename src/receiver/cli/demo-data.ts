@@ -20,6 +20,7 @@ Fills DATABASE_PATH with N demo users and D days of usage ending now, the same f
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const WINDOW_MS = 5 * HOUR_MS;
+const WEEK_MS = 7 * DAY_MS;
 const MAX_USERS = 100_000;
 const MAX_DAYS = 3650;
 
@@ -116,6 +117,10 @@ interface DemoUser {
   utcOffsetHours: number;
   /** Billed tokens per 5-hour window at which their seat stops them. */
   seatLimit: number;
+  /** Billed tokens per 7 days at which their seat stops them, and the week so far. */
+  weeklyLimit: number;
+  weekStart: number;
+  weekBilled: number;
   devices: DemoDevice[];
   modelBias: number;
 }
@@ -220,6 +225,7 @@ export function fillDemoData(
         const segment = random();
         const power = segment >= 0.9;
         const intensity = (segment < 0.3 ? 0.25 : power ? 5 : 1) * logNormal(random, 0.12);
+        const seatLimit = power && random() < 0.6 ? 1_100_000 : 220_000;
         const issued = services.tokens.issue(email, pick(random, DIVISIONS), 365, firstDay - DAY_MS);
         const deviceCount = random() < 0.7 ? 1 : random() < 0.85 ? 2 : 3;
         const devices: DemoDevice[] = [];
@@ -237,7 +243,11 @@ export function fillDemoData(
           lastTurnAt: null,
           intensity,
           utcOffsetHours: pick(random, ZONES),
-          seatLimit: power && random() < 0.6 ? 1_100_000 : 220_000,
+          seatLimit,
+          // Weekly limits bite only the heaviest: a few full windows a day, every day.
+          weeklyLimit: seatLimit * 14,
+          weekStart: Number.NEGATIVE_INFINITY,
+          weekBilled: 0,
           devices,
           modelBias: power ? 0.5 : random() * 0.2,
         });
@@ -314,14 +324,24 @@ function simulateDay(
         windowStart = Math.floor(at / HOUR_MS) * HOUR_MS;
         windowBilled = 0;
       }
-      for (const usage of Object.values(models)) windowBilled += usage.input_tokens + usage.output_tokens;
-      if (windowBilled > user.seatLimit) {
+      if (at >= user.weekStart + WEEK_MS) {
+        user.weekStart = at;
+        user.weekBilled = 0;
+      }
+      for (const usage of Object.values(models)) {
+        windowBilled += usage.input_tokens + usage.output_tokens;
+        user.weekBilled += usage.input_tokens + usage.output_tokens;
+      }
+      const weekly = user.weekBilled > user.weeklyLimit;
+      if (weekly || windowBilled > user.seatLimit) {
+        // As Claude Code says it: which limit, and when it resets.
         const event: LimitEvent = {
           schema_version: 2,
           session_id: sessionId,
           timestamp_utc: toRfc3339(at + 30_000),
           kind: "rate_limit",
-          resets_at: toRfc3339(windowStart + WINDOW_MS),
+          limit_type: weekly ? (primary.includes("opus") ? "seven_day_opus" : "seven_day") : "five_hour",
+          resets_at: toRfc3339(weekly ? user.weekStart + WEEK_MS : windowStart + WINDOW_MS),
         };
         if (services.reports.storeLimitEvent(user.identity, event, device.signer, at + 31_000))
           summary.limitEvents++;

@@ -53,7 +53,7 @@ const MERGE_ROLLUPS = `
 `;
 
 export const MIGRATIONS: readonly string[] = [
-  // 1: the tables of PROTOCOL §5 exactly as the guide's SQL uses them, plus usage storage.
+  // 1: the tables of docs/protocol.md §5 exactly as the guide's SQL uses them, plus usage storage.
   `
   CREATE TABLE refresh_tokens (
     token TEXT PRIMARY KEY,
@@ -269,7 +269,7 @@ export const MIGRATIONS: readonly string[] = [
     SELECT model, (SELECT coalesce(max(slot) + 1, 0) FROM model_colours) + row_number() OVER (ORDER BY model) - 1
     FROM (SELECT DISTINCT model FROM usage_daily WHERE model NOT IN (SELECT model FROM model_colours));
   `,
-  // 5: per device key, the delivery sequence held (PROTOCOL §4, delivery_seq). On the key's own row, so
+  // 5: per device key, the delivery sequence held (docs/protocol.md §4, delivery_seq). On the key's own row, so
   // a restored or copied database answers its own, older number and reporters send again what it lacks.
   `
   ALTER TABLE device_keys ADD COLUMN delivery_held INTEGER NOT NULL DEFAULT 0;
@@ -354,5 +354,138 @@ export const MIGRATIONS: readonly string[] = [
   // UPDATE device_keys SET revoked = 1 needs nothing more: registration reads revoked keys.
   `
   ALTER TABLE device_keys ADD COLUMN released_at TIMESTAMP;
+  `,
+  // 11: rollups that make every dashboard range as cheap as the shortest. Triggers on usage_daily
+  // keep them, so every writer of the daily rollup (reports, an admin's SQL) keeps them right.
+  `
+  -- Per user and model, the first and last day with usage: the pairs a range of days can hold.
+  ALTER TABLE user_models ADD COLUMN first_day TEXT;
+  ALTER TABLE user_models ADD COLUMN last_day TEXT;
+  INSERT OR IGNORE INTO user_models (email, model) SELECT DISTINCT email, model FROM usage_daily;
+  UPDATE user_models SET first_day = d.first_day, last_day = d.last_day
+    FROM (SELECT email, model, min(day) AS first_day, max(day) AS last_day FROM usage_daily GROUP BY email, model) d
+    WHERE d.email = user_models.email AND d.model = user_models.model;
+
+  -- Per user and model: running totals through each day with usage, so any range of days is two
+  -- lookups per user and model (totals through its last day minus totals before its first).
+  CREATE TABLE usage_cumulative (
+    email TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    turns INTEGER NOT NULL,
+    active_days INTEGER NOT NULL,
+    PRIMARY KEY (email, model, day)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_cumulative
+    SELECT email, model, day, sum(input_tokens) OVER w, sum(output_tokens) OVER w, sum(cache_read_tokens) OVER w,
+      sum(cache_write_tokens) OVER w, sum(cache_write_5m_tokens) OVER w, sum(cache_write_1h_tokens) OVER w,
+      sum(turns) OVER w, count(*) OVER w
+    FROM usage_daily WINDOW w AS (PARTITION BY email, model ORDER BY day);
+
+  -- The whole organisation per day and model, for headline figures and charts over any range.
+  CREATE TABLE usage_org_daily (
+    day TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    turns INTEGER NOT NULL,
+    PRIMARY KEY (day, model)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_org_daily
+    SELECT day, model, sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+      sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(turns)
+    FROM usage_daily GROUP BY day, model;
+
+  CREATE TRIGGER usage_daily_added AFTER INSERT ON usage_daily
+  BEGIN
+    INSERT INTO user_models (email, model, first_day, last_day) VALUES (NEW.email, NEW.model, NEW.day, NEW.day)
+      ON CONFLICT (email, model) DO UPDATE SET
+        first_day = min(coalesce(first_day, excluded.first_day), excluded.first_day),
+        last_day = max(coalesce(last_day, excluded.last_day), excluded.last_day);
+    INSERT INTO usage_org_daily (day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+        cache_write_5m_tokens, cache_write_1h_tokens, turns)
+      VALUES (NEW.day, NEW.model, NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens,
+        NEW.cache_write_5m_tokens, NEW.cache_write_1h_tokens, NEW.turns)
+      ON CONFLICT (day, model) DO UPDATE SET
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        turns = turns + excluded.turns;
+    -- The new day starts from the totals of the pair's previous day, then it and every later day grow.
+    INSERT INTO usage_cumulative (email, model, day, input_tokens, output_tokens, cache_read_tokens,
+        cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, turns, active_days)
+      SELECT NEW.email, NEW.model, NEW.day, coalesce(p.input_tokens, 0), coalesce(p.output_tokens, 0),
+        coalesce(p.cache_read_tokens, 0), coalesce(p.cache_write_tokens, 0), coalesce(p.cache_write_5m_tokens, 0),
+        coalesce(p.cache_write_1h_tokens, 0), coalesce(p.turns, 0), coalesce(p.active_days, 0)
+      FROM (SELECT 1) LEFT JOIN (SELECT * FROM usage_cumulative WHERE email = NEW.email AND model = NEW.model
+        AND day < NEW.day ORDER BY day DESC LIMIT 1) p ON true
+      WHERE true ON CONFLICT (email, model, day) DO NOTHING;
+    UPDATE usage_cumulative SET input_tokens = input_tokens + NEW.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens, cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens,
+        turns = turns + NEW.turns, active_days = active_days + 1
+      WHERE email = NEW.email AND model = NEW.model AND day >= NEW.day;
+  END;
+
+  CREATE TRIGGER usage_daily_grown AFTER UPDATE ON usage_daily
+  BEGIN
+    UPDATE usage_org_daily SET input_tokens = input_tokens + NEW.input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens - OLD.output_tokens,
+        cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+        turns = turns + NEW.turns - OLD.turns
+      WHERE day = NEW.day AND model = NEW.model;
+    UPDATE usage_cumulative SET input_tokens = input_tokens + NEW.input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens + NEW.output_tokens - OLD.output_tokens,
+        cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+        turns = turns + NEW.turns - OLD.turns
+      WHERE email = NEW.email AND model = NEW.model AND day >= NEW.day;
+  END;
+
+  -- An admin deleting daily rows by hand: the running totals and the day's sums give them back.
+  CREATE TRIGGER usage_daily_removed AFTER DELETE ON usage_daily
+  BEGIN
+    UPDATE usage_org_daily SET input_tokens = input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens - OLD.output_tokens, cache_read_tokens = cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens - OLD.cache_write_1h_tokens, turns = turns - OLD.turns
+      WHERE day = OLD.day AND model = OLD.model;
+    UPDATE usage_cumulative SET input_tokens = input_tokens - OLD.input_tokens,
+        output_tokens = output_tokens - OLD.output_tokens, cache_read_tokens = cache_read_tokens - OLD.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens - OLD.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens - OLD.cache_write_1h_tokens, turns = turns - OLD.turns,
+        active_days = active_days - 1
+      WHERE email = OLD.email AND model = OLD.model AND day > OLD.day;
+    DELETE FROM usage_cumulative WHERE email = OLD.email AND model = OLD.model AND day = OLD.day;
+  END;
+
+  -- Limit events over a range of days, for everyone.
+  CREATE INDEX limit_events_time ON limit_events (event_at);
+
+  -- What the window job learns from confirmed limits, per range and user.
+  ALTER TABLE tier_estimates ADD COLUMN limit_billed_tokens INTEGER;
+  ALTER TABLE tier_estimates ADD COLUMN anchored_windows INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tier_estimates ADD COLUMN peak_week_billed_tokens INTEGER NOT NULL DEFAULT 0;
   `,
 ];

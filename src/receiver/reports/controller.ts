@@ -100,8 +100,11 @@ export function reportsController(ctx: ReceiverContext) {
     return ctx.store.write((services) => {
       if (signer) services.keys.touch(signer.publicKey, now);
       const result = write(services, req.identity, valid.value, signer, now);
-      const held =
-        signer && delivery ? { delivery_held: services.keys.recordDelivery(signer.publicKey, delivery) } : {};
+      // A refusal (a string: a cap was reached) stored nothing, so its delivery is not held either.
+      const recorded = signer && delivery && typeof result !== "string";
+      const held = recorded
+        ? { delivery_held: services.keys.recordDelivery(signer.publicKey, delivery) }
+        : {};
       return { who: req.identity, value: valid.value, result, held };
     });
   }

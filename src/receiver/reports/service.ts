@@ -28,7 +28,7 @@ const HORIZON_MS = EVENT_HORIZON_DAYS * 86_400_000;
 /**
  * When the turn (or limit) happened: the reporter's time unless it is missing, unparseable, more
  * than 10 minutes in the future or more than EVENT_HORIZON_DAYS in the past; then the receive
- * time. Such a report is still stored, as PROTOCOL says for future times, so no turn is lost.
+ * time. Such a report is still stored, as docs/protocol.md says for future times, so no turn is lost.
  */
 export function eventTime(timestamp: string, receivedAt: number): number {
   const at = parseRfc3339(timestamp);

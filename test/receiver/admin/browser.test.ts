@@ -114,10 +114,10 @@ test(
     await page.fill('input[name="token"]', ADMIN_TOKEN);
     await page.click('button[type="submit"]');
     await page.waitForURL(`${receiver.url}/admin/`);
-    await expect(page.locator("h1").textContent()).resolves.toBe("Overview");
+    await expect(page.locator("h1").textContent()).resolves.toBe("Seat pressure");
     await expect(page.locator("svg.plot").count()).resolves.toBeGreaterThanOrEqual(3);
-    // The script ran: times are relative and the table counts its rows.
-    await expect(page.locator('[data-count-for="users"]').textContent()).resolves.toBe("61 users");
+    // The server pages the people; the script ran: times are relative.
+    await expect(page.locator("#people .count").textContent()).resolves.toBe("1–50 of 61 people");
     await expect(page.locator("#recent time").first().textContent()).resolves.toMatch(/ago|just now/);
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-overview.png"), fullPage: true });
     expect(problems).toEqual([]);
@@ -188,40 +188,111 @@ test(
 );
 
 test(
-  "switch the range; filter and sort a table; both survive a reload",
+  "switch the range; search and sort the people on the server; both survive a reload",
   async () => {
     await page.goto(`${receiver.url}/admin/`);
-    const sessions = async () =>
+    const billed = async () =>
       Number(
         (await page
-          .locator(".card", { hasText: "Sessions" })
-          .locator("span")
+          .locator(".card", { hasText: "Billed tokens" })
+          .locator(".card-value span")
+          .first()
           .getAttribute("title"))!.replaceAll(",", ""),
       );
-    const month = await sessions();
+    const month = await billed();
     await page.click('nav.range a:has-text("7 days")');
     await page.waitForURL(/range=7/);
     await expect(page.locator('nav.range a[aria-current="true"]').textContent()).resolves.toBe("7 days");
-    expect(await sessions()).toBeLessThan(month);
+    expect(await billed()).toBeLessThan(month);
 
-    await page.fill('input[data-filter-for="users"]', "mallory");
-    await expect(page.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(1);
-    await page.fill('input[data-filter-for="users"]', "example.org");
-    await page.locator('table[data-table="users"] th[data-key="input"] button').click();
-    await page.locator('table[data-table="users"] th[data-key="input"] button').click();
-    expect(page.url()).toContain("users.sort=input");
-    expect(page.url()).toContain("users.dir=asc");
-    await page.fill('input[data-filter-for="users"]', "mallory");
+    await page.fill('input[type="search"][name="people.q"]', "mallory");
+    await page.press('input[type="search"][name="people.q"]', "Enter");
+    await page.waitForURL(/people\.q=mallory/);
+    await expect(page.locator('table[data-server-table="people"] tbody tr').count()).resolves.toBe(1);
+    await page.fill('input[type="search"][name="people.q"]', "example.org");
+    await page.press('input[type="search"][name="people.q"]', "Enter");
+    await page.waitForURL(/people\.q=example\.org/);
+    await page.click('table[data-server-table="people"] th a:has-text("Cache reads")');
+    await page.waitForURL(/people\.sort=cache-reads/);
+    await page.click('table[data-server-table="people"] th a:has-text("Cache reads")');
+    await page.waitForURL(/people\.dir=asc/);
+    expect(page.url()).toContain("range=7");
     await page.reload();
-    await expect(page.locator('input[data-filter-for="users"]').inputValue()).resolves.toBe("mallory");
-    await expect(page.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(1);
-    await expect(
-      page.locator('table[data-table="users"] th[data-key="input"]').getAttribute("aria-sort"),
-    ).resolves.toBe("ascending");
-    // The range links carry the table state along.
-    await expect(page.locator('nav.range a:has-text("90 days")').getAttribute("href")).resolves.toContain(
-      "users.q=mallory",
+    await expect(page.locator('input[type="search"][name="people.q"]').inputValue()).resolves.toBe(
+      "example.org",
     );
+    await expect(
+      page
+        .locator('table[data-server-table="people"] th', { hasText: "Cache reads" })
+        .getAttribute("aria-sort"),
+    ).resolves.toBe("ascending");
+    await page.click('nav.pager a:has-text("Next")');
+    await page.waitForURL(/people\.page=2/);
+    await expect(page.locator("#people .count").textContent()).resolves.toMatch(
+      /^51–(\d+) of \1 people matching “example\.org”$/,
+    );
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "at 1440×900 the first screen shows the top limit-hitter and the upgrade recommendations",
+  async () => {
+    await page.setViewportSize({ width: 1440, height: 900 });
+    try {
+      await page.goto(`${receiver.url}/admin/?range=30`);
+      const top = receiver.sql(
+        "SELECT email FROM limit_events WHERE event_at >= date('now', '-29 days') GROUP BY email ORDER BY count(*) DESC, max(event_at) DESC, email LIMIT 1;",
+      );
+      expect(top).toContain("@example.org");
+      const inView = async (selector: string) => {
+        const box = await page.locator(selector).first().boundingBox();
+        expect(box).not.toBeNull();
+        expect(box!.y).toBeGreaterThanOrEqual(0);
+        expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(1440);
+      };
+      await expect(page.locator('[data-list="limit-hitters"] li .who').first().textContent()).resolves.toBe(
+        top,
+      );
+      await inView('[data-list="limit-hitters"] li');
+      await inView('#recommendations h3:has-text("Upgrade")');
+      await inView('[data-list="upgrade"] li');
+      await expect(page.locator('[data-list="upgrade"] li').count()).resolves.toBeGreaterThan(0);
+      // The windows that hit the limit are one click away.
+      await expect(
+        page.locator('[data-list="upgrade"] li a.windows-link').first().getAttribute("href"),
+      ).resolves.toMatch(/^\/admin\/users\/.+#windows$/);
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard-seat-pressure-1440.png") });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  },
+  STEP_TIMEOUT_MS,
+);
+
+test(
+  "at 390 px on a phone the seat-pressure answer reads without horizontal scrolling",
+  async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.goto(`${receiver.url}/admin/?range=30`);
+      const widths = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        body: document.body.scrollWidth,
+        viewport: window.innerWidth,
+      }));
+      expect(widths.page).toBeLessThanOrEqual(widths.viewport);
+      expect(widths.body).toBeLessThanOrEqual(widths.viewport);
+      for (const selector of ['[data-list="limit-hitters"] li', '[data-list="upgrade"] li']) {
+        const box = await page.locator(selector).first().boundingBox();
+        expect(box!.x).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+      }
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard-seat-pressure-phone.png"), fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   },
   STEP_TIMEOUT_MS,
 );
@@ -252,10 +323,10 @@ test(
       await expect(offline.locator("svg.plot").count()).resolves.toBeGreaterThanOrEqual(3);
       await expect(offline.locator("form").count()).resolves.toBe(0);
       await expect(offline.locator("#recent time").first().textContent()).resolves.toMatch(/ago|just now/);
-      await offline.fill('input[data-filter-for="users"]', "mallory");
-      await expect(offline.locator('table[data-table="users"] tbody tr:not([hidden])').count()).resolves.toBe(
-        1,
-      );
+      await offline.fill('input[data-filter-for="events"]', "mallory");
+      await expect(
+        offline.locator('table[data-table="events"] tbody tr:not([hidden])').count(),
+      ).resolves.toBeGreaterThan(0);
       await expect(offline.locator("#recent td", { hasText: "onerror" }).first().textContent()).resolves.toBe(
         XSS_DEVICE,
       );

@@ -446,30 +446,86 @@ describe("pages", () => {
     }
   });
 
-  test("the overview has the cards, charts, tables and sections; the range selector applies to it", async () => {
+  test("the overview answers seat pressure first, then the rest; the range selector applies to it", async () => {
     const { access, device } = await reportingUser("ranges@example.org");
     await sendTurn(access, device, "old-session", 0, Date.now() - 20 * 86_400_000);
     const page = await (await admin.get("/admin/?range=30")).text();
     for (const text of [
-      "Cache hit rate",
+      "Who hit a usage limit",
+      "Recommended seat changes",
+      "People who hit a limit",
+      "Billed tokens",
+      "At API list prices",
+      "Limit hits per day by type, the last 30 days",
+      "Close to their limit",
+      "By division",
+      'data-server-table="people"',
+      "Seat tiers",
       "Tokens per day by kind, the last 30 days",
-      "Top ",
-      "Tokens by model, the last 30 days",
-      'data-table="users"',
       'data-table="models"',
-      "Seat tier estimate",
       "Recent events",
       'aria-current="true">30 days',
+      'action="/admin/search"',
     ]) {
       expect(page).toContain(text);
     }
-    const sessions = (p: string) =>
-      /Sessions<\/div><div class="card-value"><span title="([\d,]+)"/.exec(p)?.[1];
+    const billed = (p: string) =>
+      /Billed tokens<\/div><div class="card-value"><span title="([\d,]+)"/.exec(p)?.[1];
     const week = await (await admin.get("/admin/?range=7")).text();
-    expect(Number(sessions(page))).toBe(Number(sessions(week)) + 1);
-    const bad = await admin.get("/admin/?range=365");
-    expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("use 7, 30, 90 or all");
+    expect(Number(billed(page)?.replaceAll(",", ""))).toBe(Number(billed(week)?.replaceAll(",", "")) + 30);
+    const custom = await admin.get("/admin/?range=custom&from=2020-01-01&to=2020-01-31");
+    expect(custom.status).toBe(200);
+    expect(await custom.text()).toContain("Nobody hit a usage limit in 2020-01-01 to 2020-01-31.");
+  });
+
+  test("bad input gets a clear message and a working page, never a 500", async () => {
+    const cases: [string, number, string][] = [
+      [
+        "/admin/?range=365",
+        400,
+        "range=365 is not a range this dashboard knows; use 7, 30, 90 or all, or custom from/to dates.",
+      ],
+      ["/admin/?range=custom&from=2026-11-30&to=2026-11-01", 400, "from=2026-11-30 is after to=2026-11-01"],
+      ["/admin/?range=custom&from=yesterday&to=2026-11-01", 400, "from=yesterday is not a date"],
+      ["/admin/?people.page=9999", 200, "Page 9,999 is past the end; showing page 1, the last."],
+      ["/admin/?people.sort=%3Cscript%3E", 200, "people.sort=&lt;script&gt; is not a column"],
+      [
+        `/admin/?people.q=${encodeURIComponent("<img src=x onerror=alert(1)>%' OR 1=1 --")}`,
+        200,
+        "No people match “&lt;img src=x",
+      ],
+      ["/admin/?division=%3Cb%3Enope", 200, "Seat pressure: &lt;b&gt;nope"],
+    ];
+    for (const [path, status, text] of cases) {
+      const response = await admin.get(path);
+      expect(response.status).toBe(status);
+      expectSecurityHeaders(response);
+      const body = await response.text();
+      expect(body).toContain(text);
+      expect(body).toContain("Who hit a usage limit");
+      expect(body).not.toContain("<img src=x");
+    }
+  });
+
+  test("the search box finds a person from any page: one match opens their page, several are listed", async () => {
+    await reportingUser("findable.one@example.org");
+    await reportingUser("findable.two@example.org");
+    const one = await admin.get("/admin/search?q=FINDABLE.ONE");
+    expect(one.status).toBe(303);
+    expect(one.headers.get("location")).toBe(
+      `/admin/users/${encodeURIComponent("findable.one@example.org")}`,
+    );
+    const several = await admin.get("/admin/search?q=findable");
+    expect(several.status).toBe(200);
+    const text = await several.text();
+    expect(text).toContain("findable.one@example.org");
+    expect(text).toContain("findable.two@example.org");
+    expect(text).toContain(">2 people</span>");
+    const none = await (await admin.get(`/admin/search?q=${encodeURIComponent("%_<x>")}`)).text();
+    expect(none).toContain("Nobody&#39;s email contains “%_&lt;x&gt;”");
+    for (const path of ["/admin/devices", "/admin/tokens", "/admin/audit"]) {
+      expect(await (await admin.get(path)).text()).toContain('action="/admin/search"');
+    }
   });
 
   test("a user page shows usage, windows, sessions, devices and tokens; an unknown user is 404", async () => {
@@ -483,7 +539,7 @@ describe("pages", () => {
       'data-table="windows"',
       'data-table="sessions"',
       "page-laptop",
-      'data-table="tokens"',
+      'data-server-table="tokens"',
       "Limit events",
     ]) {
       expect(page).toContain(text);

@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Report, toRfc3339 } from "../../../src/protocol/index.ts";
 import { SESSION_HOURS } from "../../../src/receiver/admin/service.ts";
-import { cacheHitRate } from "../../../src/receiver/admin/views/overview.ts";
+import { cacheHitRate } from "../../../src/receiver/admin/views/usage-parts.ts";
+import {
+  customRange,
+  type DayRange,
+  fixedRange,
+  type RangeKey,
+} from "../../../src/receiver/analytics/ranges.ts";
 import { CommandError } from "../../../src/receiver/cli/command.ts";
 import { fillDemoData } from "../../../src/receiver/cli/demo-data.ts";
 import { type Config, loadConfig } from "../../../src/receiver/config.ts";
@@ -27,6 +33,7 @@ function fresh() {
 
 const HOUR = 3_600_000;
 const NOW = Date.parse("2026-11-27T12:30:00Z");
+const range = (key: RangeKey): DayRange => fixedRange(key, NOW);
 
 function turn(
   sessionId: string,
@@ -135,36 +142,91 @@ describe("dashboard queries", () => {
   services.reports.store(alice, turn("old", 0, day(40, 9), { opus: [5, 5, 5, 5] }), null, NOW);
   services.reports.store(bob, turn("b1", 0, day(1, 15), { sonnet: [7, 8, 9, 10] }), null, NOW);
 
-  test("cards count distinct sessions and turns (not rows) and sum tokens in the range", () => {
-    const overview = services.analytics.overview("30", NOW);
+  test("headline figures sum the range's tokens; the period before is the same length", () => {
+    const overview = services.analytics.overview(range("30"), NOW);
     expect(overview.totals).toMatchObject({
-      users: 2,
-      sessions: 3,
-      turns: 4,
+      activeUsers: 2,
       input: 100 + 10 + 100 + 1 + 7,
       output: 200 + 20 + 200 + 2 + 8,
       cacheRead: 1000 + 100 + 1000 + 3 + 9,
       cacheWrite: 50 + 5 + 50 + 4 + 10,
     });
-    const all = services.analytics.overview("all", NOW);
-    expect(all.totals.sessions).toBe(4);
+    // Alice's turn 40 days ago is in the 30 days before.
+    expect(overview.previous).toMatchObject({ input: 5, output: 5, activeUsers: null });
+    const all = services.analytics.overview(range("all"), NOW);
+    expect(all.totals.input).toBe(223);
+    expect(all.previous).toBeNull();
     expect(all.models.find((m) => m.model === "opus")?.users).toBe(1);
     expect(cacheHitRate({ input: 10, output: 999, cacheRead: 80, cacheWrite: 10 })).toBe("80.0%");
   });
 
-  test("per user: division, sessions, turns and last active time; per model: users and turns", () => {
-    const overview = services.analytics.overview("7", NOW);
-    const a = overview.users.find((u) => u.email === "alice@example.org")!;
-    expect(a).toMatchObject({
-      division: "eng",
-      sessions: 2,
-      turns: 3,
-      input: 211,
-      lastActive: "2026-11-27 11:47:12",
-    });
+  test("per person: division, tokens and active days; per model: people and turns", () => {
+    const overview = services.analytics.overview(range("7"), NOW);
+    const a = overview.people.find((u) => u.email === "alice@example.org")!;
+    expect(a).toMatchObject({ division: "eng", input: 211, output: 422, activeDays: 1 });
+    expect(services.analytics.lastActiveOf("alice@example.org")).toBe("2026-11-27 11:47:12");
     const sonnet = overview.models.find((m) => m.model === "sonnet")!;
     expect(sonnet).toMatchObject({ users: 2, turns: 4 });
     expect(overview.daily.map((d) => d.day)).toEqual(["2026-11-26", "2026-11-27"]);
+    expect(overview.divisionNames).toEqual(["eng"]);
+  });
+
+  test("any custom range is the running totals' difference, and matches summing the days", () => {
+    const custom = customRange("2026-10-01", "2026-11-26") as DayRange;
+    const overview = services.analytics.overview(custom, NOW);
+    // Alice's opus turn of 18 Oct and Bob's turn of 26 Nov; nothing of 27 Nov.
+    expect(overview.people.map((p) => [p.email, p.input]).sort()).toEqual([
+      ["alice@example.org", 5],
+      ["bob@example.org", 7],
+    ]);
+    const one = services.analytics.overview(customRange("2026-11-27", "2026-11-27") as DayRange, NOW);
+    expect(one.people.find((p) => p.email === "alice@example.org")?.input).toBe(211);
+    expect(one.people.find((p) => p.email === "bob@example.org")?.input).toBe(0);
+  });
+
+  test("a late report for an old day moves that day's and every later running total", () => {
+    const { services: own } = fresh();
+    const late: Identity = {
+      email: "late@example.org",
+      refreshTokenId: own.tokens.issue("late@example.org", null, 365, NOW).id,
+    };
+    own.reports.store(late, turn("l1", 0, day(30, 10), { opus: [5, 0, 0, 0] }), null, NOW);
+    own.reports.store(late, turn("l2", 0, day(0, 10), { opus: [200, 0, 0, 0] }), null, NOW);
+    own.reports.store(late, turn("l3", 0, day(20, 10), { opus: [1000, 0, 0, 0] }), null, NOW);
+    const input = (r: DayRange) =>
+      own.analytics.overview(r, NOW).people.find((p) => p.email === late.email)?.input;
+    expect(input(customRange("2026-11-01", "2026-11-27") as DayRange)).toBe(1200);
+    expect(input(customRange("2026-10-01", "2026-10-31") as DayRange)).toBe(5);
+    expect(input(customRange("2026-11-07", "2026-11-07") as DayRange)).toBe(1000);
+    expect(input(range("all"))).toBe(1205);
+    expect(own.analytics.overview(range("all"), NOW).people[0]?.activeDays).toBe(3);
+    // An admin's SQL on the daily rollup: the triggers keep the running totals and days with it.
+    own.db.run(
+      "UPDATE usage_daily SET input_tokens = input_tokens + 50 WHERE email = 'late@example.org' AND day = '2026-10-28';",
+    );
+    expect(input(range("all"))).toBe(1255);
+    own.db.run("DELETE FROM usage_daily WHERE email = 'late@example.org' AND day = '2026-11-07';");
+    expect(input(customRange("2026-11-01", "2026-11-27") as DayRange)).toBe(200);
+    expect(input(range("all"))).toBe(255);
+    expect(own.analytics.overview(range("all"), NOW).people[0]?.activeDays).toBe(2);
+    expect(own.analytics.overview(range("all"), NOW).totals.input).toBe(255);
+  });
+
+  test("a division filter keeps only its people, in the figures and the days", () => {
+    const eng = services.analytics.overview(range("7"), NOW, "eng");
+    expect(eng.people.map((p) => p.email)).toEqual(["alice@example.org"]);
+    expect(eng.totals.input).toBe(211);
+    expect(eng.daily.map((d) => d.day)).toEqual(["2026-11-27"]);
+    const none = services.analytics.overview(range("7"), NOW, "");
+    expect(none.people.map((p) => p.email)).toEqual(["bob@example.org"]);
+  });
+
+  test("find a person by any part of the email, in any case; search text is never a pattern", () => {
+    expect(services.analytics.findPeople("ALICE", 10).map((p) => p.email)).toEqual(["alice@example.org"]);
+    expect(services.analytics.findPeople("example.org", 10)).toHaveLength(2);
+    expect(services.analytics.findPeople("%", 10)).toEqual([]);
+    expect(services.analytics.findPeople("' OR 1=1 --", 10)).toEqual([]);
+    expect(services.analytics.findPeople("example", 1)).toHaveLength(1);
   });
 
   test("a user's windows carry distinct sessions and mark limit events", () => {
@@ -239,8 +301,7 @@ describe("last active", () => {
       email: "carol@example.org",
       refreshTokenId: services.tokens.issue("carol@example.org", null, 365, NOW).id,
     };
-    const active = () =>
-      services.analytics.overview("7", NOW).users.find((u) => u.email === carol.email)?.lastActive;
+    const active = () => services.analytics.lastActiveOf(carol.email);
     services.reports.store(carol, turn("c1", 0, day(8) + 30 * 60_000, { sonnet: [1, 1, 1, 1] }), null, NOW);
     expect(active()).toBe("2026-11-27 08:30:00");
     // A turn from earlier in the same hour, sent late from the outbox, changes nothing.
@@ -280,8 +341,8 @@ describe("cost at API list prices", () => {
   services.reports.store(dan, turn("d1", 0, NOW - HOUR, { "in-house": [7, 7, 7, 7] }), null, NOW);
 
   test("per person, model, division and day; an unknown model is unpriced, never $0", () => {
-    const overview = services.analytics.overview("7", NOW);
-    const user = (email: string) => overview.users.find((u) => u.email === email)!;
+    const overview = services.analytics.overview(range("7"), NOW);
+    const user = (email: string) => overview.people.find((u) => u.email === email)!;
     expect(user("carol@example.org").cost).toEqual({ usd: 5, priced: true, unpricedModels: ["in-house"] });
     expect(user("dan@example.org").cost).toEqual({ usd: 0, priced: false, unpricedModels: ["in-house"] });
     expect(overview.models.find((m) => m.model === "in-house")?.cost.priced).toBe(false);
@@ -338,7 +399,7 @@ describe("stored tier estimates", () => {
 
   test("are computed for every range and read back per user", async () => {
     expect(await services.analytics.recomputeTierEstimates(NOW)).toBe(4);
-    const all = services.analytics.overview("all", NOW).users;
+    const all = services.analytics.overview(range("all"), NOW).people;
     const tierOf = (email: string) => all.find((u) => u.email === email)?.windows;
     expect(tierOf("light@example.org")).toMatchObject({
       tier: 1,
@@ -356,7 +417,7 @@ describe("stored tier estimates", () => {
     });
     expect(tierOf("new@example.org")).toMatchObject({ tier: null, countedWindows: 2, windowCount: 2 });
     // Only the last 7 days: the windows of 10–19 Nov fall out of it.
-    expect(services.analytics.overview("7", NOW).users.every((u) => u.windows === null)).toBe(true);
+    expect(services.analytics.overview(range("7"), NOW).people.every((u) => u.windows === null)).toBe(true);
   });
 });
 
@@ -375,8 +436,41 @@ describe("demo-data", () => {
       check("SELECT count(*) FROM (SELECT DISTINCT email, session_id, turn_index FROM usage_events);"),
     ).toBe(check("SELECT sum(turns) FROM usage_hourly;"));
     expect(check("SELECT sum(turns) FROM session_days;")).toBe(String(summary.turns));
+    // The range rollups agree with the daily one: the organisation's days, and every running total.
+    expect(
+      check("SELECT sum(output_tokens), sum(cache_write_1h_tokens), sum(turns) FROM usage_org_daily;"),
+    ).toBe(check("SELECT sum(output_tokens), sum(cache_write_1h_tokens), sum(turns) FROM usage_daily;"));
+    expect(
+      check(`SELECT count(*) FROM usage_cumulative c WHERE input_tokens != (SELECT sum(input_tokens) FROM usage_daily d
+        WHERE d.email = c.email AND d.model = c.model AND d.day <= c.day) OR active_days != (SELECT count(*)
+        FROM usage_daily d WHERE d.email = c.email AND d.model = c.model AND d.day <= c.day);`),
+    ).toBe("0");
+    expect(check("SELECT count(*) FROM usage_cumulative;")).toBe(check("SELECT count(*) FROM usage_daily;"));
+    expect(
+      check(`SELECT count(*) FROM user_models m WHERE first_day IS NOT (SELECT min(day) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model) OR last_day IS NOT (SELECT max(day) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model);`),
+    ).toBe("0");
     expect(Number(check("SELECT count(*) FROM refresh_tokens;"))).toBe(6);
     expect(Number(check("SELECT count(DISTINCT model) FROM usage_daily;"))).toBeGreaterThan(1);
+  });
+
+  test("limit events say which limit and when it resets, as Claude Code does", () => {
+    const { path, config, db } = fresh();
+    db.close();
+    const summary = fillDemoData(config, { users: 80, days: 14, seed: 5, force: false }, NOW);
+    expect(summary.limitEvents).toBeGreaterThan(0);
+    expect(
+      sqlite3(path, "SELECT count(*) FROM limit_events WHERE limit_type IS NULL OR resets_at IS NULL;"),
+    ).toBe("0");
+    expect(sqlite3(path, "SELECT count(*) FROM limit_events WHERE limit_type = 'five_hour';")).not.toBe("0");
+    // A 5-hour limit resets within 5 hours of the hit; its window starts at the reset minus 5 hours.
+    expect(
+      sqlite3(
+        path,
+        "SELECT count(*) FROM limit_events WHERE limit_type = 'five_hour' AND (resets_at <= event_at OR julianday(resets_at) - julianday(event_at) > 5.0 / 24);",
+      ),
+    ).toBe("0");
   });
 
   test("is the same for the same seed, and refuses a database with data unless forced", () => {

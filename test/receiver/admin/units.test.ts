@@ -24,6 +24,7 @@ import {
 
 import { exportHref, withQuery } from "../../../src/receiver/admin/views/layout.ts";
 import { dataTable } from "../../../src/receiver/admin/views/parts.ts";
+import { pageRows, tableState } from "../../../src/receiver/admin/views/server-table.ts";
 import { daysBetween, rangeStartDay, rangeStartMs } from "../../../src/receiver/analytics/ranges.ts";
 import type { UsageExportRow } from "../../../src/receiver/analytics/usage-export.ts";
 import { seededRandom } from "../../../src/receiver/cli/demo-data.ts";
@@ -378,4 +379,46 @@ test("the demo generator's randomness is the same for the same seed and differs 
   expect(Array.from({ length: 5 }, b)).toEqual(first);
   expect(Array.from({ length: 5 }, c)).not.toEqual(first);
   for (const value of first) expect(value >= 0 && value < 1).toBe(true);
+});
+
+describe("server-side tables", () => {
+  const rows = Array.from({ length: 120 }, (_, i) => ({
+    email: `p${String(i).padStart(3, "0")}@x.org`,
+    billed: i % 7,
+  }));
+  const state = (query: string) =>
+    tableState(new URL(`http://x/admin/?${query}`), "people", ["person", "billed"], "billed");
+  const run = (query: string) =>
+    pageRows(
+      rows,
+      state(query),
+      (r) => (state(query).sort === "person" ? r.email : r.billed),
+      (r) => r.email,
+      (r) => r.email,
+    );
+
+  test("50 rows a page, sorted by the default column, ties broken by the first column", () => {
+    const first = run("");
+    expect(first).toMatchObject({ total: 120, page: 1, pages: 3, problems: [] });
+    expect(first.rows).toHaveLength(50);
+    expect(first.rows[0]).toEqual({ email: "p006@x.org", billed: 6 });
+    expect(run("people.page=3").rows).toHaveLength(20);
+    expect(run("people.sort=person&people.dir=asc").rows[0]?.email).toBe("p000@x.org");
+  });
+
+  test("a page past the end shows the last page; a bad page or sort is corrected with a note", () => {
+    const past = run("people.page=99");
+    expect(past.page).toBe(3);
+    expect(past.problems).toEqual(["Page 99 is past the end; showing page 3, the last."]);
+    expect(run("people.page=-1").problems[0]).toContain("is not a page number; showing page 1");
+    expect(state("people.sort=evil").problems[0]).toContain("people.sort=evil is not a column");
+    expect(state("people.sort=evil").sort).toBe("billed");
+  });
+
+  test("search is plain text in any case: patterns and markup match only themselves", () => {
+    expect(run("people.q=P11").total).toBe(10);
+    expect(run("people.q=%25").total).toBe(0);
+    expect(run(`people.q=${encodeURIComponent("<script>")}`).total).toBe(0);
+    expect(run(`people.q=${"a".repeat(500)}`).problems[0]).toContain("cut to its first 200 characters");
+  });
 });

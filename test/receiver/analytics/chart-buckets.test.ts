@@ -1,7 +1,7 @@
 // Daily charts over any range: a bounded number of columns, by day, week, month or years.
 import { describe, expect, test } from "bun:test";
-import { dailyCharts } from "../../../src/receiver/admin/views/overview.ts";
-import { chartBuckets, MAX_CHART_COLUMNS } from "../../../src/receiver/analytics/ranges.ts";
+import { dailyCharts } from "../../../src/receiver/admin/views/usage-parts.ts";
+import { chartBuckets, fixedRange, MAX_CHART_COLUMNS } from "../../../src/receiver/analytics/ranges.ts";
 
 const now = Date.parse("2026-11-27T15:00:00Z");
 const row = (day: string, input: number) => ({ day, input, output: 1, cacheRead: 0, cacheWrite: 0 });
@@ -59,7 +59,7 @@ describe("dailyCharts", () => {
   test("all time from a report dated 0000-01-01 draws a bounded chart that sums every day in", () => {
     const daily = [row("0000-01-01", 7), row("1999-06-15", 11), row("2026-11-26", 13), row("2026-11-27", 17)];
     const started = performance.now();
-    const text = dailyCharts("", "all", daily, now).text;
+    const text = dailyCharts("", fixedRange("all", now), daily, now).text;
     expect(performance.now() - started).toBeLessThan(1000);
     expect(text.length).toBeLessThan(200_000);
     const columns = text.split("tokens in all</title></g>").length - 1;
@@ -73,14 +73,19 @@ describe("dailyCharts", () => {
 
   test("ranges of 7, 30 and 90 days stay one column a day", () => {
     const daily = [row("2026-11-01", 5)];
-    const text = dailyCharts("a@example.org", "90", daily, now).text;
+    const text = dailyCharts("a@example.org", fixedRange("90", now), daily, now).text;
     expect(text.split("tokens in all</title></g>").length - 1).toBe(2 * 90);
     expect(text).toContain("2026-11-01 · Input: 5</title>");
     expect(text).toContain("Day (UTC)");
   });
 
   test("a history of years goes by month, labelled by month", () => {
-    const text = dailyCharts("", "all", [row("2022-01-10", 3), row("2022-01-31", 4)], now).text;
+    const text = dailyCharts(
+      "",
+      fixedRange("all", now),
+      [row("2022-01-10", 3), row("2022-01-31", 4)],
+      now,
+    ).text;
     expect(text).toContain("Tokens per month by kind, all time");
     expect(text).toContain("January 2022 · Input: 7</title>");
     expect(text).toContain("Month (UTC)");
@@ -89,7 +94,7 @@ describe("dailyCharts", () => {
   test("days an admin typed that are not dates, or lie in the future, are left out, not a crash", () => {
     const text = dailyCharts(
       "",
-      "all",
+      fixedRange("all", now),
       [row("2026-11-20", 3), row("2099-01-01", 4), row("soon", 5)],
       now,
     ).text;

@@ -4,6 +4,7 @@ import {
   computeWindows,
   floorToUtcHour,
   HOUR_MS,
+  peakRollingBilled,
   sessionsPerWindow,
   summarizeWindows,
   type UsageWindow,
@@ -213,5 +214,61 @@ describe("sessionsPerWindow", () => {
   test("no windows, or no sessions, give zeros", () => {
     expect(sessionsPerWindow([], [{ sessionId: "a", at: 0 }])).toEqual([]);
     expect(sessionsPerWindow(windows, [])).toEqual([0, 0]);
+  });
+});
+
+describe("windows anchored on a confirmed limit's reset time", () => {
+  test("a window whose limit said resets_at 15:37 runs 10:37-15:37, and is marked anchored", () => {
+    const anchor = at("2026-05-11T10:37:00Z");
+    const windows = computeWindows(
+      [
+        turn("2026-05-11T10:00:00Z"),
+        turn("2026-05-11T14:00:00Z"),
+        turn("2026-05-11T15:00:00Z"),
+        turn("2026-05-11T15:40:00Z"),
+      ],
+      FAR_FUTURE,
+      [at("2026-05-11T14:30:00Z")],
+      [anchor],
+    );
+    expect(
+      windows.map((w) => [new Date(w.start).toISOString(), w.anchored, w.turns, w.hasLimitEvent]),
+    ).toEqual([
+      ["2026-05-11T10:37:00.000Z", true, 3, true],
+      // 15:40 is after the reset: a new, inferred window on the floored hour.
+      ["2026-05-11T15:00:00.000Z", false, 1, false],
+    ]);
+  });
+
+  test("without anchors the floor-to-the-hour rule is unchanged; an anchor far from any turn is ignored", () => {
+    const points = [turn("2026-05-11T10:20:00Z"), turn("2026-05-11T16:00:00Z")];
+    const plain = computeWindows(points, FAR_FUTURE);
+    expect(plain.every((w) => !w.anchored)).toBe(true);
+    const withFar = computeWindows(points, FAR_FUTURE, [], [at("2026-04-01T00:00:00Z")]);
+    expect(startsOf(withFar)).toEqual(startsOf(plain));
+  });
+
+  test("an anchor inside the previous window does not open an overlapping one", () => {
+    const windows = computeWindows(
+      [turn("2026-05-11T10:00:00Z"), turn("2026-05-11T13:00:00Z"), turn("2026-05-11T15:30:00Z")],
+      FAR_FUTURE,
+      [],
+      [at("2026-05-11T12:00:00Z")],
+    );
+    expect(startsOf(windows)).toEqual(["2026-05-11T10:00:00.000Z", "2026-05-11T15:00:00.000Z"]);
+  });
+});
+
+describe("peakRollingBilled", () => {
+  test("the largest billed sum of any span in a row; cache tokens do not count", () => {
+    const points = [
+      turn("2026-05-01T10:00:00Z", { input: 100, output: 0 }),
+      turn("2026-05-05T10:00:00Z", { input: 50, output: 50 }),
+      turn("2026-05-08T09:00:00Z", { input: 10, output: 0 }),
+      turn("2026-05-09T10:00:00Z", { input: 300, output: 0 }),
+    ];
+    // 1-8 May holds 100 + 100 + 10; 5-11 May holds 100 + 10 + 300.
+    expect(peakRollingBilled(points, 7 * 24 * HOUR_MS)).toBe(410);
+    expect(peakRollingBilled([], 7 * 24 * HOUR_MS)).toBe(0);
   });
 });

@@ -104,7 +104,7 @@ export function page(view: View, options: PageOptions): Html {
     : html`<nav aria-label="Sections">${NAV.map(
         ([section, label, href]) =>
           html`<a href="${href}"${section === options.section ? html` aria-current="page"` : ""}>${label}</a>`,
-      )}</nav><div class="session"><a class="button secondary" href="${exportHref(view.url)}" download title="A read-only HTML file of this page that works offline">Export</a>${
+      )}</nav><form method="get" action="/admin/search" class="find" role="search"><input type="search" name="q" placeholder="Find a person…" aria-label="Find a person by email" maxlength="200" required></form><div class="session"><a class="button secondary" href="${exportHref(view.url)}" download title="A read-only HTML file of this page that works offline">Export</a>${
         view.csrf
           ? html`<form method="post" action="/admin/logout" class="inline"><input type="hidden" name="csrf" value="${view.csrf}"><button type="submit" class="secondary">Log out</button></form>`
           : ""

@@ -1,259 +1,498 @@
-// /admin/: who uses how many tokens, on which models, how close to the 5-hour limits, which tier.
-
-import { addCost, type Cost, NO_COST } from "../../analytics/cost.ts";
-import type { DivisionUsage, Overview, RecentEvent, UserUsage } from "../../analytics/overview.ts";
-import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
+// /admin/: who needs a bigger seat. The first screen answers it (limit hits by type, recommended
+// seat changes, the headline figures against the period before); below come the trend, people
+// close to their limit, divisions, everyone (paged on the server), tiers, models and recent events.
+import type { Cost } from "../../analytics/cost.ts";
+import type {
+  DivisionUsage,
+  Headline,
+  LimitHits,
+  LimitType,
+  Overview,
+  PersonUsage,
+  RecentEvent,
+} from "../../analytics/overview.ts";
+import { chartBuckets, type DayRange, dayRangeLabel, daysIn } from "../../analytics/ranges.ts";
+import {
+  roughTokens,
+  SEAT_RULE,
+  type SeatAdvice,
+  type SeatEvidence,
+  seatAdvice,
+} from "../../analytics/seats.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
-import { addTokens, type DayUsage, noTokens, type TokenTotals } from "../../analytics/totals.ts";
 import { type Html, html } from "../html.ts";
-import { horizontalBars, modelColour, stackedColumns, TOKEN_SERIES } from "./charts.ts";
-import {
-  abbreviate,
-  costText,
-  countOf,
-  formatInteger,
-  formatPercent,
-  timeCell,
-  timeSortKey,
-  unpricedNote,
-} from "./format.ts";
-import { actionForm, link, page, type View } from "./layout.ts";
-import {
-  card,
-  costCell,
-  dataTable,
-  numberCell,
-  rangeSelector,
-  section,
-  tierBadge,
-  userHref,
-} from "./parts.ts";
-import { timeColumns } from "./time-columns.ts";
+import { shortDay, stackedColumns } from "./charts.ts";
+import { abbreviate, costText, formatInteger, timeCell, timeSortKey } from "./format.ts";
+import { actionForm, link, page, type View, withQuery } from "./layout.ts";
+import { costCell, dataTable, numberCell, section, tierBadge, userHref } from "./parts.ts";
+import { rangeTools } from "./range-tools.ts";
+import { type ServerColumn, serverTable } from "./server-table.ts";
+import { costNote, dailyCharts, modelChart, modelTable } from "./usage-parts.ts";
 
-const TOP_USERS_IN_CHART = 15;
-/** Drawing width of the charts shown two side by side. */
-const HALF_WIDTH = 620;
+const FIRST_SCREEN_ROWS = 6;
+const FULL_LIST_ROWS = 50;
 
 export interface OverviewData {
-  range: RangeKey;
   overview: Overview;
+  /** The division filter, "" for people without one; null for everyone. */
+  division: string | null;
   recent: RecentEvent[];
+  /** Asked only for the rows a page shows. */
+  lastActive: (email: string) => string | null;
   colourSlots: Map<string, number>;
   tierIntervalSecs: number;
   /** The day the price table was read, for the cost note. */
   pricesTakenOn: string;
+  /** A correction said at the top (a bad range or date), or null. */
+  problem: string | null;
 }
 
-export function tokenValues(t: TokenTotals): number[] {
-  return [t.input, t.output, t.cacheRead, t.cacheWrite];
+export const LIMIT_LABELS: Record<LimitType, string> = {
+  five_hour: "5-hour",
+  seven_day: "weekly",
+  seven_day_opus: "weekly Opus",
+  seven_day_sonnet: "weekly Sonnet",
+  other: "type not reported",
+};
+
+/** What the seat rules read about a person. */
+export function evidenceOf(p: PersonUsage): SeatEvidence {
+  const { byType } = p.limits;
+  return {
+    email: p.email,
+    division: p.division,
+    billedTokens: p.input + p.output,
+    activeDays: p.activeDays,
+    limits: {
+      total: p.limits.total,
+      fiveHour: byType.five_hour,
+      weekly: byType.seven_day + byType.seven_day_opus + byType.seven_day_sonnet,
+      days: p.limits.days,
+      last: p.limits.last,
+    },
+    peakWindowBilled: p.windows?.peakBilledTokens ?? null,
+    limitWindowBilled: p.windows?.limitBilledTokens ?? null,
+  };
 }
 
-export function totalTokens(t: TokenTotals): number {
-  return t.input + t.output + t.cacheRead + t.cacheWrite;
-}
-
-export function cacheHitRate(t: TokenTotals): string {
-  return formatPercent(t.cacheRead, t.input + t.cacheRead + t.cacheWrite);
-}
-
-/** The cost note beside every cost figure: what it is and how old the prices are. */
-export function costNote(pricesTakenOn: string): string {
-  return `At API list prices of ${pricesTakenOn}, as a comparison: seats are not billed per token. Models without a list price are shown as unpriced, never as $0.`;
-}
-
-export function usageCards(
-  t: TokenTotals & { sessions: number; turns: number; cost: Cost },
-  users?: number,
-): Html {
-  return html`<div class="cards">${users === undefined ? "" : card("Users", users)}${card(
-    "At API prices",
-    costText(t.cost),
-    unpricedNote(t.cost) || "comparison figure",
-  )}${card("Sessions", t.sessions)}${card(
-    "Turns",
-    t.turns,
-  )}${card("Input tokens", t.input)}${card("Output tokens", t.output)}${card("Cache reads", t.cacheRead)}${card(
-    "Cache writes",
-    t.cacheWrite,
-  )}${card("Cache hit rate", cacheHitRate(t), "cache reads ÷ (input + cache reads + cache writes)")}</div>`;
-}
-
-/**
- * `who` names the user on a user page ("" on the overview).
- * Tokens per day (per week, month or years over a long range) stacked by kind, then input and
- * output alone: cache reads are usually many times the rest, which would flatten the billed
- * tokens into a sliver.
- */
-export function dailyCharts(who: string, range: RangeKey, daily: readonly DayUsage[], now: number): Html {
-  const { per, axis, columns } = timeColumns(range, daily, now);
-  const label = rangeLabel(range);
-  const empty = `No reports in ${label}.`;
-  const title = (what: string) => (who ? `${who}: ${what}` : `${what[0]!.toUpperCase()}${what.slice(1)}`);
-  return html`${stackedColumns({
-    title: title(`tokens per ${per} by kind, ${label}`),
-    series: TOKEN_SERIES,
-    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: tokenValues(c) })),
-    xLabel: axis,
-    yLabel: "Tokens",
-    empty,
-  })}${stackedColumns({
-    title: title(`billed tokens per ${per} (input and output), ${label}`),
-    series: TOKEN_SERIES.slice(0, 2),
-    columns: columns.map((c) => ({ label: c.label, tick: c.tick, values: [c.input, c.output] })),
-    xLabel: axis,
-    yLabel: "Tokens",
-    empty,
-    height: 200,
-  })}`;
-}
-
-function userRow(view: View, user: UserUsage): Html {
-  const w = user.windows;
-  return html`<tr><td>${link(view, userHref(user.email), user.email)}</td><td>${user.division ?? ""}</td>${numberCell(
-    user.input,
-  )}${numberCell(user.output)}${numberCell(user.cacheRead)}${numberCell(user.cacheWrite)}${numberCell(
-    totalTokens(user),
-  )}${costCell(user.cost)}${numberCell(user.sessions)}${numberCell(user.turns)}${numberCell(w ? w.peakBilledTokens : null)}${numberCell(
-    w ? Math.round(w.averageBilledTokens) : null,
-  )}${numberCell(w ? w.limitWindows : null)}<td data-value="${w?.tier ?? 0}">${tierBadge(w)}</td><td data-value="${timeSortKey(
-    user.lastActive,
-  )}">${timeCell(user.lastActive)}</td></tr>`;
-}
-
-const USER_COLUMNS = [
-  { key: "user", label: "User" },
-  { key: "division", label: "Division" },
-  { key: "input", label: "Input", numeric: true },
-  { key: "output", label: "Output", numeric: true },
-  { key: "cache-reads", label: "Cache reads", numeric: true },
-  { key: "cache-writes", label: "Cache writes", numeric: true },
-  { key: "total", label: "Total", numeric: true, hint: "All four kinds of tokens" },
-  { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
-  { key: "sessions", label: "Sessions", numeric: true },
-  { key: "turns", label: "Turns", numeric: true },
-  {
-    key: "peak",
-    label: "Peak 5h",
-    numeric: true,
-    hint: "Largest 5-hour window in the range, billed tokens (input + output)",
-  },
-  { key: "average", label: "Avg 5h", numeric: true, hint: "Mean billed tokens per 5-hour window" },
-  {
-    key: "limits",
-    label: "Limit hits",
-    numeric: true,
-    hint: "Windows in which Claude Code reported a usage limit",
-  },
-  { key: "tier", label: "Tier", byValue: true, hint: "Estimated seat tier and its confidence" },
-  { key: "last-active", label: "Active", byValue: true, hint: "Last active" },
-];
-
-function tierSummary(users: readonly UserUsage[]): Html {
-  const tiers = new Map<
-    number,
-    { users: number; low: number; high: number; confidence: Record<string, number> }
-  >();
-  let unestimated = 0;
-  for (const user of users) {
-    const w = user.windows;
-    if (!w || w.tier === null || w.p75BilledTokens === null) {
-      unestimated++;
-      continue;
-    }
-    const entry = tiers.get(w.tier) ?? {
-      users: 0,
-      low: w.p75BilledTokens,
-      high: w.p75BilledTokens,
-      confidence: { confirmed: 0, medium: 0, low: 0 },
-    };
-    entry.users++;
-    entry.low = Math.min(entry.low, w.p75BilledTokens);
-    entry.high = Math.max(entry.high, w.p75BilledTokens);
-    entry.confidence[w.confidence ?? "low"]!++;
-    tiers.set(w.tier, entry);
+/** "+12%", "−3%", "new" or "" beside a headline figure. */
+function change(current: number, previous: number | undefined): Html {
+  if (previous === undefined) return html``;
+  if (previous === 0) {
+    return current === 0
+      ? html``
+      : html`<span class="change up" title="none in the period before">new</span>`;
   }
-  const rows = [...tiers.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(
-      ([tier, t]) =>
-        html`<tr><td data-value="${tier}"><span class="tier tier-${tier}">Tier ${tier}</span></td>${numberCell(
-          t.users,
-        )}<td class="num" data-value="${t.low}"><span title="${formatInteger(t.low)} – ${formatInteger(t.high)}">${abbreviate(
-          t.low,
-        )} – ${abbreviate(t.high)}</span></td>${numberCell(t.confidence.confirmed ?? 0)}${numberCell(
-          t.confidence.medium ?? 0,
-        )}${numberCell(t.confidence.low ?? 0)}</tr>`,
+  const percent = Math.round(((current - previous) / previous) * 100);
+  const shown = percent === 0 ? "±0%" : `${percent > 0 ? "+" : "−"}${Math.abs(percent)}%`;
+  return html`<span class="change ${percent > 0 ? "up" : percent < 0 ? "down" : ""}" title="vs ${formatInteger(
+    previous,
+  )} in the period before">${shown}</span>`;
+}
+
+function headlineCard(label: string, value: Html | string, delta: Html, detail?: Html | string): Html {
+  return html`<div class="card"><div class="card-label">${label}</div><div class="card-value">${value}${delta}</div>${
+    detail ? html`<div class="card-detail">${detail}</div>` : ""
+  }</div>`;
+}
+
+function compact(value: number): Html {
+  return html`<span title="${formatInteger(value)}">${abbreviate(value)}</span>`;
+}
+
+function costChange(current: Cost, previous: Cost | undefined): Html {
+  return previous?.priced && current.priced ? change(current.usd, previous.usd) : html``;
+}
+
+function headlineCards(t: Headline, before: Headline | null, upgrades: number, pricesTakenOn: string): Html {
+  const p = before ?? undefined;
+  return html`<div class="cards headline">${headlineCard(
+    "People who hit a limit",
+    compact(t.limitUsers),
+    change(t.limitUsers, p?.limitUsers),
+    `${formatInteger(t.limitHits)} limit hits`,
+  )}${headlineCard(
+    "Upgrade candidates",
+    compact(upgrades),
+    html``,
+    "repeated confirmed limits",
+  )}${headlineCard(
+    "Billed tokens",
+    compact(t.input + t.output),
+    change(t.input + t.output, p ? p.input + p.output : undefined),
+    html`input + output; cache reads ${compact(t.cacheRead)}`,
+  )}${headlineCard(
+    "At API list prices",
+    costText(t.cost),
+    costChange(t.cost, p?.cost),
+    `comparison, prices of ${pricesTakenOn}`,
+  )}${headlineCard("Active people", compact(t.activeUsers ?? 0), html``, "with usage in the range")}</div>`;
+}
+
+function limitSummary(hits: LimitHits): string {
+  return (Object.keys(LIMIT_LABELS) as LimitType[])
+    .filter((type) => hits.byType[type] > 0)
+    .map((type) => `${LIMIT_LABELS[type]} ×${hits.byType[type]}`)
+    .join(" · ");
+}
+
+function personLink(view: View, email: string, anchor = ""): Html {
+  return link(view, `${userHref(email)}${anchor}`, html`<span class="who">${email}</span>`);
+}
+
+function limitHitters(view: View, people: readonly PersonUsage[], label: string): Html {
+  const hitters = people
+    .filter((p) => p.limits.total > 0)
+    .sort(
+      (a, b) =>
+        b.limits.total - a.limits.total ||
+        (b.limits.last ?? "").localeCompare(a.limits.last ?? "") ||
+        a.email.localeCompare(b.email),
     );
-  const table = dataTable({
-    name: "tiers",
-    item: "tier",
-    filter: false,
-    columns: [
-      { key: "tier", label: "Tier", byValue: true },
-      { key: "users", label: "Users", numeric: true },
-      {
-        key: "p75",
-        label: "Typical heavy window",
-        numeric: true,
-        hint: "75th percentile of each user's closed 5-hour windows, billed tokens: lowest – highest user",
-      },
-      {
-        key: "confirmed",
-        label: "Confirmed",
-        numeric: true,
-        hint: "A limit event shows the user hit a limit",
-      },
-      { key: "medium", label: "Medium", numeric: true, hint: "10 or more closed windows" },
-      { key: "low", label: "Low", numeric: true, hint: "3 to 9 closed windows" },
-    ],
-    rows,
-    empty: `No user has ${MIN_WINDOWS_FOR_ESTIMATE} closed 5-hour windows in this range yet, so no tier is estimated.`,
-  });
-  return html`${table}${
-    unestimated > 0 && rows.length > 0
-      ? html`<p class="note">${formatInteger(unestimated)} ${
-          unestimated === 1 ? "user has" : "users have"
-        } fewer than ${MIN_WINDOWS_FOR_ESTIMATE} closed windows in this range and no estimate.</p>`
+  if (hitters.length === 0) {
+    return html`<p class="empty">Nobody hit a usage limit in ${label}.</p>`;
+  }
+  const more = hitters.length - FIRST_SCREEN_ROWS;
+  return html`<ol class="pressure-list" data-list="limit-hitters">${hitters
+    .slice(0, FIRST_SCREEN_ROWS)
+    .map(
+      (p) =>
+        html`<li><div class="line">${personLink(view, p.email, "#windows")}<span class="badge confirmed" title="Claude Code reported these limits">${formatInteger(
+          p.limits.total,
+        )} ${p.limits.total === 1 ? "hit" : "hits"}</span></div><div class="meta">${limitSummary(p.limits)} · on ${formatInteger(
+          p.limits.days,
+        )} ${p.limits.days === 1 ? "day" : "days"} · last ${timeCell(p.limits.last)}${
+          p.division ? html` · ${p.division}` : ""
+        }</div></li>`,
+    )}</ol>${
+    more > 0
+      ? html`<p class="more">${link(
+          view,
+          `${withQuery(view.url, { "people.sort": "limits", "people.dir": "desc", "people.page": null })}#people`,
+          `All ${formatInteger(hitters.length)} people with limit hits`,
+        )}</p>`
       : ""
   }`;
 }
 
-function divisionTable(divisions: readonly DivisionUsage[], empty: string): Html {
+function adviceList(
+  view: View,
+  advice: readonly SeatAdvice[],
+  kind: SeatAdvice["kind"],
+  empty: string,
+): Html {
+  const chosen = advice.filter((a) => a.kind === kind);
+  if (chosen.length === 0) return html`<p class="empty">${empty}</p>`;
+  return html`<ol class="pressure-list" data-list="${kind}">${chosen
+    .slice(0, kind === "upgrade" ? FIRST_SCREEN_ROWS : 3)
+    .map(
+      (a) =>
+        html`<li><div class="line">${personLink(view, a.email, kind === "upgrade" ? "#windows" : "")}<span class="badge ${a.evidence}" title="${
+          a.evidence === "confirmed" ? "Rests on limits Claude Code reported" : "Inferred from usage alone"
+        }">${a.evidence}</span>${
+          kind === "upgrade" && !view.exported
+            ? html`<a class="windows-link" href="${userHref(a.email)}#windows">windows</a>`
+            : ""
+        }</div><div class="meta">${a.reason}</div></li>`,
+    )}</ol>${
+    chosen.length > (kind === "upgrade" ? FIRST_SCREEN_ROWS : 3)
+      ? html`<p class="more"><a href="#seat-changes">All ${formatInteger(chosen.length)}</a></p>`
+      : ""
+  }`;
+}
+
+function firstScreen(view: View, overview: Overview, advice: readonly SeatAdvice[], label: string): Html {
+  return html`<div class="pressure">${section(
+    "limit-hitters",
+    "Who hit a usage limit",
+    limitHitters(view, overview.people, label),
+    `Limits Claude Code reported in ${label}, by type: confirmed.`,
+  )}${section(
+    "recommendations",
+    "Recommended seat changes",
+    html`<h3>Upgrade</h3>${adviceList(view, advice, "upgrade", `Nobody hit a limit repeatedly in ${label}.`)}<h3>Downgrade</h3>${adviceList(
+      view,
+      advice,
+      "downgrade",
+      "Everyone uses their seat.",
+    )}`,
+    SEAT_RULE,
+  )}</div>`;
+}
+
+const LIMIT_SERIES: { type: LimitType; colour: string }[] = [
+  { type: "five_hour", colour: "#D55E00" },
+  { type: "seven_day", colour: "#0072B2" },
+  { type: "seven_day_opus", colour: "#CC79A7" },
+  { type: "seven_day_sonnet", colour: "#009E73" },
+  { type: "other", colour: "#999999" },
+];
+
+function limitTrend(
+  overview: Overview,
+  range: DayRange,
+  now: number,
+  label: string,
+  filtered: boolean,
+): Html {
+  if (filtered) {
+    return html`<p class="empty">The trend is for everyone; clear the division filter to see it.</p>`;
+  }
+  const first = range.key === "all" ? overview.limitDaily[0]?.day : range.from;
+  const end = Math.min(now, Date.parse(`${range.to}T23:59:59Z`));
+  // Days, weeks, months or years a column, as the token charts: at most MAX_CHART_COLUMNS.
+  const buckets = first ? chartBuckets(first, end) : { unit: "day", step: 1, starts: [] as string[] };
+  const used = LIMIT_SERIES.filter((s) => overview.limitDaily.some((d) => d.byType[s.type] > 0));
+  const series = used.length > 0 ? used : LIMIT_SERIES.slice(0, 1);
+  const columns = buckets.starts.map((start) => ({
+    label: buckets.unit === "day" ? start : `${buckets.unit} from ${start}`,
+    tick: shortDay(start),
+    values: series.map(() => 0),
+  }));
+  for (const d of overview.limitDaily) {
+    let index = -1;
+    for (let i = 0; i < buckets.starts.length && buckets.starts[i]! <= d.day; i++) index = i;
+    if (index < 0) continue;
+    const values = columns[index]!.values;
+    series.forEach((s, i) => {
+      values[i]! += d.byType[s.type];
+    });
+  }
+  return stackedColumns({
+    title: `Limit hits per ${buckets.unit} by type, ${label}`,
+    series: series.map((s) => ({ name: LIMIT_LABELS[s.type], colour: s.colour })),
+    columns,
+    xLabel:
+      buckets.unit === "day"
+        ? "Day (UTC)"
+        : `${buckets.unit[0]!.toUpperCase()}${buckets.unit.slice(1)} (UTC)`,
+    yLabel: "Limit hits",
+    empty: `No limit hits in ${label}.`,
+    height: 180,
+  });
+}
+
+function divisionTable(
+  view: View,
+  divisions: readonly DivisionUsage[],
+  advice: readonly SeatAdvice[],
+  empty: string,
+) {
+  const count = (division: string | null, kind: SeatAdvice["kind"]) =>
+    advice.filter((a) => a.division === division && a.kind === kind).length;
   return dataTable({
     name: "divisions",
     item: "division",
     filter: false,
     columns: [
       { key: "division", label: "Division" },
-      { key: "users", label: "Users", numeric: true },
+      { key: "people", label: "People", numeric: true },
+      { key: "limits", label: "Hit a limit", numeric: true, hint: "People with a confirmed limit hit" },
+      { key: "upgrades", label: "Upgrade", numeric: true },
+      { key: "downgrades", label: "Downgrade", numeric: true },
       { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
       { key: "cache-reads", label: "Cache reads", numeric: true },
       { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
     ],
     rows: [...divisions]
-      .sort((a, b) => b.input + b.output - (a.input + a.output))
+      .sort((a, b) => b.limitUsers - a.limitUsers || b.input + b.output - (a.input + a.output))
       .map(
         (d) =>
-          html`<tr><td>${d.division ?? html`<span class="muted">no division</span>`}</td>${numberCell(d.users)}${numberCell(
-            d.input + d.output,
-          )}${numberCell(d.cacheRead)}${costCell(d.cost)}</tr>`,
+          html`<tr><td>${link(
+            view,
+            withQuery(view.url, { division: d.division ?? "", "people.page": null }),
+            d.division ?? html`<span class="muted">no division</span>`,
+          )}</td>${numberCell(d.users)}${numberCell(d.limitUsers)}${numberCell(count(d.division, "upgrade"))}${numberCell(
+            count(d.division, "downgrade"),
+          )}${numberCell(d.input + d.output)}${numberCell(d.cacheRead)}${costCell(d.cost)}</tr>`,
       ),
     empty,
   });
 }
 
-function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
-  return html`<details><summary>Cost per day</summary>${dataTable({
-    name: "days",
-    item: "day",
+function peopleColumns(view: View, data: OverviewData): ServerColumn<PersonUsage>[] {
+  return [
+    {
+      key: "person",
+      label: "Person",
+      sortValue: (p) => p.email,
+      cell: (p) => html`<td>${personLink(view, p.email)}</td>`,
+    },
+    {
+      key: "division",
+      label: "Division",
+      sortValue: (p) => p.division ?? "",
+      cell: (p) => html`<td>${p.division ?? ""}</td>`,
+    },
+    {
+      key: "billed",
+      label: "Billed tokens",
+      numeric: true,
+      hint: "Input + output: what counts against the plan's limits",
+      sortValue: (p) => p.input + p.output,
+      cell: (p) => numberCell(p.input + p.output),
+    },
+    {
+      key: "cache-reads",
+      label: "Cache reads",
+      numeric: true,
+      sortValue: (p) => p.cacheRead,
+      cell: (p) => numberCell(p.cacheRead),
+    },
+    {
+      key: "cost",
+      label: "Cost",
+      numeric: true,
+      hint: "At API list prices, as a comparison",
+      sortValue: (p) => (p.cost.priced ? p.cost.usd : -1),
+      cell: (p) => costCell(p.cost),
+    },
+    {
+      key: "limits",
+      label: "Limit hits",
+      numeric: true,
+      hint: "Usage limits Claude Code reported in the range (confirmed)",
+      sortValue: (p) => p.limits.total,
+      cell: (p) =>
+        html`<td class="num" title="${limitSummary(p.limits) || "none"}">${
+          p.limits.total > 0 ? html`<strong>${formatInteger(p.limits.total)}</strong>` : "0"
+        }</td>`,
+    },
+    {
+      key: "peak",
+      label: "Peak 5h",
+      numeric: true,
+      hint: "Largest 5-hour window, billed tokens (inferred unless anchored on a confirmed limit)",
+      sortValue: (p) => p.windows?.peakBilledTokens ?? -1,
+      cell: (p) => numberCell(p.windows ? p.windows.peakBilledTokens : null),
+    },
+    {
+      key: "week",
+      label: "Peak 7 days",
+      numeric: true,
+      hint: "Largest billed total over any 7 days in a row",
+      sortValue: (p) => p.windows?.peakWeekBilledTokens ?? -1,
+      cell: (p) => numberCell(p.windows ? p.windows.peakWeekBilledTokens : null),
+    },
+    {
+      key: "tier",
+      label: "Tier",
+      sortValue: (p) => p.windows?.tier ?? 0,
+      cell: (p) => html`<td>${tierBadge(p.windows)}</td>`,
+    },
+    {
+      key: "days",
+      label: "Active days",
+      numeric: true,
+      sortValue: (p) => p.activeDays,
+      cell: (p) => numberCell(p.activeDays),
+    },
+    {
+      key: "last-active",
+      label: "Last active",
+      cell: (p) => html`<td>${timeCell(data.lastActive(p.email))}</td>`,
+    },
+  ];
+}
+
+/** The stored tiers in a manager's units: what each tier's confirmed limits show. */
+function tierSummary(people: readonly PersonUsage[]): Html {
+  const tiers = new Map<
+    number,
+    { people: number; low: number; high: number; limits: number[]; confirmed: number }
+  >();
+  let unestimated = 0;
+  for (const p of people) {
+    const w = p.windows;
+    if (!w || w.tier === null || w.p75BilledTokens === null) {
+      unestimated++;
+      continue;
+    }
+    const entry = tiers.get(w.tier) ?? {
+      people: 0,
+      low: w.p75BilledTokens,
+      high: w.p75BilledTokens,
+      limits: [],
+      confirmed: 0,
+    };
+    entry.people++;
+    entry.low = Math.min(entry.low, w.p75BilledTokens);
+    entry.high = Math.max(entry.high, w.p75BilledTokens);
+    if (w.limitBilledTokens !== null) entry.limits.push(w.limitBilledTokens);
+    if (w.confidence === "confirmed") entry.confirmed++;
+    tiers.set(w.tier, entry);
+  }
+  const rows = [...tiers.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([tier, t]) => {
+      const sorted = [...t.limits].sort((a, b) => a - b);
+      const typical = sorted[Math.floor((sorted.length - 1) / 2)];
+      const meaning =
+        typical === undefined
+          ? html`<span class="badge inferred">inferred</span> no limit hits yet: usage alone`
+          : html`<span class="badge confirmed">confirmed</span> hits the 5-hour limit at ~${roughTokens(typical)} billed tokens (${formatInteger(
+              sorted.length,
+            )} ${sorted.length === 1 ? "person" : "people"})`;
+      return html`<tr><td><span class="tier tier-${tier}">Tier ${tier}</span></td>${numberCell(t.people)}<td class="num"><span title="${formatInteger(
+        t.low,
+      )} – ${formatInteger(t.high)}">${abbreviate(t.low)} – ${abbreviate(t.high)}</span></td><td>${meaning}</td></tr>`;
+    });
+  const table = dataTable({
+    name: "tiers",
+    item: "tier",
     filter: false,
     columns: [
-      { key: "day", label: "Day (UTC)" },
-      { key: "cost", label: "Cost", numeric: true },
+      { key: "tier", label: "Tier" },
+      { key: "people", label: "People", numeric: true },
+      {
+        key: "p75",
+        label: "Typical heavy 5 hours",
+        numeric: true,
+        hint: "75th percentile of each person's closed 5-hour windows, billed tokens: lowest – highest person",
+      },
+      { key: "meaning", label: "What it means" },
     ],
-    rows: [...daily].reverse().map((d) => html`<tr><td>${d.day}</td>${costCell(d.cost)}</tr>`),
-    empty,
-  })}</details>`;
+    rows,
+    empty: `Nobody has ${MIN_WINDOWS_FOR_ESTIMATE} closed 5-hour windows in this range yet, so no tier is estimated.`,
+  });
+  return html`${table}${
+    unestimated > 0 && rows.length > 0
+      ? html`<p class="note">${formatInteger(unestimated)} ${
+          unestimated === 1 ? "person has" : "people have"
+        } fewer than ${MIN_WINDOWS_FOR_ESTIMATE} closed windows in this range and no estimate.</p>`
+      : ""
+  }`;
+}
+
+function adviceTable(view: View, advice: readonly SeatAdvice[]): Html {
+  const kinds: Record<SeatAdvice["kind"], string> = {
+    upgrade: "Upgrade",
+    close: "Close to the limit",
+    downgrade: "Downgrade",
+  };
+  return dataTable({
+    name: "seat-changes",
+    item: "recommendation",
+    columns: [
+      { key: "kind", label: "Recommendation" },
+      { key: "person", label: "Person" },
+      { key: "division", label: "Division" },
+      { key: "evidence", label: "Evidence" },
+      { key: "reason", label: "Why" },
+    ],
+    rows: (["upgrade", "close", "downgrade"] as const).flatMap((kind) =>
+      advice
+        .filter((a) => a.kind === kind)
+        .slice(0, FULL_LIST_ROWS)
+        .map(
+          (a) =>
+            html`<tr><td>${kinds[a.kind]}</td><td>${personLink(view, a.email, a.kind === "upgrade" ? "#windows" : "")}</td><td>${
+              a.division ?? ""
+            }</td><td><span class="badge ${a.evidence}">${a.evidence}</span></td><td>${a.reason}</td></tr>`,
+        ),
+    ),
+    empty: "No seat changes to recommend in this range.",
+  });
 }
 
 function recentEvents(view: View, events: readonly RecentEvent[]): Html {
@@ -262,7 +501,7 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
     item: "event",
     columns: [
       { key: "received", label: "Received", byValue: true },
-      { key: "user", label: "User" },
+      { key: "user", label: "Person" },
       { key: "device", label: "Device" },
       { key: "what", label: "Event" },
       { key: "input", label: "Input", numeric: true },
@@ -278,170 +517,96 @@ function recentEvents(view: View, events: readonly RecentEvent[]): Html {
           e.kind === "limit" ? html`<strong>Limit hit</strong> (${e.model})` : e.model
         }</td>${numberCell(e.input)}${numberCell(e.output)}${numberCell(e.cacheRead)}${numberCell(e.cacheWrite)}</tr>`,
     ),
-    empty: "No reports received yet. Users appear here after their first Claude Code turn with the plugin.",
-  });
-}
-
-type ModelRow = TokenTotals & { model: string; turns: number; users?: number; cost: Cost };
-
-/** Models drawn as bars of their own on a chart; the rest share one "other" bar. */
-export const MODEL_BARS = 8;
-/** Models listed as rows of their own in a models table; the rest share one row. */
-export const MODEL_ROWS = 50;
-const OTHER_COLOUR = "#999999";
-
-/**
- * The `keep` largest models by tokens, largest first, and the sums of the rest (null when none
- * is left over), so that neither a chart nor a page grows with the number of model names.
- */
-export function largestModels(
-  models: readonly ModelRow[],
-  keep: number,
-): { shown: ModelRow[]; rest: (ModelRow & { count: number }) | null } {
-  const sorted = [...models].sort((a, b) => totalTokens(b) - totalTokens(a));
-  const others = sorted.slice(keep);
-  if (others.length === 0) return { shown: sorted, rest: null };
-  const rest = {
-    model: `${others.length} other models`,
-    count: others.length,
-    turns: 0,
-    cost: NO_COST,
-    ...noTokens(),
-  };
-  for (const m of others) {
-    rest.turns += m.turns;
-    addTokens(rest, m);
-    rest.cost = addCost(rest.cost, m.cost);
-  }
-  return { shown: sorted.slice(0, keep), rest };
-}
-
-/** The models a page draws in colour, whose colour slots it needs. */
-export function modelsInColour(models: readonly ModelRow[]): string[] {
-  return largestModels(models, Math.max(MODEL_BARS, MODEL_ROWS)).shown.map((m) => m.model);
-}
-
-export function modelTable(
-  name: string,
-  models: readonly ModelRow[],
-  colourSlots: Map<string, number>,
-  emptyMessage: string,
-): Html {
-  const grand = models.reduce((sum, m) => sum + totalTokens(m), 0);
-  const withUsers = models.some((m) => m.users !== undefined);
-  const { shown, rest } = largestModels(models, MODEL_ROWS);
-  const row = (m: ModelRow, colour: string) =>
-    html`<tr><td><svg class="swatch" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${colour}"/></svg>${m.model}</td>${
-      withUsers ? numberCell(m.users ?? null) : ""
-    }${numberCell(m.turns)}${numberCell(m.input)}${numberCell(m.output)}${numberCell(m.cacheRead)}${numberCell(
-      m.cacheWrite,
-    )}${numberCell(totalTokens(m))}${numberCell(totalTokens(m), formatPercent(totalTokens(m), grand))}${costCell(
-      m.cost,
-    )}</tr>`;
-  return dataTable({
-    name,
-    item: "model",
-    filter: false,
-    columns: [
-      { key: "model", label: "Model" },
-      ...(withUsers ? [{ key: "users", label: "Users", numeric: true }] : []),
-      { key: "turns", label: "Turns", numeric: true, hint: "Turns that used the model" },
-      { key: "input", label: "Input", numeric: true },
-      { key: "output", label: "Output", numeric: true },
-      { key: "cache-reads", label: "Cache reads", numeric: true },
-      { key: "cache-writes", label: "Cache writes", numeric: true },
-      { key: "total", label: "Total", numeric: true },
-      { key: "share", label: "Share", numeric: true, hint: "Share of all tokens in the range" },
-      { key: "cost", label: "Cost", numeric: true, hint: "At API list prices, as a comparison" },
-    ],
-    rows: [
-      ...shown.map((m) => row(m, modelColour(colourSlots.get(m.model)))),
-      ...(rest ? [row({ ...rest, users: undefined }, OTHER_COLOUR)] : []),
-    ],
-    empty: emptyMessage,
-  });
-}
-
-export function modelChart(
-  title: string,
-  models: readonly ModelRow[],
-  colourSlots: Map<string, number>,
-  empty: string,
-): Html {
-  const { shown, rest } = largestModels(models, MODEL_BARS);
-  const bars = rest ? [...shown, rest] : shown;
-  return horizontalBars({
-    title,
-    series: [{ name: "Tokens", colour: OTHER_COLOUR }],
-    rows: bars.map((m) => ({ label: m.model, values: [totalTokens(m)] })),
-    rowColours: bars.map((m) => (m === rest ? OTHER_COLOUR : modelColour(colourSlots.get(m.model)))),
-    xLabel: "Tokens (all kinds)",
-    empty,
-    width: HALF_WIDTH,
+    empty: "No reports received yet. People appear here after their first Claude Code turn with the plugin.",
   });
 }
 
 export function overviewPage(view: View, data: OverviewData): Html {
-  const { overview, range } = data;
-  const label = rangeLabel(range);
-  const topUsers = [...overview.users]
-    .sort((a, b) => totalTokens(b) - totalTokens(a))
-    .slice(0, TOP_USERS_IN_CHART);
+  const { overview } = data;
+  const range = overview.range;
+  const label = dayRangeLabel(range);
   const empty = `No reports in ${label}.`;
   const computed = overview.tiersComputedAt;
-  const body = html`${usageCards(overview.totals, overview.totals.users)}${section(
-    "daily",
-    "Daily tokens",
-    dailyCharts("", range, overview.daily, view.now),
-  )}<div class="two-up">${section(
-    "by-user",
-    "Tokens by user",
-    horizontalBars({
-      title: `Top ${countOf(Math.min(TOP_USERS_IN_CHART, topUsers.length), "user")} by tokens, ${label}`,
-      series: TOKEN_SERIES,
-      rows: topUsers.map((u) => ({
-        label: u.email,
-        values: tokenValues(u),
-        href: view.exported ? undefined : userHref(u.email),
-      })),
-      xLabel: "Tokens",
-      empty,
-      width: HALF_WIDTH,
-    }),
+  const advice = seatAdvice(overview.people.map(evidenceOf), daysIn(range));
+  const windowNote =
+    range.key === "custom"
+      ? ` Window figures (peaks, tiers) for a custom range are those of ${overview.windowRange === "all" ? "all time" : `the last ${overview.windowRange} days`}.`
+      : "";
+  const body = html`${data.problem ? html`<p class="notice warn" role="status">${data.problem}</p>` : ""}${headlineCards(
+    overview.totals,
+    overview.previous,
+    advice.filter((a) => a.kind === "upgrade").length,
+    data.pricesTakenOn,
+  )}${firstScreen(view, overview, advice, label)}<div class="two-up">${section(
+    "limit-trend",
+    "Limit hits per day",
+    limitTrend(overview, range, view.now, label, data.division !== null),
   )}${section(
-    "by-model",
-    "Tokens by model",
-    modelChart(`Tokens by model, ${label}`, overview.models, data.colourSlots, empty),
+    "close",
+    "Close to their limit",
+    adviceList(view, advice, "close", `Nobody runs close to a limit level seen in ${label}.`),
+    "Inferred from 5-hour windows against the levels where others on the same seat size hit the limit, or one confirmed hit.",
   )}</div>${section(
-    "users",
-    "Usage by user",
-    dataTable({
-      name: "users",
-      item: "user",
-      columns: USER_COLUMNS,
-      rows: [...overview.users].sort((a, b) => totalTokens(b) - totalTokens(a)).map((u) => userRow(view, u)),
+    "divisions",
+    "By division",
+    divisionTable(view, overview.divisions, advice, empty),
+    costNote(data.pricesTakenOn),
+  )}${section(
+    "people",
+    "Everyone",
+    serverTable(view, {
+      name: "people",
+      item: "person",
+      items: "people",
+      columns: peopleColumns(view, data),
+      rows: overview.people,
+      defaultSort: "billed",
+      searchText: (p) => `${p.email} ${p.division ?? ""}`,
       empty,
+      rowClass: (p) => (p.limits.total > 0 ? "limit" : ""),
     }),
-    html`5-hour windows: a window opens at a user's first turn outside an open window, starting on the whole UTC hour, and lasts 5 hours. Billed tokens are input + output. Window figures as of ${timeCell(
+    html`Ranked by billed tokens (input + output); cache reads beside them. 5-hour windows: a confirmed limit's reset time anchors its window (reset − 5 h); elsewhere a window opens at the first turn outside an open one, on the whole UTC hour, and lasts 5 hours. Window figures as of ${timeCell(
       computed,
       "not computed yet",
-    )}.`,
-  )}${section(
-    "divisions",
-    "Divisions",
-    html`${divisionTable(overview.divisions, empty)}${dailyCostTable(overview.daily, empty)}`,
-    costNote(data.pricesTakenOn),
-  )}${section("models", "Models", modelTable("models", overview.models, data.colourSlots, empty))}${section(
+    )}.${windowNote}`,
+  )}${section("seat-changes", "All recommendations", adviceTable(view, advice), SEAT_RULE)}${section(
     "tiers",
-    "Seat tier estimate",
-    html`${tierSummary(overview.users)}${actionForm(view, {
+    "Seat tiers",
+    html`${tierSummary(overview.people)}${actionForm(view, {
       action: "/admin/tiers/recompute",
       label: "Recompute now",
       fields: { return: `${view.url.pathname}${view.url.search}` },
     })}`,
-    html`From each user's closed 5-hour windows in ${label} (at least ${MIN_WINDOWS_FOR_ESTIMATE}): the 75th-percentile window, users sorted by it, a new tier where a value exceeds the previous user's by more than 1.8×. Recomputed every ${Math.round(
+    html`People are grouped by their typical heavy 5 hours (the 75th-percentile closed window, at least ${MIN_WINDOWS_FOR_ESTIMATE}), a new tier where one exceeds the last by more than 1.8×; a tier is named by the limit its people hit only where Claude Code confirmed one. Recomputed every ${Math.round(
       data.tierIntervalSecs / 60,
     )} min; last ${timeCell(computed, "not yet")}.`,
+  )}${section("daily", "Tokens over time", dailyCharts("", range, overview.daily, view.now))}<div class="two-up">${section(
+    "by-model",
+    "Tokens by model",
+    modelChart(`Tokens by model, ${label}`, overview.models, data.colourSlots, empty),
+  )}${section("cost-days", "Cost per day", dailyCostTable(overview.daily, empty), costNote(data.pricesTakenOn))}</div>${section(
+    "models",
+    "Models",
+    modelTable("models", overview.models, data.colourSlots, empty),
   )}${section("recent", "Recent events", recentEvents(view, data.recent), "The last 50 reports and limit events.")}`;
-  return page(view, { title: "Overview", section: "overview", body, tools: rangeSelector(view, range) });
+  return page(view, {
+    title: data.division === null ? "Seat pressure" : `Seat pressure: ${data.division || "no division"}`,
+    section: "overview",
+    body,
+    tools: rangeTools(view, range, overview.divisionNames, data.division),
+  });
+}
+
+function dailyCostTable(daily: readonly { day: string; cost: Cost }[], empty: string): Html {
+  return dataTable({
+    name: "days",
+    item: "day",
+    filter: false,
+    columns: [
+      { key: "day", label: "Day (UTC)" },
+      { key: "cost", label: "Cost", numeric: true },
+    ],
+    rows: [...daily].reverse().map((d) => html`<tr><td>${d.day}</td>${costCell(d.cost)}</tr>`),
+    empty,
+  });
 }

@@ -1,6 +1,6 @@
 // The columns of a chart over time: the range's days summed into at most MAX_CHART_COLUMNS
 // columns (days, weeks, months or runs of years), with their labels. Pure.
-import { type ChartBuckets, chartBuckets, type RangeKey, rangeStartDay } from "../../analytics/ranges.ts";
+import { type ChartBuckets, chartBuckets, type DayRange } from "../../analytics/ranges.ts";
 import { addTokens, type DayUsage, noTokens, type TokenTotals } from "../../analytics/totals.ts";
 import { shortDay } from "./charts.ts";
 
@@ -56,18 +56,19 @@ function labels(buckets: ChartBuckets, start: string, today: string): { label: s
 }
 
 /**
- * The range's columns, from its first day (for all time: the first day with data) through today.
- * Rows whose day is not a date, or is after today, belong to no column and are left out.
+ * The range's columns, from its first day (for all time: the first day with data) through its last
+ * (today at the latest). Rows whose day is not a date, or is outside that, belong to no column.
  */
-export function timeColumns(range: RangeKey, daily: readonly DayUsage[], now: number): TimeColumns {
-  const today = new Date(now).toISOString().slice(0, 10);
+export function timeColumns(range: DayRange, daily: readonly DayUsage[], now: number): TimeColumns {
+  const end = Math.min(now, Date.parse(`${range.to}T23:59:59Z`));
+  const today = new Date(end).toISOString().slice(0, 10);
   const dated = daily.filter(
     (d) => DAY.test(d.day) && d.day <= today && !Number.isNaN(Date.parse(`${d.day}T00:00:00Z`)),
   );
-  let first = range === "all" ? undefined : rangeStartDay(range, now);
+  let first = range.key === "all" ? undefined : range.from;
   if (first === undefined) for (const d of dated) if (first === undefined || d.day < first) first = d.day;
   if (first === undefined) return { per: "day", axis: "Day (UTC)", columns: [] };
-  const buckets = chartBuckets(first, now);
+  const buckets = chartBuckets(first, end);
   const columns: TimeColumn[] = buckets.starts.map((start) => ({
     ...labels(buckets, start, today),
     ...noTokens(),

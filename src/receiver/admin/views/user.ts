@@ -2,7 +2,8 @@
 
 import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
-import { type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
+import { limitTypeOf } from "../../analytics/overview.ts";
+import { fixedRange, type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
 import type { TokenTotals } from "../../analytics/totals.ts";
 import type { LimitEventRow, SessionSummary, WindowWithSessions } from "../../analytics/user.ts";
 import { summarizeWindows } from "../../analytics/windows.ts";
@@ -12,10 +13,11 @@ import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
 import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
-import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./overview.ts";
+import { LIMIT_LABELS } from "./overview.ts";
 import { type PageChoice, pager } from "./paging.ts";
 import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
 import { tokensTable } from "./tokens.ts";
+import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./usage-parts.ts";
 
 export interface UserPageData {
   email: string;
@@ -47,6 +49,11 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
       { key: "start", label: "Start", byValue: true },
       { key: "end", label: "End", byValue: true },
       { key: "state", label: "State" },
+      {
+        key: "basis",
+        label: "Start",
+        hint: "Confirmed: anchored on a limit's reset time (reset − 5 h). Inferred: the first turn's whole hour.",
+      },
       { key: "billed", label: "Billed tokens", numeric: true, hint: "Input + output" },
       { key: "total", label: "All tokens", numeric: true, hint: "Including cache reads and writes" },
       { key: "turns", label: "Turns", numeric: true },
@@ -61,6 +68,10 @@ function windowsTable(windows: readonly WindowWithSessions[], label: string): Ht
           true,
         )}</td><td data-value="${w.end}">${timeCell(instant(w.end), "", true)}</td><td>${
           w.open ? html`<span class="status active">open</span>` : "closed"
+        }</td><td>${
+          w.anchored
+            ? html`<span class="badge confirmed">confirmed</span>`
+            : html`<span class="badge inferred">inferred</span>`
         }</td>${numberCell(w.billedTokens)}${numberCell(w.totalTokens)}${numberCell(w.turns)}${numberCell(
           w.sessions,
         )}<td>${w.hasLimitEvent ? html`<strong>limit hit</strong>` : ""}</td></tr>`,
@@ -98,6 +109,12 @@ function sessionsTable(sessions: readonly SessionSummary[]): Html {
   });
 }
 
+function limitName(stored: string | null): Html | string {
+  if (stored === null) return html`<span class="muted">type not reported</span>`;
+  const type = limitTypeOf(stored);
+  return type === "other" ? stored : LIMIT_LABELS[type];
+}
+
 function limitEventsTable(events: readonly LimitEventRow[]): Html {
   return dataTable({
     name: "limits",
@@ -105,14 +122,14 @@ function limitEventsTable(events: readonly LimitEventRow[]): Html {
     filter: false,
     columns: [
       { key: "at", label: "When", byValue: true },
-      { key: "kind", label: "Kind" },
+      { key: "type", label: "Limit" },
       { key: "resets", label: "Resets", byValue: true },
       { key: "device", label: "Device" },
       { key: "session", label: "Session" },
     ],
     rows: events.map(
       (e) =>
-        html`<tr><td data-value="${timeSortKey(e.eventAt)}">${timeCell(e.eventAt)}</td><td>${e.kind}</td><td data-value="${timeSortKey(
+        html`<tr><td data-value="${timeSortKey(e.eventAt)}">${timeCell(e.eventAt)}</td><td>${limitName(e.limitType)}</td><td data-value="${timeSortKey(
           e.resetsAt,
         )}">${timeCell(e.resetsAt, "not given")}</td><td>${e.deviceId || html`<span class="muted">unsigned</span>`}</td><td class="mono">${e.sessionId}</td></tr>`,
     ),
@@ -129,6 +146,10 @@ export function userPage(view: View, data: UserPageData): Html {
     summary.peakBilledTokens,
     "billed tokens",
   )}${card("Average window", Math.round(summary.averageBilledTokens), "billed tokens")}${card(
+    "Peak 7 days",
+    estimate?.peakWeekBilledTokens ?? 0,
+    "billed tokens over any 7 days in a row",
+  )}${card(
     "Windows with a limit hit",
     data.windows.filter((w) => w.hasLimitEvent).length,
   )}<div class="card"><div class="card-label">Tier estimate</div><div class="card-value">${tierBadge(
@@ -141,7 +162,7 @@ export function userPage(view: View, data: UserPageData): Html {
   const body = html`<p class="lede">Last active ${timeCell(data.lastActive)}</p>${usageCards(data.totals)}${section(
     "daily",
     "Daily tokens",
-    dailyCharts(data.email, data.range, data.daily, view.now),
+    dailyCharts(data.email, fixedRange(data.range, view.now), data.daily, view.now),
   )}<div class="two-up">${section(
     "by-model",
     "Tokens by model",
