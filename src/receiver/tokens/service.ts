@@ -219,6 +219,11 @@ export function createTokenService(
       return listFor.all(normaliseEmail(email)).filter((row) => row.status === "active");
     },
 
+    /** How many of the person's other tokens, beside token `id`, still work: a second is rarely meant. */
+    othersActive(email: string, id: number): number {
+      return this.active(email).filter((row) => row.id !== id).length;
+    },
+
     get(id: number): RefreshTokenRow | null {
       return byId.get(id);
     },
