@@ -40,8 +40,11 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
-  /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
+  /** Hook inputs kept for a later hook (spool.ts). */
   spool: string;
+  /** The last history backfill that ran to its end, and the lock of a running one (backfill.ts). */
+  backfill: string;
+  backfillLock: string;
   journal: string;
   activityLog: string;
   errorsLog: string;
@@ -62,6 +65,8 @@ export function statePaths(env: Env): StatePaths {
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
     spool: join(dir, "spool"),
+    backfill: join(dir, "backfill.json"),
+    backfillLock: join(dir, "backfill.lock"),
     journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),

@@ -8,7 +8,7 @@ import { LagTracker, parseLitestreamMetrics } from "./lag.ts";
 const POLL_INTERVAL_MS = 5000;
 const POLL_TIMEOUT_MS = 2000;
 /** Past this, /health says the replica is "behind". */
-export const REPLICATION_BEHIND_SECS = 60;
+const REPLICATION_BEHIND_SECS = 60;
 
 export interface ReplicationStatus {
   state: "ok" | "behind" | "unavailable";

@@ -556,7 +556,8 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Everyone",
     serverTable(view, {
       name: "people",
-      noun: "people",
+      item: "person",
+      items: "people",
       columns: peopleColumns(view, data),
       rows: overview.people,
       defaultSort: "billed",
