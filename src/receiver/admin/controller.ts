@@ -296,6 +296,7 @@ export function adminController(ctx: ReceiverContext) {
       expires_at: issued.expiresAt,
       refresh_token: issued.token,
       report_url: ctx.config.baseUrl ? `${ctx.config.baseUrl}/report` : null,
+      other_active_tokens: ctx.store.services().tokens.othersActive(issued.email, issued.id),
     };
   }
 
@@ -552,10 +553,7 @@ export function adminController(ctx: ReceiverContext) {
             { href: "/admin/tokens", label: "Go to users & tokens" },
           );
         }
-        const others = ctx.store
-          .services()
-          .tokens.active(issued.email)
-          .filter((token) => token.id !== issued.id).length;
+        const others = ctx.store.services().tokens.othersActive(issued.email, issued.id);
         return htmlResponse(issuedPage(view, issued, ctx.config.baseUrl, others));
       })
       .get("/admin/api/usage.csv", ({ request, auth }) => usageExport(request, auth as Auth, "csv"))

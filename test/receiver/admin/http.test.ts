@@ -657,6 +657,12 @@ describe("token API for scripts", () => {
     });
     expect(String(issued.refresh_token)).toStartWith("rtok_");
     expect((await api.exchange(String(issued.refresh_token))).length).toBeGreaterThan(10);
+    expect(issued.other_active_tokens).toBe(0);
+    // A second token for the same person, in another spelling: said, so a script can warn.
+    const second = await call("POST", "/admin/api/tokens", { email: "api.user@EXAMPLE.org" });
+    const secondIssued = (await second.json()) as Record<string, unknown>;
+    expect(secondIssued).toMatchObject({ email: "api.user@example.org", other_active_tokens: 1 });
+    await call("POST", `/admin/api/tokens/${secondIssued.id}/revoke`);
 
     const listed = (await (await call("GET", "/admin/api/tokens")).json()) as Record<string, unknown>[];
     const row = listed.find((t) => t.id === issued.id)!;
