@@ -368,6 +368,32 @@ describe("delivery numbers and healing", () => {
     expect(receiver.held.get(key)).toBe(6);
   });
 
+  test("limit events share the numbers, and are sent again to /limit-event", async () => {
+    setup(0);
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "le" }), usageLimitLine()));
+    home.hook("s1", "StopFailure", { error: "rate_limit" });
+    await runSender(home.env);
+    const numbered = () =>
+      receiver.seen
+        .filter((r) => r.path === "/report" || r.path === "/limit-event")
+        .map((r) => [r.path, JSON.parse(r.body).delivery_seq]);
+    expect(numbered()).toEqual([
+      ["/report", 1],
+      ["/limit-event", 2],
+    ]);
+    const key = receiver.seen.find((r) => r.path === "/report")?.publicKey ?? "";
+    receiver.held.set(key, 0);
+    queue(1);
+    await runSender(home.env);
+    expect(numbered().slice(2)).toEqual([
+      ["/report", 3],
+      ["/report", 1],
+      ["/limit-event", 2],
+      ["/report", 3],
+    ]);
+    expect(receiver.held.get(key)).toBe(3);
+  });
+
   test("a receiver that keeps no numbers: every report says 1, nothing is journaled", async () => {
     setup(0);
     receiver.keepsDeliveryNumbers = false;
