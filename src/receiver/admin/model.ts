@@ -23,6 +23,15 @@ export const AdminModel = {
   /** Revoke (with reissue=1 also replace the person's token) or allow again one device key. */
   deviceRevoke: t.Optional(t.Object({ csrf: field, public_key: field, return: field, reissue: field })),
   tokenId: t.Object({ id: t.String({ maxLength: 20 }) }),
+  /** The JSON token API: days a whole number of days (checked by the handler). */
+  apiProvision: t.Optional(
+    t.Object({
+      email: t.Optional(t.String({ maxLength: 2000 })),
+      division: t.Optional(t.Union([t.String({ maxLength: 2000 }), t.Null()])),
+      days: t.Optional(t.Integer()),
+    }),
+  ),
+  apiReissue: t.Optional(t.Object({ days: t.Optional(t.Integer()) })),
   userEmail: t.Object({ email: t.String({ maxLength: 2000 }) }),
 };
 

@@ -9,6 +9,7 @@ import { createKeyService, type DeviceKeyRow, type KeyService } from "../keys/se
 import {
   createTokenService,
   DEFAULT_TOKEN_DAYS,
+  daysProblem,
   type IssuedToken,
   normaliseEmail,
   provisioningProblem,
@@ -48,7 +49,7 @@ Emails are kept trimmed and lower-case. The database is DATABASE_PATH (default c
 
 function days(raw: string | boolean | undefined, help: string): number {
   const value = raw === undefined ? DEFAULT_TOKEN_DAYS : Number(raw);
-  const problem = provisioningProblem("someone@example.org", null, value);
+  const problem = daysProblem(value);
   if (problem) throw new UsageError(`${problem}\n\n${help}`);
   return value;
 }
