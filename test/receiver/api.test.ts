@@ -687,9 +687,16 @@ describe("delivery numbers", () => {
     expect(await held(0, 1)).toBe(1);
     expect(await held(1, 2)).toBe(2);
     expect(await held(1, 2)).toBe(2); // a retry
+    const gaps = async () =>
+      Number(
+        /\nccflux_delivery_gaps_total (\d+)/.exec(await (await fetch(`${receiver.url}/metrics`)).text())?.[1],
+      );
+    const gapsBefore = await gaps();
     expect(await held(3, 4)).toBe(2); // 3 is missing
+    expect(await gaps()).toBe(gapsBefore + 1);
     expect(await held(2, 3)).toBe(3); // 3 fills the gap; 4 must come again to count
     expect(await held(3, 4)).toBe(4);
+    expect(await gaps()).toBe(gapsBefore + 1); // filling the gap is no gap
     // The reporter can no longer send anything below 10: all of it counts as held.
     expect(await held(9, 10, 10)).toBe(10);
     expect(receiver.sql(`SELECT delivery_held FROM device_keys WHERE email = '${email}';`)).toBe("10");
