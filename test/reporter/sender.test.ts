@@ -67,6 +67,17 @@ test("sends the outbox in order, signed with the registered device key, and empt
   expect(turnsSeen()).toEqual([0, 1, 2, 3]);
 });
 
+test("a sender that keeps delivering is not stopped by its lifetime, which bounds waiting only", async () => {
+  // 5 ms units: a lifetime of 600 ms; four answers of 250 ms each take longer than that.
+  setup(4);
+  const slow = { status: 200, passThrough: true, delayMs: 250 };
+  receiver.plan("/report", slow, slow, slow, slow);
+  await runSender(home.env);
+  expect(turnsSeen()).toEqual([0, 1, 2, 3]);
+  expect(home.outbox()).toEqual([]);
+  expect(readFileSync(paths().activityLog, "utf8")).toContain("reports sent count=4");
+});
+
 test("503 and a dropped connection keep the report; it is sent once the receiver answers", async () => {
   setup(2);
   receiver.plan("/report", { status: 503 }, { status: 503 }, { status: 502 });
