@@ -404,6 +404,16 @@ describe("a lost laptop, one person, and who did it", () => {
       // Read-only commands leave no trace.
       run(["users", "list"]);
       expect(sqlite3(path, "SELECT count(*) FROM admin_audit;")).toBe(String(audit.length));
+      // Under sudo the OS user is the service's; the person who ran sudo is named too.
+      const bySudo = cli(
+        ["users", "revoke", "lost@example.org"],
+        { DATABASE_PATH: path, SUDO_USER: "alice" },
+        folder,
+      );
+      expect(bySudo.code).toBe(0);
+      expect(sqlite3(path, "SELECT actor FROM admin_audit ORDER BY id DESC LIMIT 1;")).toBe(
+        `cli:${osUser} (sudo by alice)`,
+      );
     },
     MANY_RUNS_MS,
   );
