@@ -11,6 +11,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import { homedir } from "node:os";
@@ -183,6 +184,14 @@ export function acquireLock(path: string, { waitMs, staleAfterMs }: LockOptions)
     if (Date.now() >= deadline) return null;
     Bun.sleepSync(5);
   }
+}
+
+/** Marks a held lock as in use now, so a holder that works long is not taken for a hung one. */
+export function touchLock(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {}
 }
 
 function isStale(path: string, staleAfterMs: number): boolean {

@@ -136,8 +136,10 @@ export function runHook(event: string, stdin: string, env: Env, budgetMs = HOOK_
     };
     if (input && !count(input)) keepForLater(paths, hookJson(input), now);
     const handled: Spooled[] = [];
-    for (const kept of spooled) {
-      if (Date.now() >= deadline) break;
+    for (const [i, kept] of spooled.entries()) {
+      // At least one per hook, however slow the machine: the spool shrinks even when the hook's own
+      // turn took the whole budget.
+      if (i > 0 && Date.now() >= deadline) break;
       const keptInput = parseHookInput(kept.text);
       // One the budget cut short stays kept, for the next hook to go on with.
       if (!keptInput || count(keptInput)) handled.push(kept);

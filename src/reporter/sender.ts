@@ -20,6 +20,7 @@ import {
   readJson,
   type StatePaths,
   statePaths,
+  touchLock,
   writeFileAtomic,
 } from "./files.ts";
 import type { JournalEntry } from "./journal.ts";
@@ -64,7 +65,7 @@ export function registrationKey(endpoints: Endpoints, key: DeviceKey): string {
 /**
  * Backoff and lifetime scale with CCFLUX_BACKOFF_MS (default 1000 ms) so tests need not wait:
  * retries wait 1, 2, 4 … up to 60 units, Retry-After is honoured up to 300 units, and one sender
- * process gives up after 120 units (the next hook starts another).
+ * process gives up after 120 units without settling a delivery (the next hook starts another).
  */
 export function timing(env: Env) {
   const unit = Math.max(1, Number(env.CCFLUX_BACKOFF_MS) || 1000);
@@ -75,7 +76,10 @@ export function timing(env: Env) {
   };
 }
 
-/** A sender stops starting requests after its lifetime; one delivery makes at most three requests. */
+/**
+ * A sender starts no request more than its lifetime after it took the lock or last settled a
+ * delivery (each settled delivery refreshes the lock); one delivery makes at most three requests.
+ */
 export function senderLockStaleMs(env: Env): number {
   return timing(env).lifetime + 3 * REQUEST_TIMEOUT_MS + 5_000;
 }
@@ -115,7 +119,7 @@ class Sender {
   /** "empty": outbox drained; "waiting": gave up for now (backoff past this process's lifetime); "silent": revoked. */
   async drain(): Promise<"empty" | "waiting" | "silent"> {
     const { backoff, retryAfterCap, lifetime } = timing(this.env);
-    const deadline = Date.now() + lifetime;
+    let deadline = Date.now() + lifetime;
     try {
       for (;;) {
         if (isKeyRevoked(this.paths)) return "silent";
@@ -133,11 +137,17 @@ class Sender {
           if (Date.now() + wait > deadline) return "waiting";
           await Bun.sleep(wait);
         }
-        // Bounded lifetime, so a lock older than it (plus one request) can only be a dead sender's.
+        // Bounded lifetime, so a lock not refreshed for longer than it (plus one delivery) can only be
+        // a hung sender's.
         if (Date.now() > deadline) return "waiting";
         const outcome = await this.deliver(item, key);
         if (outcome.kind === "sent" || outcome.kind === "drop") {
           this.settle(item, outcome);
+          // Working, not waiting: a receiver that answers, however slowly, keeps this sender going (a
+          // report a hook added meanwhile has no other sender: the one that hook started found the
+          // lock held).
+          deadline = Date.now() + lifetime;
+          touchLock(this.paths.senderLock);
           continue;
         }
         if (outcome.kind === "revoked") {

@@ -274,7 +274,7 @@ function benchJournal(reports: number, label: string): void {
     });
     const bytes = statSync(path).size;
     console.log(
-      `journal, ${label.padEnd(34)}: ${(bytes / 1024 / 1024).toFixed(2)} MB (${Math.round(bytes / reports)} bytes a report)  load ${median(loads).toFixed(1)} ms (median of ${RUNS})  append ${appendMs.toFixed(2)} ms`,
+      `journal, ${label.padEnd(34)}: ${(bytes / 1024 / 1024).toFixed(2)} MB (${Math.round(bytes / reports)} bytes a report)  load ${median(loads).toFixed(1)} ms (median of ${RUNS})  append ${(appendMs * 1000).toFixed(0)} µs`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

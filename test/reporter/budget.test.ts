@@ -51,6 +51,21 @@ test("a session's last hook cut short by its budget keeps its input; a hook of a
   expect(home.outbox().filter((entry) => entry.kind === "limit-event")).toHaveLength(1);
 });
 
+test("however slow the machine, each hook works off at least one kept input", () => {
+  home = fakeHome();
+  const spool = statePaths(home.env).spool;
+  for (let i = 0; i < 3; i++) {
+    home.append(home.transcript(`s${i}`), jsonl(assistant({ id: `m${i}`, output: 1, sessionId: `s${i}` })));
+    home.append(join(spool, `1800000000-${1000 + i}.json`), home.hookInput(`s${i}`, "Stop"));
+  }
+  // No budget at all, as when a hook's own turn took all of it.
+  for (const left of [2, 1, 0]) {
+    runHook("Stop", home.hookInput("s0", "Stop"), home.env, 0);
+    expect(readdirSync(spool)).toHaveLength(left);
+  }
+  expect(sumReports(home.reports()).totals["claude-opus-4-6"]?.output_tokens).toBe(3);
+});
+
 test("reads cut off by the deadline add up, over several hooks, to one full read", () => {
   home = fakeHome();
   const lines = bigTranscript("big");

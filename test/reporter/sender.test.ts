@@ -67,6 +67,17 @@ test("sends the outbox in order, signed with the registered device key, and empt
   expect(turnsSeen()).toEqual([0, 1, 2, 3]);
 });
 
+test("a sender that keeps delivering is not stopped by its lifetime, which bounds waiting only", async () => {
+  // 5 ms units: a lifetime of 600 ms; four answers of 250 ms each take longer than that.
+  setup(4);
+  const slow = { status: 200, passThrough: true, delayMs: 250 };
+  receiver.plan("/report", slow, slow, slow, slow);
+  await runSender(home.env);
+  expect(turnsSeen()).toEqual([0, 1, 2, 3]);
+  expect(home.outbox()).toEqual([]);
+  expect(readFileSync(paths().activityLog, "utf8")).toContain("reports sent count=4");
+});
+
 test("503 and a dropped connection keep the report; it is sent once the receiver answers", async () => {
   setup(2);
   receiver.plan("/report", { status: 503 }, { status: 503 }, { status: 502 });
@@ -366,6 +377,32 @@ describe("delivery numbers and healing", () => {
         .map(([seq]) => seq),
     ).toEqual([6, 2, 3, 4, 5, 6]);
     expect(receiver.held.get(key)).toBe(6);
+  });
+
+  test("limit events share the numbers, and are sent again to /limit-event", async () => {
+    setup(0);
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "le" }), usageLimitLine()));
+    home.hook("s1", "StopFailure", { error: "rate_limit" });
+    await runSender(home.env);
+    const numbered = () =>
+      receiver.seen
+        .filter((r) => r.path === "/report" || r.path === "/limit-event")
+        .map((r) => [r.path, JSON.parse(r.body).delivery_seq]);
+    expect(numbered()).toEqual([
+      ["/report", 1],
+      ["/limit-event", 2],
+    ]);
+    const key = receiver.seen.find((r) => r.path === "/report")?.publicKey ?? "";
+    receiver.held.set(key, 0);
+    queue(1);
+    await runSender(home.env);
+    expect(numbered().slice(2)).toEqual([
+      ["/report", 3],
+      ["/report", 1],
+      ["/limit-event", 2],
+      ["/report", 3],
+    ]);
+    expect(receiver.held.get(key)).toBe(3);
   });
 
   test("a receiver that keeps no numbers: every report says 1, nothing is journaled", async () => {
