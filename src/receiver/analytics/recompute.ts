@@ -29,15 +29,17 @@ export function windowAnchor(event: { eventAt: number; resetsAt: number | null; 
   return fiveHour ? event.resetsAt - WINDOW_MS : null;
 }
 
-const USERS_PER_BATCH = 100;
-const ROWS_PER_WRITE = 1000;
+const USERS_PER_BATCH = 50;
+const ROWS_PER_WRITE = 250;
 
 export function createRecomputeJob(db: Database) {
   const hoursOfUsers = db.query<HourRow & { email: string }, [string, string]>(
     `SELECT email, ${HOUR_COLUMNS} FROM usage_hourly WHERE email >= ? AND email <= ? ORDER BY email, hour`,
   );
   const usersWithHours = db.query<{ email: string }, []>(
-    "SELECT DISTINCT email FROM usage_hourly ORDER BY email",
+    // From the small per-user-and-model table, in key order: a DISTINCT over usage_hourly would read
+    // every hour row of everyone in one go, holding the server still at a large organisation.
+    "SELECT DISTINCT email FROM user_models WHERE last_day IS NOT NULL ORDER BY email",
   );
   const allLimitEvents = db.query<
     { email: string; eventAt: string; resetsAt: string | null; limitType: string | null },
@@ -118,9 +120,12 @@ export function createRecomputeJob(db: Database) {
       }
       await Bun.sleep(0);
     }
-    const tiers = RANGE_KEYS.map(
-      (_, i) => new Map(estimateTiers(perRange[i]!).map((estimate) => [estimate.email, estimate])),
-    );
+    // Each range's tiers span everyone at once: a pause between ranges lets waiting requests in.
+    const tiers: Map<string, ReturnType<typeof estimateTiers>[number]>[] = [];
+    for (const users of perRange) {
+      tiers.push(new Map(estimateTiers(users).map((estimate) => [estimate.email, estimate])));
+      await Bun.sleep(0);
+    }
     const computedAt = toSqlTime(now);
     // Written in small transactions with a pause between, replacing each row in place, so a
     // page or a report never waits long behind the job; rows of people gone go last.
