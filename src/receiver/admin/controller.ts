@@ -10,6 +10,7 @@ import { bearerToken, isClientAbort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { RateLimiter } from "../rate-limit.ts";
 import type { Services } from "../services.ts";
+import { importPeople, issuedCsv, planImport } from "../tokens/import.ts";
 import { DEFAULT_TOKEN_DAYS, normaliseEmail, provisioningProblem } from "../tokens/service.ts";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.ts";
 import { type ExportFormat, usageStream } from "./export.ts";
@@ -622,6 +623,37 @@ export function adminController(ctx: ReceiverContext) {
           );
         },
         { body: AdminModel.provision },
+      )
+      .post(
+        "/admin/tokens/import",
+        ({ request, auth, body }) => {
+          const a = auth as Auth;
+          const services = ctx.store.services();
+          const plan = planImport(body?.csv ?? "", parseDays(body?.days, DEFAULT_TOKEN_DAYS));
+          if (plan.problems.length > 0) {
+            const view = { ...viewFor(request, a), url: new URL("/admin/tokens", request.url) };
+            return htmlResponse(
+              tokensPage(view, services.tokens.list(), EMPTY_FORM, null, plan.problems),
+              400,
+            );
+          }
+          const result = services.db
+            .transaction(() => importPeople(services.tokens, plan.rows, Date.now()))
+            .immediate();
+          for (const t of result.issued)
+            audit(services, request, a, "provision", t.email, `token #${t.id}, import`);
+          const day = new Date().toISOString().slice(0, 10);
+          return adminResponse(
+            issuedCsv(result.issued, ctx.config.baseUrl ? `${ctx.config.baseUrl}/report` : null),
+            200,
+            {
+              "Content-Type": "text/csv; charset=utf-8",
+              "Content-Disposition": `attachment; filename="ccflux-new-tokens-${day}.csv"`,
+              "X-CCFLUX-Skipped": String(result.skipped.length),
+            },
+          );
+        },
+        { body: AdminModel.importPeople },
       )
       .post(
         "/admin/tokens/:id/revoke",

@@ -634,6 +634,52 @@ describe("exports", () => {
   });
 });
 
+describe("bulk import", () => {
+  test("a pasted CSV adds everyone and downloads their tokens once; a bad one adds nobody and says why", async () => {
+    const bad = await admin.post("/admin/tokens/import", {
+      csv: "bulk.one@example.org,eng\nnope\n",
+      days: "30",
+    });
+    expect(bad.status).toBe(400);
+    const page = await bad.text();
+    expect(page).toContain("Nobody was added:");
+    expect(page).toContain("line 2: &quot;nope&quot; is not an email address");
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'bulk.one@example.org';")).toBe(
+      "0",
+    );
+
+    const good = await admin.post("/admin/tokens/import", {
+      csv: "email,division,days\nbulk.one@example.org,eng,\nbulk.two@example.org,,7\n",
+      days: "30",
+    });
+    expect(good.status).toBe(200);
+    expect(good.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(good.headers.get("content-disposition")).toMatch(/^attachment; filename="ccflux-new-tokens-/);
+    expect(good.headers.get("cache-control")).toBe("no-store");
+    const lines = (await good.text()).trim().split("\r\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      /^bulk\.one@example\.org,eng,\S+ \S+,rtok_[0-9a-f]{64},https:\/\/ccflux\.example\.org\/report$/,
+    );
+    const token = lines[1]!.split(",")[3]!;
+    expect((await api.exchange(token)).length).toBeGreaterThan(10);
+    // A line without days takes the form's 30; the second line its own 7.
+    expect(lines[1]).toContain(`,${new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10)} `);
+    expect(
+      receiver.sql(
+        "SELECT date(expires_at) = date('now', '+7 days') FROM refresh_tokens WHERE email = 'bulk.two@example.org';",
+      ),
+    ).toBe("1");
+    expect(auditRows()).toMatch(/provision\|session\|[^|]*\|bulk\.two@example\.org/);
+    // Without the form's CSRF token nothing happens.
+    const forged = await admin.post("/admin/tokens/import", { csv: "bulk.three@example.org" }, null);
+    expect(forged.status).toBe(403);
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'bulk.three@example.org';")).toBe(
+      "0",
+    );
+  });
+});
+
 describe("token API for scripts", () => {
   const call = (method: string, path: string, body?: unknown, token = ADMIN_TOKEN) =>
     fetch(`${receiver.url}${path}`, {

@@ -111,11 +111,20 @@ function addForm(view: View, form: ProvisionForm, problem: string | null): Html 
   }<input type="hidden" name="csrf" value="${view.csrf}"><label>Email <input type="email" name="email" required maxlength="254" value="${form.email}" placeholder="jsmith@example.org" autocomplete="off"></label><label>Division <input type="text" name="division" maxlength="${MAX_DIVISION}" value="${form.division}" placeholder="optional, such as engineering"></label><label>Days valid <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" required value="${form.days}"></label><button type="submit">Add user and issue token</button></form>`;
 }
 
+function importForm(view: View, problems: readonly string[]): Html {
+  return html`<form method="post" action="/admin/tokens/import" class="import">${
+    problems.length
+      ? html`<div class="error" role="alert"><p>Nobody was added:</p><ul>${problems.map((p) => html`<li>${p}</li>`)}</ul></div>`
+      : ""
+  }<input type="hidden" name="csrf" value="${view.csrf}"><label>People <textarea name="csv" rows="6" required placeholder="email,division,days&#10;jsmith@example.org,engineering,365"></textarea></label><label>Days valid when a line gives none <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" value="${DEFAULT_TOKEN_DAYS}"></label><button type="submit">Add everyone and download their tokens</button></form>`;
+}
+
 export function tokensPage(
   view: View,
   tokens: readonly RefreshTokenRow[],
   form: ProvisionForm,
   problem: string | null,
+  importProblems: readonly string[] = [],
 ): Html {
   return page(view, {
     title: "Users & tokens",
@@ -125,7 +134,7 @@ export function tokensPage(
       "Add a user",
       addForm(view, form, problem),
       "Issues a refresh token, shown once on the next page together with the report endpoint, ready to send.",
-    )}${section(
+    )}${view.exported ? "" : section("import", "Add many people", importForm(view, importProblems), "Paste a CSV of email,division,days lines (a header line, division and days optional). Everyone is checked first: a file with any problem adds nobody. People who already hold an active token are left as they are. The new tokens download once, as a CSV to hand out.")}${section(
       "refresh-tokens",
       "Refresh tokens",
       tokensTable(view, tokens),
