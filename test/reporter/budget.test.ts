@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { collectNewUsage, sessionFiles } from "../../src/reporter/collect.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { runHook } from "../../src/reporter/hook.ts";
+import { keepForLater, SPOOL_LIMIT } from "../../src/reporter/spool.ts";
 import { loadState, sessionState } from "../../src/reporter/state.ts";
 import { USAGE_FIELDS } from "../../src/reporter/transcript.ts";
 import { assistant, jsonl, usageLimitLine } from "./helpers.ts";
@@ -110,4 +111,12 @@ test("reads cut off by the deadline add up, over several hooks, to one full read
   expect(piecemeal.sums).toEqual(whole.sums);
   expect(whole.sums.output_tokens).toBe(BIG_OUTPUT);
   expect([piecemeal.limits, whole.limits]).toEqual([1, 1]);
+});
+
+test("the spool stays bounded: past its limit a hook keeps nothing more", () => {
+  home = fakeHome();
+  const paths = statePaths(home.env);
+  for (let i = 0; i < SPOOL_LIMIT; i++) home.append(join(paths.spool, `1800000000-${i}.json`), "{}");
+  keepForLater(paths, { session_id: "s1" }, Date.now());
+  expect(readdirSync(paths.spool)).toHaveLength(SPOOL_LIMIT);
 });
