@@ -13,7 +13,7 @@ const HELP = `ccflux-receiver ${VERSION}: receives Claude Code token reports and
 Usage:
   ccflux-receiver                 serve (configured by environment variables, below)
   ccflux-receiver users ...       add, list and revoke users' refresh tokens
-  ccflux-receiver devices ...     list, revoke and allow again device keys
+  ccflux-receiver devices ...     list and revoke device keys, and let a revoked device back
   ccflux-receiver backup FILE     consistent copy of the database, safe while serving
   ccflux-receiver demo-data ...   fill an empty database with realistic demo usage
   ccflux-receiver --version | --help

@@ -11,6 +11,8 @@ export const COUNTERS = {
   token_exchanges: "Refresh tokens exchanged for access tokens at POST /token.",
   key_registrations: "Device keys registered or re-registered at POST /register-key.",
   limit_events_accepted: "Limit events answered 200 (stored, or already stored).",
+  delivery_gaps:
+    "Signed deliveries that arrived with earlier ones of their device missing (after a restore): each makes its reporter send the missing ones again.",
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 

@@ -11,6 +11,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import { homedir } from "node:os";
@@ -40,8 +41,11 @@ export interface StatePaths {
   deviceKey: string;
   revokedKey: string;
   outbox: string;
-  /** Hook inputs the launcher kept while the binary was being downloaded (spool.ts). */
+  /** Hook inputs kept for a later hook (spool.ts). */
   spool: string;
+  /** The last history backfill that ran to its end, and the lock of a running one (backfill.ts). */
+  backfill: string;
+  backfillLock: string;
   journal: string;
   activityLog: string;
   errorsLog: string;
@@ -62,6 +66,8 @@ export function statePaths(env: Env): StatePaths {
     revokedKey: join(dir, "device-key.revoked"),
     outbox: join(dir, "outbox"),
     spool: join(dir, "spool"),
+    backfill: join(dir, "backfill.json"),
+    backfillLock: join(dir, "backfill.lock"),
     journal: join(dir, "journal.tsv"),
     activityLog: join(dir, "activity.log"),
     errorsLog: join(dir, "errors.log"),
@@ -178,6 +184,14 @@ export function acquireLock(path: string, { waitMs, staleAfterMs }: LockOptions)
     if (Date.now() >= deadline) return null;
     Bun.sleepSync(5);
   }
+}
+
+/** Marks a held lock as in use now, so a holder that works long is not taken for a hung one. */
+export function touchLock(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {}
 }
 
 function isStale(path: string, staleAfterMs: number): boolean {

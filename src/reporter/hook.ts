@@ -9,6 +9,7 @@ import {
   validateReport,
 } from "../protocol/index.ts";
 import { VERSION } from "../protocol/version.ts";
+import { wantedBackfillDays } from "./backfill.ts";
 import { collectNewUsage, sessionFiles, unfinishedSessions } from "./collect.ts";
 import { loadConfig, resolveEndpoints, userEmail } from "./config.ts";
 import {
@@ -82,7 +83,7 @@ function limitEvent(sessionId: string, limit: LimitHit, now: number): LimitEvent
  */
 export const STATE_LOCK_WAIT_MS = 250;
 /** No hook holds the state lock this long: such a lock belongs to a hung process. */
-const STATE_LOCK_STALE_MS = 30_000;
+export const STATE_LOCK_STALE_MS = 30_000;
 /**
  * A hook stops reading transcripts this long after it started (lock wait included), keeping what it
  * read: a huge transcript read for the first time (a resumed old session, a catch-up) is finished
@@ -107,7 +108,9 @@ export function runHook(event: string, stdin: string, env: Env, budgetMs = HOOK_
     staleAfterMs: STATE_LOCK_STALE_MS,
   });
   if (!release) {
-    log.info("another hook held the state lock; this turn is counted with the next one", { event });
+    // Kept without the lock (a file of its own): the next hook counts it, whichever session it runs.
+    if (input) keepForLater(paths, hookJson(input), Date.now());
+    log.info("another hook held the state lock; this turn is kept for the next hook", { event });
     return;
   }
   try {
@@ -133,8 +136,10 @@ export function runHook(event: string, stdin: string, env: Env, budgetMs = HOOK_
     };
     if (input && !count(input)) keepForLater(paths, hookJson(input), now);
     const handled: Spooled[] = [];
-    for (const kept of spooled) {
-      if (Date.now() >= deadline) break;
+    for (const [i, kept] of spooled.entries()) {
+      // At least one per hook, however slow the machine: the spool shrinks even when the hook's own
+      // turn took the whole budget.
+      if (i > 0 && Date.now() >= deadline) break;
       const keptInput = parseHookInput(kept.text);
       // One the budget cut short stays kept, for the next hook to go on with.
       if (!keptInput || count(keptInput)) handled.push(kept);
@@ -156,9 +161,13 @@ export function runHook(event: string, stdin: string, env: Env, budgetMs = HOOK_
     release();
   }
   if (env.CCFLUX_SENDER !== "none" && listOutbox(paths.outbox).length > 0) startSender(env);
+  // An org rollout asked for the history (plugin option backfill_days): it runs once, in the background.
+  const backfillDays = input && isSessionStart(input.event || event) ? wantedBackfillDays(env, paths) : 0;
+  if (backfillDays > 0 && env.CCFLUX_SENDER !== "none")
+    startDetached(env, "backfill", "--days", String(backfillDays));
 }
 
-type OutboxItem = { kind: OutboxKind; body: string };
+export type OutboxItem = { kind: OutboxKind; body: string };
 
 /** The hook JSON Claude Code would have given for this input (what the spool keeps). */
 function hookJson(input: HookInput): object {
@@ -174,7 +183,7 @@ function hookJson(input: HookInput): object {
  * One hook input's new usage and usage limits, as outbox entries; advances the session's state.
  * `cutShort`: the deadline stopped the read before the end.
  */
-function countInput(
+export function countInput(
   input: HookInput,
   now: number,
   state: State,
@@ -220,9 +229,14 @@ function countInput(
 
 /** Starts `ccflux send` detached, so the network never holds up Claude Code. */
 export function startSender(env: Env): void {
+  startDetached(env, "send");
+}
+
+/** Runs `ccflux <args>` detached, in the background. */
+function startDetached(env: Env, ...args: string[]): void {
   // Compiled, the binary is its own entry; from source, bun runs the entry script.
   const self = /\.[cm]?[jt]s$/.test(Bun.main) ? [process.execPath, Bun.main] : [process.execPath];
-  const child = Bun.spawn([...self, "send"], {
+  const child = Bun.spawn([...self, ...args], {
     env,
     stdio: ["ignore", "ignore", "ignore"],
     detached: true,

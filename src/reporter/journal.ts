@@ -39,7 +39,10 @@ function line(entry: JournalEntry): string {
   return `${entry.seq}\t${entry.at}\t${entry.kind}\t${entry.body}\n`;
 }
 
-/** What a line takes on disk, or a little more: the body plus room for the longest prefix. */
+/**
+ * A line's length, or a little more: the body plus room for the longest prefix. In characters,
+ * which is bytes for the ASCII that bodies are made of (an e-mail address may add a few).
+ */
 function lineSize(entry: JournalEntry): number {
   return entry.body.length + 48;
 }

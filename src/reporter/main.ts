@@ -1,6 +1,7 @@
 // ccflux: the reporter binary that Claude Code's hooks run (see docs/user-setup.md).
 
 import { VERSION } from "../protocol/version.ts";
+import { BACKFILL_DEFAULT_DAYS, BACKFILL_MAX_DAYS, runBackfill } from "./backfill.ts";
 import { doctor, status } from "./commands.ts";
 import { type Env, statePaths } from "./files.ts";
 import { runHook } from "./hook.ts";
@@ -14,10 +15,26 @@ usage:
   ccflux send           send the queued reports now (the hooks start this in the background)
   ccflux status         configuration, device key, queued reports, last success and error
   ccflux doctor         check the receiver, the token and the key registration, and say what to fix
+  ccflux backfill [--days N]
+                        also report the sessions of the last N days (default 30, at most 365) from
+                        before the plugin was installed; nothing already reported is sent again
   ccflux --version
 `;
 
 const env: Env = process.env;
+
+/** `--days N` (or `--days=N`), BACKFILL_DEFAULT_DAYS without; null when it is not a day count. */
+function backfillDays(options: string[]): number | null {
+  if (options.length === 0) return BACKFILL_DEFAULT_DAYS;
+  const value = options[0]?.startsWith("--days=")
+    ? options[0].slice(7)
+    : options[0] === "--days"
+      ? options[1]
+      : "";
+  const extra = options[0]?.startsWith("--days=") ? options.length > 1 : options.length > 2;
+  const days = /^\d{1,3}$/.test(value ?? "") ? Number(value) : 0;
+  return !extra && days >= 1 && days <= BACKFILL_MAX_DAYS ? days : null;
+}
 const [command, ...args] = process.argv.slice(2);
 
 async function hook(event: string): Promise<void> {
@@ -50,6 +67,22 @@ switch (command) {
     const result = await doctor(env);
     console.log(result.lines.join("\n"));
     process.exit(result.ok ? 0 : 1);
+    break;
+  }
+  case "backfill": {
+    const days = backfillDays(args);
+    if (days === null) {
+      console.error(`ccflux backfill: --days takes a whole number from 1 to ${BACKFILL_MAX_DAYS}`);
+      process.exit(2);
+    }
+    const result = runBackfill(env, days);
+    if (!result.ok) {
+      console.error(`ccflux backfill: ${result.message}`);
+      process.exit(1);
+    }
+    console.log(
+      `queued ${result.reports} reports from ${result.sessions} sessions of the last ${days} days; they are sent in the background (ccflux status shows the outbox)`,
+    );
     break;
   }
   case "--version":

@@ -61,9 +61,14 @@ export function removeSpooled(spooled: Spooled[]): void {
   }
 }
 
+/** Kept inputs at most (the launcher stops at 200); beyond that, only SessionStart's catch-up finds the rest. */
+export const SPOOL_LIMIT = 1_000;
+
 /** Keeps a hook input whose transcript is not read to the end, for the next hook to go on with. */
 export function keepForLater(paths: StatePaths, input: object, now: number): void {
   mkdirSync(paths.spool, { recursive: true, mode: 0o700 });
-  const name = `${Math.floor(now / 1000)}-${process.pid}-${spooledNames(paths).length}.json`;
+  const kept = spooledNames(paths).length;
+  if (kept >= SPOOL_LIMIT) return;
+  const name = `${Math.floor(now / 1000)}-${process.pid}-${kept}.json`;
   writeFileAtomic(join(paths.spool, name), JSON.stringify(input));
 }

@@ -49,6 +49,35 @@ let marketplace: string;
 let tmuxSocket: string;
 
 const mockLog = () => join(dir, "mock.jsonl");
+let debugFiles = 0;
+/** Each Claude Code run's debug log, where it records every hook it ran and how it ended. */
+const debugFile = () => join(dir, "debug", `${++debugFiles}.log`);
+
+/**
+ * The plugin's hook runs as Claude Code logged them: event and exit status, and the time it took
+ * where Claude Code says (not for SessionEnd and StopFailure).
+ */
+function hookRuns(): { event: string; status: number; ms: number | null; line: string }[] {
+  const runs: { event: string; status: number; ms: number | null; line: string }[] = [];
+  const folder = join(dir, "debug");
+  for (const name of existsSync(folder) ? readdirSync(folder) : []) {
+    const lines = readFileSync(join(folder, name), "utf8").split("\n");
+    for (const [i, line] of lines.entries()) {
+      const match =
+        /(?:Hooks: )?(\w+)(?::\w+)? \[sh "[^"]*ccflux-launcher" hook [a-z-]+\](?: \(plugin ccflux@ccflux\))? (?:finished|completed) with status (\d+)(?: \((\d+)ms\))?/.exec(
+          line,
+        );
+      if (match)
+        runs.push({
+          event: match[1] ?? "",
+          status: Number(match[2]),
+          ms: match[3] ? Number(match[3]) : null,
+          line: lines.slice(i - 2, i + 3).join("\n"),
+        });
+    }
+  }
+  return runs;
+}
 const pluginData = () => join(home, ".claude", "plugins", "data", "ccflux-ccflux");
 
 async function waitFor(what: string, condition: () => boolean, story = () => "", timeoutMs = 30_000) {
@@ -120,7 +149,18 @@ async function claudeCommand(...args: string[]): Promise<string> {
 /** One headless turn; returns the session id Claude Code reports. */
 async function headless(prompt: string, model: string, auth: "api-key" | "oauth", ...flags: string[]) {
   const result = await run(
-    [claudeBinary, "-p", prompt, "--model", model, "--output-format", "json", ...flags],
+    [
+      claudeBinary,
+      "-p",
+      prompt,
+      "--model",
+      model,
+      "--output-format",
+      "json",
+      "--debug-file",
+      debugFile(),
+      ...flags,
+    ],
     environment(auth),
   );
   const json = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}") as {
@@ -222,6 +262,7 @@ function matchesShown(printed: string, shown: string, actual: { home: string; re
           `^${literal(line)
             .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g, "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ")
             .replace(literal("q0sV…="), "[A-Za-z0-9+/]{43}=")
+            .replace(/\d+ reports acknowledged/, "\\d+ reports acknowledged")
             .replaceAll(literal("https://ccflux.example.org"), literal(actual.receiver))
             .replaceAll(literal("/home/you"), literal(actual.home))}$`,
         ),
@@ -297,6 +338,9 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
   expect(await claudeCommand("plugin", "validate", join(marketplace, "release", "plugin"))).toContain(
     "Validation passed",
   );
+  // A session from before the install: the rollout's backfill_days reports it.
+  const history = await headless("from before the plugin", SONNET, "api-key");
+  expect(history.code).toBe(0);
   await claudeCommand("plugin", "marketplace", "add", marketplace);
   await claudeCommand(
     "plugin",
@@ -306,6 +350,8 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
     `api_endpoint=${receiver.url}/report`,
     "--config",
     `api_token=${TOKEN}`,
+    "--config",
+    "backfill_days=30",
   );
   const binary = (version: string) => join(pluginData(), version, ASSET);
   expect(existsSync(binary(VERSION))).toBe(false);
@@ -353,6 +399,7 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
   settings.projects = { ...settings.projects, [project]: { hasTrustDialogAccepted: true } };
   writeFileSync(claudeJson, JSON.stringify(settings));
   const known = [
+    history.sessionId,
     first.sessionId,
     second.sessionId,
     limited.sessionId,
@@ -382,6 +429,8 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
       claudeBinary,
       "--model",
       OPUS,
+      "--debug-file",
+      debugFile(),
     ],
     { stdout: "pipe", stderr: "pipe" },
   );
@@ -434,7 +483,9 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
   const sessions = receiver
     .sql("SELECT DISTINCT session_id FROM usage_events ORDER BY session_id;")
     .split("\n");
-  expect(sessions).toEqual([first.sessionId, second.sessionId, afterUpgrade.sessionId, interactive].sort());
+  expect(sessions).toEqual(
+    [history.sessionId, first.sessionId, second.sessionId, afterUpgrade.sessionId, interactive].sort(),
+  );
   expect(receiver.sql("SELECT DISTINCT claude_code_version FROM usage_events;")).toBe(CLAUDE_CODE_VERSION);
   expect(receiver.sql("SELECT count(*) FROM usage_events WHERE public_key IS NULL OR public_key = '';")).toBe(
     "0",
@@ -467,6 +518,26 @@ test(`Claude Code ${CLAUDE_CODE_VERSION}: every turn and every usage limit reach
   expect(limits(transient.sessionId)).toEqual([]);
   expect(receiver.sql("SELECT count(*) FROM limit_events;")).toBe("2");
 
+  // Every hook of the plugin ran in Claude Code.
+  const runs = hookRuns();
+  expect([...new Set(runs.map((run) => run.event))].sort()).toEqual([
+    "SessionEnd",
+    "SessionStart",
+    "Stop",
+    "StopFailure",
+    "SubagentStop",
+  ]);
+  // Headless, Claude Code ends a StopFailure hook as it exits (status 1): the limit is read from the
+  // transcript instead, as the limit events above show. Every other run must end well.
+  expect(runs.filter((run) => run.status !== 0 && run.event !== "StopFailure")).toEqual([]);
+  for (const event of ["SessionStart", "Stop", "SubagentStop"]) {
+    const times = runs
+      .flatMap((run) => (run.event === event && run.ms !== null ? [run.ms] : []))
+      .sort((a, b) => a - b);
+    console.log(
+      `${event} as Claude Code timed it (launcher included): ${times.length} runs, median ${times[times.length >> 1]} ms, max ${times[times.length - 1]} ms`,
+    );
+  }
   console.log(
     `Claude Code ${CLAUDE_CODE_VERSION} end to end: ${((Date.now() - started) / 1000).toFixed(1)} s, network namespace: ${ns.isolated ? "yes" : "no (environment only)"}`,
   );

@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
@@ -74,6 +74,38 @@ test("a port already in use: one clear line, exit 1", async () => {
     await running.stop();
     running.cleanup();
   }
+});
+
+test("users import FILE: everyone in the CSV gets a token, printed once; a bad file adds nobody", () => {
+  const file = join(dir, "people.csv");
+  // A database of its own: the tests below count the shared one's users.
+  const own = { DATABASE_PATH: join(dir, "import", "ccflux.db") };
+  writeFileSync(file, "email,division,days\nImport.One@Example.org,eng,30\nimport.two@example.org,,\n");
+  const done = cli(["users", "import", file], { ...own, BASE_URL: "https://ccflux.example.org" });
+  expect(done.code).toBe(0);
+  const lines = done.out.trim().split("\r\n");
+  expect(lines[0]).toBe("email,division,expires_at,refresh_token,report_url");
+  expect(lines[1]).toMatch(
+    /^import\.one@example\.org,eng,\S+ \S+,rtok_[0-9a-f]{64},https:\/\/ccflux\.example\.org\/report$/,
+  );
+  expect(done.err).toContain("Added 2 of 2 people");
+  const again = cli(["users", "import", file], own);
+  expect(again.code).toBe(0);
+  expect(again.err).toContain(
+    "Left as they were (an active token already): import.one@example.org, import.two@example.org.",
+  );
+  writeFileSync(file, "import.three@example.org\nnot-an-email\n");
+  const bad = cli(["users", "import", file], own);
+  expect(bad.code).toBe(1);
+  expect(bad.err).toContain('line 2: "not-an-email" is not an email address');
+  expect(cli(["users", "list"], own).out).not.toContain("import.three@example.org");
+  expect(cli(["users", "import", join(dir, "missing.csv")], own).err).toContain("cannot read");
+  expect(
+    sqlite3(
+      own.DATABASE_PATH,
+      "SELECT count(*) FROM admin_audit WHERE action = 'provision' AND detail LIKE '%import of%';",
+    ),
+  ).toBe("2");
 });
 
 describe("users and devices", () => {
@@ -372,6 +404,16 @@ describe("a lost laptop, one person, and who did it", () => {
       // Read-only commands leave no trace.
       run(["users", "list"]);
       expect(sqlite3(path, "SELECT count(*) FROM admin_audit;")).toBe(String(audit.length));
+      // Under sudo the OS user is the service's; the person who ran sudo is named too.
+      const bySudo = cli(
+        ["users", "revoke", "lost@example.org"],
+        { DATABASE_PATH: path, SUDO_USER: "alice" },
+        folder,
+      );
+      expect(bySudo.code).toBe(0);
+      expect(sqlite3(path, "SELECT actor FROM admin_audit ORDER BY id DESC LIMIT 1;")).toBe(
+        `cli:${osUser} (sudo by alice)`,
+      );
     },
     MANY_RUNS_MS,
   );

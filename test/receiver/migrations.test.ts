@@ -50,6 +50,12 @@ test("usage stored before the range rollups existed fills them when the file is 
   expect(
     sqlite3(path, "SELECT email, day, input_tokens, turns, active_days FROM usage_cumulative ORDER BY 1, 2;"),
   ).toBe("a@example.org|2026-11-01|10|1|1\na@example.org|2026-11-05|30|3|2\nb@example.org|2026-11-05|7|1|1");
+  expect(
+    sqlite3(
+      path,
+      "SELECT email, input_tokens, output_tokens, turns, active_days FROM user_models ORDER BY 1;",
+    ),
+  ).toBe("a@example.org|30|3|3|2\nb@example.org|7|0|1|1");
   expect(sqlite3(path, "SELECT email, first_day, last_day FROM user_models ORDER BY 1;")).toBe(
     "a@example.org|2026-11-01|2026-11-05\nb@example.org|2026-11-05|2026-11-05",
   );

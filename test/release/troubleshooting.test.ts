@@ -7,7 +7,16 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 const DOC = readFileSync(join(ROOT, "docs/troubleshooting.md"), "utf8");
 // commands.ts is `ccflux status` and `ccflux doctor`: terminal output, not log lines.
-const SOURCES = ["answers.ts", "client.ts", "config.ts", "hook.ts", "main.ts", "outbox.ts", "sender.ts"];
+const SOURCES = [
+  "answers.ts",
+  "backfill.ts",
+  "client.ts",
+  "config.ts",
+  "hook.ts",
+  "main.ts",
+  "outbox.ts",
+  "sender.ts",
+];
 
 /** The string or template literal starting at `start`, with each `${…}` replaced by `…`. */
 function literalAt(source: string, start: number): string {
@@ -68,6 +77,8 @@ function reporterMessages(): string[] {
     [/\bmessage:\s*(?=["`])/g, 1],
     [/\bconst reason = (?=["`])/g, 1],
     [/^\s*\d{3}: (?=["`])/gm, 1],
+    // Keyed tables of messages (an error code → its line).
+    [/^\s*"[a-z][a-z-]*":\s*(?=["`])/gm, 4],
     [/\?\?\s*(?=["`])/g, 4],
     // Short returns are values, not messages (e.g. "timed out", a failure's detail).
     [/\breturn (?=["`])/g, 4],

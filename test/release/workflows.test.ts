@@ -86,9 +86,23 @@ describe("ci.yml", () => {
     expect(order.every((index) => index >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     const apt = commands.find((run) => run.includes("apt-get install")) ?? "";
-    for (const pkg of ["sqlite3", "chromium", "wrk", "nginx", "caddy", "systemd", "python3"]) {
+    // tmux, iproute2 and npm: the real Claude Code's end-to-end test (interactive session, loopback-only
+    // namespace, the pinned CLI from npm).
+    for (const pkg of [
+      "sqlite3",
+      "chromium",
+      "wrk",
+      "nginx",
+      "caddy",
+      "systemd",
+      "python3",
+      "tmux",
+      "iproute2",
+      "npm",
+    ]) {
       expect(apt).toMatch(new RegExp(`\\s${pkg}(\\s|$)`));
     }
+    expect(commands).toContain("bun run test/e2e/claude-code.ts");
     expect(commands.some((run) => run.includes("actionlint"))).toBe(true);
   });
 });

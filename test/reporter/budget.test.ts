@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { collectNewUsage, sessionFiles } from "../../src/reporter/collect.ts";
 import { statePaths } from "../../src/reporter/files.ts";
 import { runHook } from "../../src/reporter/hook.ts";
+import { keepForLater, SPOOL_LIMIT } from "../../src/reporter/spool.ts";
 import { loadState, sessionState } from "../../src/reporter/state.ts";
 import { USAGE_FIELDS } from "../../src/reporter/transcript.ts";
 import { assistant, jsonl, usageLimitLine } from "./helpers.ts";
@@ -49,6 +50,21 @@ test("a session's last hook cut short by its budget keeps its input; a hook of a
   const totals = sumReports(home.reports().filter((r) => r.session_id === "big")).totals;
   expect(totals["claude-opus-4-6"]?.output_tokens).toBe(BIG_OUTPUT);
   expect(home.outbox().filter((entry) => entry.kind === "limit-event")).toHaveLength(1);
+});
+
+test("however slow the machine, each hook works off at least one kept input", () => {
+  home = fakeHome();
+  const spool = statePaths(home.env).spool;
+  for (let i = 0; i < 3; i++) {
+    home.append(home.transcript(`s${i}`), jsonl(assistant({ id: `m${i}`, output: 1, sessionId: `s${i}` })));
+    home.append(join(spool, `1800000000-${1000 + i}.json`), home.hookInput(`s${i}`, "Stop"));
+  }
+  // No budget at all, as when a hook's own turn took all of it.
+  for (const left of [2, 1, 0]) {
+    runHook("Stop", home.hookInput("s0", "Stop"), home.env, 0);
+    expect(readdirSync(spool)).toHaveLength(left);
+  }
+  expect(sumReports(home.reports()).totals["claude-opus-4-6"]?.output_tokens).toBe(3);
 });
 
 test("reads cut off by the deadline add up, over several hooks, to one full read", () => {
@@ -95,4 +111,12 @@ test("reads cut off by the deadline add up, over several hooks, to one full read
   expect(piecemeal.sums).toEqual(whole.sums);
   expect(whole.sums.output_tokens).toBe(BIG_OUTPUT);
   expect([piecemeal.limits, whole.limits]).toEqual([1, 1]);
+});
+
+test("the spool stays bounded: past its limit a hook keeps nothing more", () => {
+  home = fakeHome();
+  const paths = statePaths(home.env);
+  for (let i = 0; i < SPOOL_LIMIT; i++) home.append(join(paths.spool, `1800000000-${i}.json`), "{}");
+  keepForLater(paths, { session_id: "s1" }, Date.now());
+  expect(readdirSync(paths.spool)).toHaveLength(SPOOL_LIMIT);
 });

@@ -1,21 +1,14 @@
 // The `ccflux` command line: exit codes and what it prints (the hook: nothing, ever).
 
 import { afterEach, expect, test } from "bun:test";
-import { join } from "node:path";
 import { VERSION } from "../../src/protocol/version.ts";
-import { REPO_ROOT } from "./helpers.ts";
+import { ccflux as run } from "./helpers.ts";
 import { type FakeHome, fakeHome } from "./session.ts";
 
 let home: FakeHome;
 afterEach(() => home?.remove());
 
-function ccflux(args: string[], stdin = "") {
-  const result = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/reporter/main.ts"), ...args], {
-    env: home.env,
-    stdin: Buffer.from(stdin),
-  });
-  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
-}
+const ccflux = (args: string[], stdin = "") => run(home.env, args, stdin);
 
 test("--version prints the version; --help the commands; an unknown command is bad usage (2)", () => {
   home = fakeHome();

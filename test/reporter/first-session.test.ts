@@ -70,7 +70,9 @@ describe("the first session after an install or upgrade", () => {
     }
     home.hook("s0", "Stop");
     expect(home.reports().length).toBeLessThan(60);
-    home.hook("s0", "Stop");
+    // How many the next hooks take depends on the machine's speed (their time budget), but each
+    // takes at least one.
+    for (let hooks = 1; readdirSync(spool).length > 0 && hooks < 60; hooks++) home.hook("s0", "Stop");
     const { totals } = sumReports(home.reports());
     expect(totals["claude-opus-4-6"]?.output_tokens).toBe(60);
     expect(readdirSync(spool)).toEqual([]);

@@ -21,6 +21,15 @@ export function expectedTotals(): Expected {
 
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
 
+/** The `ccflux` command from source, as a person runs it: exit code and what it printed. */
+export function ccflux(env: Record<string, string>, args: string[], stdin = "") {
+  const result = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/reporter/main.ts"), ...args], {
+    env,
+    stdin: Buffer.from(stdin),
+  });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
 /** A fresh temp folder, removed by the returned function. */
 export function tempDir(prefix = "ccflux-reporter-"): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

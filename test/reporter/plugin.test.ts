@@ -198,15 +198,42 @@ describe("the launcher", () => {
     expect(result.code).toBe(0);
   });
 
-  test("while the binary is missing, each hook's input is kept whole in the reporter's spool", async () => {
+  test("while the binary is missing, each hook's ids and transcript paths are kept in the reporter's spool, nothing else", async () => {
     const r = release(sha256, { delayMs: 60_000 });
-    const inputs = ['{"session_id":"s1","hook_event_name":"SessionStart"}', '{"session_id":"s1","a":"\\n"}'];
-    for (const input of inputs) expect((await launch(r, ["hook", "x"], input)).code).toBe(0);
+    const stop = {
+      session_id: "s1",
+      transcript_path: '/home/dev/.claude/projects/-a "quoted" \\ path/s1.jsonl',
+      cwd: "/home/dev/secret-project",
+      hook_event_name: "Stop",
+      // Claude's last answer, which may even mention the keys kept.
+      last_assistant_message: 'the "transcript_path": "/elsewhere" and \u00e9 "session_id": "x"',
+      stop_hook_active: false,
+    };
+    const subagent = {
+      session_id: "s1",
+      transcript_path: "/t/s1.jsonl",
+      hook_event_name: "SubagentStop",
+      agent_transcript_path: "/t/s1/subagents/agent-a1.jsonl",
+      agent_id: "a1",
+    };
+    for (const input of [stop, subagent]) {
+      expect((await launch(r, ["hook", "x"], JSON.stringify(input))).code).toBe(0);
+    }
+    expect((await launch(r, ["hook", "x"], "not json")).code).toBe(0);
     const spool = join(r.configDir, "ccflux", "spool");
     const names = readdirSync(spool).sort();
     expect(names).toHaveLength(2);
     for (const name of names) expect(name).toMatch(/^\d+-\d+\.json$/);
-    expect(names.map((name) => readFileSync(join(spool, name), "utf8")).sort()).toEqual([...inputs].sort());
+    const kept = names.map((name) => JSON.parse(readFileSync(join(spool, name), "utf8")));
+    expect(kept.sort((a, b) => a.hook_event_name.localeCompare(b.hook_event_name))).toEqual([
+      { session_id: "s1", transcript_path: stop.transcript_path, hook_event_name: "Stop" },
+      {
+        session_id: "s1",
+        transcript_path: "/t/s1.jsonl",
+        hook_event_name: "SubagentStop",
+        agent_transcript_path: "/t/s1/subagents/agent-a1.jsonl",
+      },
+    ]);
     expect((statSync(spool).mode & 0o777).toString(8)).toBe("700");
   });
 

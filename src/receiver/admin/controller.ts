@@ -1,8 +1,8 @@
 // /admin/*: the dashboard. Access is a server-side session (login with ADMIN_TOKEN) or the
 // ADMIN_TOKEN itself as a bearer token for scripts; every form carries the session's CSRF token.
 import { type Cookie, Elysia } from "elysia";
-import type { RangeKey } from "../analytics/ranges.ts";
-import { rangeShortLabel } from "../analytics/ranges.ts";
+import { daysIn, type RangeKey, rangeShortLabel } from "../analytics/ranges.ts";
+import { seatAdvice } from "../analytics/seats.ts";
 import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
 import { DatabaseUnavailableError } from "../db/store.ts";
@@ -10,6 +10,7 @@ import { bearerToken, isClientAbort } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { RateLimiter } from "../rate-limit.ts";
 import type { Services } from "../services.ts";
+import { importPeople, issuedCsv, planImport } from "../tokens/import.ts";
 import { DEFAULT_TOKEN_DAYS, normaliseEmail, provisioningProblem } from "../tokens/service.ts";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.ts";
 import { type ExportFormat, usageStream } from "./export.ts";
@@ -25,13 +26,14 @@ import {
   safeReturn,
   withNotice,
 } from "./model.ts";
+import { personExport, personRows } from "./people-export.ts";
 import { type AuditAction, SESSION_HOURS, secretsEqual } from "./service.ts";
 import { auditPage } from "./views/audit.ts";
 import { devicesPage } from "./views/devices.ts";
 import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
-import { overviewPage } from "./views/overview.ts";
+import { evidenceOf, overviewPage } from "./views/overview.ts";
 import { choosePage } from "./views/paging.ts";
 import { userHref } from "./views/parts.ts";
 import { searchPage } from "./views/search.ts";
@@ -109,6 +111,13 @@ export function adminError(log: Logger, code: string | number, error: unknown, r
       label: "Go to the overview",
     });
   }
+  if ((code === "PARSE" || code === "VALIDATION") && path.startsWith("/admin/api/")) {
+    return json(400, {
+      error: "invalid-request",
+      message:
+        'The body could not be read: send JSON such as {"email": "jsmith@example.org", "division": "engineering", "days": 365} with Content-Type: application/json.',
+    });
+  }
   if (code === "PARSE" || code === "VALIDATION" || isClientAbort(error)) {
     return message(
       400,
@@ -143,6 +152,24 @@ function exportFileName(url: URL, extension: string, range?: RangeKey): string {
       .replace(/^-|-$/g, "") || "overview";
   const day = new Date().toISOString().slice(0, 10);
   return `ccflux-${what}${range ? `-${rangeShortLabel(range).replace(" ", "")}` : ""}-${day}.${extension}`;
+}
+
+function json(status: number, body: unknown): Response {
+  return adminResponse(JSON.stringify(body), status, { "Content-Type": "application/json" });
+}
+
+function bearerOnly(): Response {
+  return json(403, {
+    error: "bearer-required",
+    message: "The token API takes Authorization: Bearer <ADMIN_TOKEN>; in a browser, use Users & tokens.",
+  });
+}
+
+function notFound(id: string): Response {
+  return json(404, {
+    error: "not-found",
+    message: `There is no token #${id.slice(0, 20)} to change (or it is already revoked); GET /admin/api/tokens lists them.`,
+  });
 }
 
 export function adminController(ctx: ReceiverContext) {
@@ -258,6 +285,22 @@ export function adminController(ctx: ReceiverContext) {
     return message(400, "Unknown range", choice.message, { href: "/admin/", label: "Go to the overview" });
   }
 
+  /** A new token as the API answers it: shown this once, with where its reporter sends. */
+  function issuedAnswer(
+    issued: { id: number; token: string; email: string; expiresAt: string },
+    division: string | null,
+  ) {
+    return {
+      id: issued.id,
+      email: issued.email,
+      division,
+      expires_at: issued.expiresAt,
+      refresh_token: issued.token,
+      report_url: ctx.config.baseUrl ? `${ctx.config.baseUrl}/report` : null,
+      other_active_tokens: ctx.store.services().tokens.othersActive(issued.email, issued.id),
+    };
+  }
+
   function renderTokensPage(
     services: Services,
     view: View,
@@ -266,6 +309,47 @@ export function adminController(ctx: ReceiverContext) {
     status = 200,
   ): Response {
     return htmlResponse(tokensPage(view, services.tokens.list(), form, problem), status);
+  }
+
+  // Token changes, shared by the forms and the JSON API: checked, made, audited the same way.
+  function provision(request: Request, auth: Auth, email: string, division: string | null, days: number) {
+    const services = ctx.store.services();
+    const problem = provisioningProblem(email, division, days);
+    if (problem) return { problem };
+    const issued = services.tokens.issue(email, division, days, Date.now());
+    audit(services, request, auth, "provision", issued.email, `token #${issued.id}, ${countOf(days, "day")}`);
+    return { issued };
+  }
+
+  /** The revoked token, or null when there was none to revoke. */
+  function revoke(request: Request, auth: Auth, rawId: string) {
+    const services = ctx.store.services();
+    const id = parseId(rawId);
+    const token = id === null ? null : services.tokens.get(id);
+    if (!token || !services.tokens.revoke(token.id)) return null;
+    audit(services, request, auth, "revoke", token.email, `token #${token.id}`);
+    return token;
+  }
+
+  /** null when there is no such token (or it was replaced meanwhile). */
+  function reissue(request: Request, auth: Auth, rawId: string, days: number) {
+    const services = ctx.store.services();
+    const id = parseId(rawId);
+    const old = id === null ? null : services.tokens.get(id);
+    if (!old) return null;
+    const problem = provisioningProblem(old.email, old.division, days);
+    if (problem) return { problem };
+    const issued = services.tokens.reissue(old.id, days, Date.now());
+    if (!issued) return null;
+    audit(
+      services,
+      request,
+      auth,
+      "reissue",
+      old.email,
+      `token #${old.id} → #${issued.id}, ${countOf(days, "day")}`,
+    );
+    return { old, issued };
   }
 
   return (
@@ -470,14 +554,54 @@ export function adminController(ctx: ReceiverContext) {
             { href: "/admin/tokens", label: "Go to users & tokens" },
           );
         }
-        const others = ctx.store
-          .services()
-          .tokens.active(issued.email)
-          .filter((token) => token.id !== issued.id).length;
+        const others = ctx.store.services().tokens.othersActive(issued.email, issued.id);
         return htmlResponse(issuedPage(view, issued, ctx.config.baseUrl, others));
       })
       .get("/admin/api/usage.csv", ({ request, auth }) => usageExport(request, auth as Auth, "csv"))
       .get("/admin/api/usage.json", ({ request, auth }) => usageExport(request, auth as Auth, "json"))
+      // The JSON API for scripts: bearer ADMIN_TOKEN only (a browser session uses the forms).
+      .get("/admin/api/tokens", ({ auth }) => {
+        if ((auth as Auth).kind !== "bearer") return bearerOnly();
+        return json(200, ctx.store.services().tokens.list());
+      })
+      .post(
+        "/admin/api/tokens",
+        ({ request, auth, body }) => {
+          if ((auth as Auth).kind !== "bearer") return bearerOnly();
+          const days = body?.days ?? DEFAULT_TOKEN_DAYS;
+          const division = body?.division?.trim() ? body.division.trim() : null;
+          const done = provision(request, auth as Auth, (body?.email ?? "").trim(), division, days);
+          if ("problem" in done)
+            return json(400, { error: "invalid-request", message: `Not added: ${done.problem}.` });
+          return json(201, issuedAnswer(done.issued, division));
+        },
+        { body: AdminModel.apiProvision },
+      )
+      .post(
+        "/admin/api/tokens/:id/revoke",
+        ({ request, auth, params }) => {
+          if ((auth as Auth).kind !== "bearer") return bearerOnly();
+          const token = revoke(request, auth as Auth, params.id);
+          if (!token) return notFound(params.id);
+          return json(200, { id: token.id, email: token.email, status: "revoked" });
+        },
+        { params: AdminModel.tokenId },
+      )
+      .post(
+        "/admin/api/tokens/:id/reissue",
+        ({ request, auth, params, body }) => {
+          if ((auth as Auth).kind !== "bearer") return bearerOnly();
+          const done = reissue(request, auth as Auth, params.id, body?.days ?? DEFAULT_TOKEN_DAYS);
+          if (!done) return notFound(params.id);
+          if ("problem" in done) {
+            return json(400, { error: "invalid-request", message: `Not reissued: ${done.problem}.` });
+          }
+          return json(201, { ...issuedAnswer(done.issued, done.old.division), replaces: done.old.id });
+        },
+        { params: AdminModel.tokenId, body: AdminModel.apiReissue },
+      )
+      .get("/admin/api/people.csv", ({ request, auth }) => peopleExport(request, auth as Auth, "csv"))
+      .get("/admin/api/people.json", ({ request, auth }) => peopleExport(request, auth as Auth, "json"))
       .post(
         "/admin/tokens",
         ({ request, auth, body }) => {
@@ -489,36 +613,53 @@ export function adminController(ctx: ReceiverContext) {
             days: (body?.days ?? String(DEFAULT_TOKEN_DAYS)).trim(),
           };
           const days = parseDays(form.days, DEFAULT_TOKEN_DAYS);
-          const division = form.division === "" ? null : form.division;
-          const problem = provisioningProblem(form.email, division, days);
-          if (problem) {
+          const done = provision(request, a, form.email, form.division === "" ? null : form.division, days);
+          if ("problem" in done) {
             const view = { ...viewFor(request, a), url: new URL("/admin/tokens", request.url) };
-            return renderTokensPage(services, view, form, `Not added: ${problem}.`, 400);
+            return renderTokensPage(services, view, form, `Not added: ${done.problem}.`, 400);
           }
-          const now = Date.now();
-          const issued = services.tokens.issue(form.email, division, days, now);
-          audit(
-            services,
-            request,
-            a,
-            "provision",
-            issued.email,
-            `token #${issued.id}, ${countOf(days, "day")}`,
+          return redirect(
+            `/admin/tokens/issued?reveal=${services.admin.createReveal(done.issued.id, Date.now())}`,
           );
-          return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
         },
         { body: AdminModel.provision },
       )
       .post(
+        "/admin/tokens/import",
+        ({ request, auth, body }) => {
+          const a = auth as Auth;
+          const services = ctx.store.services();
+          const plan = planImport(body?.csv ?? "", parseDays(body?.days, DEFAULT_TOKEN_DAYS));
+          if (plan.problems.length > 0) {
+            const view = { ...viewFor(request, a), url: new URL("/admin/tokens", request.url) };
+            return htmlResponse(
+              tokensPage(view, services.tokens.list(), EMPTY_FORM, null, plan.problems),
+              400,
+            );
+          }
+          const result = services.db
+            .transaction(() => importPeople(services.tokens, plan.rows, Date.now()))
+            .immediate();
+          for (const t of result.issued)
+            audit(services, request, a, "provision", t.email, `token #${t.id}, import`);
+          const day = new Date().toISOString().slice(0, 10);
+          return adminResponse(
+            issuedCsv(result.issued, ctx.config.baseUrl ? `${ctx.config.baseUrl}/report` : null),
+            200,
+            {
+              "Content-Type": "text/csv; charset=utf-8",
+              "Content-Disposition": `attachment; filename="ccflux-new-tokens-${day}.csv"`,
+              "X-CCFLUX-Skipped": String(result.skipped.length),
+            },
+          );
+        },
+        { body: AdminModel.importPeople },
+      )
+      .post(
         "/admin/tokens/:id/revoke",
         ({ request, auth, params, body }) => {
-          const services = ctx.store.services();
-          const id = parseId(params.id);
-          const token = id === null ? null : services.tokens.get(id);
           const back = safeReturn(body?.return, "/admin/tokens");
-          if (!token || !services.tokens.revoke(token.id))
-            return redirect(withNotice(back, "nothing-changed"));
-          audit(services, request, auth as Auth, "revoke", token.email, `token #${token.id}`);
+          if (!revoke(request, auth as Auth, params.id)) return redirect(withNotice(back, "nothing-changed"));
           return redirect(withNotice(back, "revoked"));
         },
         { params: AdminModel.tokenId, body: AdminModel.action },
@@ -527,27 +668,15 @@ export function adminController(ctx: ReceiverContext) {
         "/admin/tokens/:id/reissue",
         ({ request, auth, params, body }) => {
           const services = ctx.store.services();
-          const id = parseId(params.id);
-          const days = parseDays(body?.days, DEFAULT_TOKEN_DAYS);
-          const old = id === null ? null : services.tokens.get(id);
-          if (!old) return redirect(withNotice("/admin/tokens", "nothing-changed"));
-          const problem = provisioningProblem(old.email, old.division, days);
-          if (problem) {
+          const done = reissue(request, auth as Auth, params.id, parseDays(body?.days, DEFAULT_TOKEN_DAYS));
+          if (!done) return redirect(withNotice("/admin/tokens", "nothing-changed"));
+          if ("problem" in done) {
             const view = { ...viewFor(request, auth as Auth), url: new URL("/admin/tokens", request.url) };
-            return renderTokensPage(services, view, EMPTY_FORM, `Not reissued: ${problem}.`, 400);
+            return renderTokensPage(services, view, EMPTY_FORM, `Not reissued: ${done.problem}.`, 400);
           }
-          const now = Date.now();
-          const issued = services.tokens.reissue(old.id, days, now);
-          if (!issued) return redirect(withNotice("/admin/tokens", "nothing-changed"));
-          audit(
-            services,
-            request,
-            auth as Auth,
-            "reissue",
-            old.email,
-            `token #${old.id} → #${issued.id}, ${countOf(days, "day")}`,
+          return redirect(
+            `/admin/tokens/issued?reveal=${services.admin.createReveal(done.issued.id, Date.now())}`,
           );
-          return redirect(`/admin/tokens/issued?reveal=${services.admin.createReveal(issued.id, now)}`);
         },
         { params: AdminModel.tokenId, body: AdminModel.reissue },
       )
@@ -672,6 +801,33 @@ export function adminController(ctx: ReceiverContext) {
         new URL("/admin/usage", url),
         format,
         choice.range,
+      )}"`,
+    });
+  }
+
+  /** One row per person over the overview's range (custom too) and division filter. */
+  function peopleExport(request: Request, auth: Auth, format: ExportFormat): Response {
+    const url = new URL(request.url);
+    const now = Date.now();
+    const { range, problem } = parseOverviewRange(url.searchParams, now);
+    if (problem) {
+      return adminResponse(`${problem.replace(" Showing the last 30 days.", "")}\n`, 400, {
+        "Content-Type": "text/plain; charset=utf-8",
+      });
+    }
+    const division = parseDivision(url.searchParams);
+    const services = ctx.store.services();
+    const overview = services.analytics.overview(range, now, division);
+    const rows = personRows(overview.people, seatAdvice(overview.people.map(evidenceOf), daysIn(range)));
+    if (format === "csv")
+      audit(services, request, auth, "export", url.pathname, `${range.from} to ${range.to}`);
+    const key = range.key === "custom" ? undefined : range.key;
+    return adminResponse(personExport(format, rows), 200, {
+      "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/json",
+      "Content-Disposition": `${format === "csv" ? "attachment" : "inline"}; filename="${exportFileName(
+        new URL("/admin/people", url),
+        format,
+        key,
       )}"`,
     });
   }

@@ -20,9 +20,22 @@ export const AdminModel = {
   action: t.Optional(t.Object({ csrf: field, return: field })),
   provision: t.Optional(t.Object({ csrf: field, email: field, division: field, days: field })),
   reissue: t.Optional(t.Object({ csrf: field, days: field })),
+  /** A pasted CSV of people: up to ~1 MB of text. */
+  importPeople: t.Optional(
+    t.Object({ csrf: field, days: field, csv: t.Optional(t.String({ maxLength: 1_000_000 })) }),
+  ),
   /** Revoke (with reissue=1 also replace the person's token) or allow again one device key. */
   deviceRevoke: t.Optional(t.Object({ csrf: field, public_key: field, return: field, reissue: field })),
   tokenId: t.Object({ id: t.String({ maxLength: 20 }) }),
+  /** The JSON token API: days a whole number of days (checked by the handler). */
+  apiProvision: t.Optional(
+    t.Object({
+      email: t.Optional(t.String({ maxLength: 2000 })),
+      division: t.Optional(t.Union([t.String({ maxLength: 2000 }), t.Null()])),
+      days: t.Optional(t.Integer()),
+    }),
+  ),
+  apiReissue: t.Optional(t.Object({ days: t.Optional(t.Integer()) })),
   userEmail: t.Object({ email: t.String({ maxLength: 2000 }) }),
 };
 

@@ -36,6 +36,14 @@ function firstNames(names: Iterable<string>): string[] {
   return [...new Set(names)].sort().slice(0, UNPRICED_NAMES_LISTED + 1);
 }
 
+/** `firstNames` of both lists; when `kept` is full, a name sorting after its last cannot enter. */
+function mergeNames(kept: string[], more: string[]): string[] {
+  if (more.length === 0) return kept;
+  const last = kept[UNPRICED_NAMES_LISTED];
+  if (last !== undefined && more.every((name) => name >= last)) return kept;
+  return firstNames([...kept, ...more]);
+}
+
 const PER_MILLION = 1_000_000;
 
 /** Dollars for one model's usage, or null when the table has no price for the model. */
@@ -75,9 +83,6 @@ export function addCost(into: Cost, more: Cost): Cost {
   return {
     usd: into.usd + more.usd,
     priced: into.priced || more.priced,
-    unpricedModels:
-      more.unpricedModels.length === 0
-        ? into.unpricedModels
-        : firstNames([...into.unpricedModels, ...more.unpricedModels]),
+    unpricedModels: mergeNames(into.unpricedModels, more.unpricedModels),
   };
 }

@@ -6,7 +6,7 @@ import type { Database } from "../db/database.ts";
 import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
-import { type DayRange, dayBefore, previousRange, windowRangeFor } from "./ranges.ts";
+import { type DayRange, dayBefore, dayOf, previousRange, windowRangeFor } from "./ranges.ts";
 import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, type TokenTotals } from "./totals.ts";
 
 /** Claude Code's limit types as stored (limit_events.limit_type); "" when a reporter sent none. */
@@ -106,27 +106,30 @@ function noHits(): LimitHits {
 
 type PairRow = PricedUsage & { email: string; turns: number; activeDays: number };
 
-// Totals through the range's last day minus totals before its first. A pair whose last day is in
-// or before the range needs no lookup for the first part, one whose first day is in it none for
-// the second.
-const PAIR_TOTALS = `
-  SELECT p.email, p.model,
-    hi.input_tokens - coalesce(lo.input_tokens, 0) AS input,
-    hi.output_tokens - coalesce(lo.output_tokens, 0) AS output,
-    hi.cache_read_tokens - coalesce(lo.cache_read_tokens, 0) AS cacheRead,
-    hi.cache_write_tokens - coalesce(lo.cache_write_tokens, 0) AS cacheWrite,
-    hi.cache_write_5m_tokens - coalesce(lo.cache_write_5m_tokens, 0) AS cacheWrite5m,
-    hi.cache_write_1h_tokens - coalesce(lo.cache_write_1h_tokens, 0) AS cacheWrite1h,
-    hi.turns - coalesce(lo.turns, 0) AS turns,
-    hi.active_days - coalesce(lo.active_days, 0) AS activeDays
+// Totals through the range's last day minus totals before its first. Through its last day: for a
+// range that ends on or after the pair's last day, the pair's own totals (user_models), else the
+// running total; before its first day: none when the pair starts in the range.
+function pairTotals(through: "pair" | "running"): string {
+  const end = (column: string) => (through === "pair" ? `p.${column}` : `hi.${column}`);
+  const minus = (column: string, as: string) => `${end(column)} - coalesce(lo.${column}, 0) AS ${as}`;
+  return `
+  SELECT p.email, p.model, ${minus("input_tokens", "input")}, ${minus("output_tokens", "output")},
+    ${minus("cache_read_tokens", "cacheRead")}, ${minus("cache_write_tokens", "cacheWrite")},
+    ${minus("cache_write_5m_tokens", "cacheWrite5m")}, ${minus("cache_write_1h_tokens", "cacheWrite1h")},
+    ${minus("turns", "turns")}, ${minus("active_days", "activeDays")}
   FROM user_models p
-  JOIN usage_cumulative hi ON hi.email = p.email AND hi.model = p.model AND hi.day = CASE
+  ${
+    through === "pair"
+      ? ""
+      : `JOIN usage_cumulative hi ON hi.email = p.email AND hi.model = p.model AND hi.day = CASE
     WHEN p.last_day <= ?2 THEN p.last_day
-    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?2) END
+    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?2) END`
+  }
   LEFT JOIN usage_cumulative lo ON lo.email = p.email AND lo.model = p.model AND lo.day = CASE
     WHEN p.first_day > ?1 THEN NULL
     ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?1) END
   WHERE p.last_day > ?1 AND p.first_day <= ?2`;
+}
 
 const ORG_SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cacheRead,
   sum(cache_write_tokens) AS cacheWrite, ${CACHE_SPLIT_SUMS}`;
@@ -134,7 +137,11 @@ const ORG_SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output, sum(
 export function createOverviewQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   // ?1 is the day before the range (totals through it are subtracted), ?2 its last day.
-  const pairTotals = db.query<PairRow, [string, string]>(PAIR_TOTALS);
+  const pairsToNow = db.query<PairRow, [string, string]>(pairTotals("pair"));
+  const pairsToDay = db.query<PairRow, [string, string]>(pairTotals("running"));
+  /** No day with usage can lie after today, so a range through today ends at each pair's totals. */
+  const pairsIn = (range: DayRange, now: number) =>
+    (range.to >= dayOf(now) ? pairsToNow : pairsToDay).all(dayBefore(range.from), range.to);
   const orgDaily = db.query<PricedUsage & { day: string }, [string, string]>(
     `SELECT day, model, ${ORG_SUMS} FROM usage_org_daily WHERE day >= ? AND day <= ? GROUP BY day, model`,
   );
@@ -240,7 +247,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       const include = (email: string) => division === null || (divisionOf.get(email) ?? "") === division;
       const windowRange = windowRangeFor(range, now);
       const stored = estimates.forRange(windowRange);
-      const pairs = pairTotals.all(dayBefore(range.from), range.to);
+      const pairs = pairsIn(range, now);
       const hits = hitsByPerson(range);
 
       const people = new Map<string, PersonUsage>();

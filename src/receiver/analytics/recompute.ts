@@ -29,89 +29,109 @@ export function windowAnchor(event: { eventAt: number; resetsAt: number | null; 
   return fiveHour ? event.resetsAt - WINDOW_MS : null;
 }
 
-const USERS_PER_BATCH = 100;
+const USERS_PER_BATCH = 50;
+const ROWS_PER_WRITE = 250;
 
 export function createRecomputeJob(db: Database) {
   const hoursOfUsers = db.query<HourRow & { email: string }, [string, string]>(
     `SELECT email, ${HOUR_COLUMNS} FROM usage_hourly WHERE email >= ? AND email <= ? ORDER BY email, hour`,
   );
   const usersWithHours = db.query<{ email: string }, []>(
-    "SELECT DISTINCT email FROM usage_hourly ORDER BY email",
+    // From the small per-user-and-model table, in key order: a DISTINCT over usage_hourly would read
+    // every hour row of everyone in one go, holding the server still at a large organisation.
+    "SELECT DISTINCT email FROM user_models WHERE last_day IS NOT NULL ORDER BY email",
   );
   const allLimitEvents = db.query<
     { email: string; eventAt: string; resetsAt: string | null; limitType: string | null },
     []
   >("SELECT email, event_at AS eventAt, resets_at AS resetsAt, limit_type AS limitType FROM limit_events");
-  const clearEstimates = db.query<unknown, []>("DELETE FROM tier_estimates");
+  const dropOlder = db.query<unknown, [string]>("DELETE FROM tier_estimates WHERE computed_at != ?");
   const insertEstimate = db.query<unknown, (string | number | null)[]>(
-    `INSERT INTO tier_estimates (range_key, email, window_count, peak_billed_tokens, average_billed_tokens,
+    `INSERT OR REPLACE INTO tier_estimates (range_key, email, window_count, peak_billed_tokens, average_billed_tokens,
        limit_windows, p75_billed_tokens, counted_windows, tier, confidence, computed_at, limit_billed_tokens,
        anchored_windows, peak_week_billed_tokens)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
+  let running: Promise<number> | null = null;
+
   return {
     /**
      * Recomputes every user's windows and the tier estimates for every range, and replaces the
-     * stored ones in one transaction. Reads users in batches and yields between them, so a large
-     * organisation never holds the server still for long.
+     * stored ones. Reads users in batches and writes rows in batches, yielding between them, so a
+     * large organisation never holds the server still for long.
      */
-    async recomputeTierEstimates(now: number): Promise<number> {
-      const limitTimes = new Map<string, number[]>();
-      const anchors = new Map<string, number[]>();
-      for (const row of allLimitEvents.all()) {
-        const eventAt = fromSqlTime(row.eventAt);
-        const list = limitTimes.get(row.email) ?? [];
-        list.push(eventAt);
-        limitTimes.set(row.email, list);
-        const anchor = windowAnchor({
-          eventAt,
-          resetsAt: row.resetsAt === null ? null : fromSqlTime(row.resetsAt),
-          limitType: row.limitType,
-        });
-        if (anchor !== null) anchors.set(row.email, [...(anchors.get(row.email) ?? []), anchor]);
+    recomputeTierEstimates(now: number): Promise<number> {
+      // One run at a time: a second caller (Recompute now during a scheduled run) shares it, as
+      // two interleaved runs would each drop the rows the other wrote last.
+      running ??= recompute(now).finally(() => {
+        running = null;
+      });
+      return running;
+    },
+  };
+
+  async function recompute(now: number): Promise<number> {
+    const limitTimes = new Map<string, number[]>();
+    const anchors = new Map<string, number[]>();
+    for (const row of allLimitEvents.all()) {
+      const eventAt = fromSqlTime(row.eventAt);
+      const list = limitTimes.get(row.email) ?? [];
+      list.push(eventAt);
+      limitTimes.set(row.email, list);
+      const anchor = windowAnchor({
+        eventAt,
+        resetsAt: row.resetsAt === null ? null : fromSqlTime(row.resetsAt),
+        limitType: row.limitType,
+      });
+      if (anchor !== null) anchors.set(row.email, [...(anchors.get(row.email) ?? []), anchor]);
+    }
+    const emails = usersWithHours.all().map((row) => row.email);
+    const starts = RANGE_KEYS.map((range) => rangeStartMs(range, now));
+    const perRange: UserWindows[][] = RANGE_KEYS.map(() => []);
+    const summaries: { range: RangeKey; email: string; windows: UsageWindow[]; peakWeek: number }[] = [];
+    for (let first = 0; first < emails.length; first += USERS_PER_BATCH) {
+      const batch = emails.slice(first, first + USERS_PER_BATCH);
+      const points = new Map<string, ActivityPoint[]>();
+      for (const row of hoursOfUsers.all(batch[0]!, batch[batch.length - 1]!)) {
+        const list = points.get(row.email) ?? [];
+        list.push(hourPoint(row));
+        points.set(row.email, list);
       }
-      const emails = usersWithHours.all().map((row) => row.email);
-      const starts = RANGE_KEYS.map((range) => rangeStartMs(range, now));
-      const perRange: UserWindows[][] = RANGE_KEYS.map(() => []);
-      const summaries: { range: RangeKey; email: string; windows: UsageWindow[]; peakWeek: number }[] = [];
-      for (let first = 0; first < emails.length; first += USERS_PER_BATCH) {
-        const batch = emails.slice(first, first + USERS_PER_BATCH);
-        const points = new Map<string, ActivityPoint[]>();
-        for (const row of hoursOfUsers.all(batch[0]!, batch[batch.length - 1]!)) {
-          const list = points.get(row.email) ?? [];
-          list.push(hourPoint(row));
-          points.set(row.email, list);
-        }
-        for (const email of batch) {
-          const events = limitTimes.get(email) ?? [];
-          const userPoints = points.get(email) ?? [];
-          const all = computeWindows(userPoints, now, events, anchors.get(email) ?? []);
-          RANGE_KEYS.forEach((range, i) => {
-            const from = starts[i]!;
-            const windows = all.filter((w) => w.start >= from);
-            if (windows.length === 0) return;
-            const peakWeek = peakRollingBilled(
-              userPoints.filter((p) => p.at >= from),
-              WEEK_MS,
-            );
-            summaries.push({ range, email, windows, peakWeek });
-            perRange[i]!.push({
-              email,
-              windows,
-              limitEventsInRange: events.filter((at) => at >= from).length,
-            });
+      for (const email of batch) {
+        const events = limitTimes.get(email) ?? [];
+        const userPoints = points.get(email) ?? [];
+        const all = computeWindows(userPoints, now, events, anchors.get(email) ?? []);
+        RANGE_KEYS.forEach((range, i) => {
+          const from = starts[i]!;
+          const windows = all.filter((w) => w.start >= from);
+          if (windows.length === 0) return;
+          const peakWeek = peakRollingBilled(
+            userPoints.filter((p) => p.at >= from),
+            WEEK_MS,
+          );
+          summaries.push({ range, email, windows, peakWeek });
+          perRange[i]!.push({
+            email,
+            windows,
+            limitEventsInRange: events.filter((at) => at >= from).length,
           });
-        }
-        await Bun.sleep(0);
+        });
       }
-      const tiers = RANGE_KEYS.map(
-        (_, i) => new Map(estimateTiers(perRange[i]!).map((estimate) => [estimate.email, estimate])),
-      );
-      const computedAt = toSqlTime(now);
+      await Bun.sleep(0);
+    }
+    // Each range's tiers span everyone at once: a pause between ranges lets waiting requests in.
+    const tiers: Map<string, ReturnType<typeof estimateTiers>[number]>[] = [];
+    for (const users of perRange) {
+      tiers.push(new Map(estimateTiers(users).map((estimate) => [estimate.email, estimate])));
+      await Bun.sleep(0);
+    }
+    const computedAt = toSqlTime(now);
+    // Written in small transactions with a pause between, replacing each row in place, so a
+    // page or a report never waits long behind the job; rows of people gone go last.
+    for (let first = 0; first < summaries.length; first += ROWS_PER_WRITE) {
       db.transaction(() => {
-        clearEstimates.run();
-        for (const { range, email, windows, peakWeek } of summaries) {
+        for (const { range, email, windows, peakWeek } of summaries.slice(first, first + ROWS_PER_WRITE)) {
           const summary = summarizeWindows(windows);
           const limited = windows.filter((w) => w.hasLimitEvent).map((w) => w.billedTokens);
           const tier = tiers[RANGE_KEYS.indexOf(range)]!.get(email);
@@ -121,7 +141,7 @@ export function createRecomputeJob(db: Database) {
             summary.windowCount,
             summary.peakBilledTokens,
             summary.averageBilledTokens,
-            windows.filter((w) => w.hasLimitEvent).length,
+            limited.length,
             tier?.p75BilledTokens ?? null,
             windows.filter((w) => !w.open && w.billedTokens > 0).length,
             tier?.tier ?? null,
@@ -133,7 +153,9 @@ export function createRecomputeJob(db: Database) {
           );
         }
       }).immediate();
-      return emails.length;
-    },
-  };
+      await Bun.sleep(0);
+    }
+    db.transaction(() => dropOlder.run(computedAt)).immediate();
+    return emails.length;
+  }
 }

@@ -170,7 +170,7 @@ export function seatAdvice(people: readonly SeatEvidence[], rangeDays: number): 
     } else if (fewDays || littleUse) {
       const smallest = levels[0];
       const room =
-        smallest && peak < smallest.billedTokens * 0.25
+        smallest && p.peakWindowBilled !== null && peak > 0 && peak < smallest.billedTokens * 0.25
           ? ` Their busiest 5 hours (${roughTokens(peak)}) stay far under the ~${roughTokens(smallest.billedTokens)} the smallest seat seen here allows.`
           : "";
       downgrades.push({

@@ -1,14 +1,16 @@
 // `ccflux-receiver users|devices|backup`: administration of the database from the same binary,
 // for servers without sqlite3. Safe beside a running receiver (SQLite's WAL and busy timeout).
 // Every change is written to the audit log with who ran it and where (command.ts).
-import { unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { Config } from "../config.ts";
 import { createPrivateFile, type Database } from "../db/database.ts";
 import { createKeyService, type DeviceKeyRow, type KeyService } from "../keys/service.ts";
+import { importPeople, issuedCsv, planImport } from "../tokens/import.ts";
 import {
   createTokenService,
   DEFAULT_TOKEN_DAYS,
+  daysProblem,
   type IssuedToken,
   normaliseEmail,
   provisioningProblem,
@@ -29,6 +31,11 @@ export const ADMIN_HELP = {
   ccflux-receiver users add EMAIL [--division D] [--days N] [--replace]
                                    issue a refresh token (printed once); --replace revokes
                                    the person's other active tokens in the same step
+  ccflux-receiver users import FILE [--days N]
+                                   provision everyone in a CSV (email,division,days; a header
+                                   line optional; FILE - reads standard input): prints
+                                   email,division,expires_at,refresh_token,report_url once;
+                                   people who already hold an active token are left as they are
   ccflux-receiver users list [--json]    list refresh tokens (never the tokens)
   ccflux-receiver users revoke EMAIL     revoke every active token of EMAIL
 
@@ -48,7 +55,7 @@ Emails are kept trimmed and lower-case. The database is DATABASE_PATH (default c
 
 function days(raw: string | boolean | undefined, help: string): number {
   const value = raw === undefined ? DEFAULT_TOKEN_DAYS : Number(raw);
-  const problem = provisioningProblem("someone@example.org", null, value);
+  const problem = daysProblem(value);
   if (problem) throw new UsageError(`${problem}\n\n${help}`);
   return value;
 }
@@ -110,6 +117,35 @@ export function usersCommand(config: Config, args: string[], out: Out, note: Out
       const request = { email, division, days: period, replace: values.replace === true };
       return { access: "create", run: (db) => addUser(config, db, request, { out, note }) };
     }
+    if (action === "import" && rawEmail !== undefined) {
+      const file = rawEmail;
+      const text = readImportFile(file);
+      const plan = planImport(text, days(values.days, help));
+      if (plan.problems.length > 0) {
+        throw new CommandError(
+          `users import: ${file} was not imported, nobody was added:\n${plan.problems.map((p) => `  ${p}`).join("\n")}`,
+        );
+      }
+      return {
+        access: "create",
+        run(db) {
+          const result = db.transaction(() => {
+            const done = importPeople(createTokenService(db, config), plan.rows, Date.now());
+            for (const t of done.issued)
+              auditCommand(db, "provision", t.email, `token #${t.id}, import of ${file}`);
+            return done;
+          })();
+          out(issuedCsv(result.issued, config.baseUrl ? `${config.baseUrl}/report` : null).trimEnd());
+          note(
+            `${result.issued.length ? `Added ${result.issued.length} of ${plan.rows.length} people from ${file}; their tokens are above, shown once.` : `Added nobody from ${file}.`}${
+              result.skipped.length
+                ? ` Left as they were (an active token already): ${result.skipped.join(", ")}.`
+                : ""
+            }`,
+          );
+        },
+      };
+    }
     if (action === "list" && email === undefined) {
       return {
         access: "read",
@@ -137,6 +173,17 @@ export function usersCommand(config: Config, args: string[], out: Out, note: Out
     }
     throw new UsageError(help);
   });
+}
+
+/** The import file's text, or standard input for `-`; a file that cannot be read says why. */
+function readImportFile(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new CommandError(
+      `users import: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a CSV file of email,division,days lines`,
+    );
+  }
 }
 
 function listUsers(tokens: TokenService, json: boolean, out: Out): void {

@@ -1,14 +1,5 @@
 import { Database } from "bun:sqlite";
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  fchmodSync,
-  mkdirSync,
-  openSync,
-  statSync,
-} from "node:fs";
+import { accessSync, closeSync, constants, fchmodSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { currentUser, userName } from "../os-user.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -63,14 +54,14 @@ export function openDatabase(path: string, create = true): Database {
  */
 export function accessProblem(path: string): string | null {
   const folder = dirname(path);
+  // Runs before every group commit: one access() per file, no more.
   const blocked = [folder, path, `${path}-wal`, `${path}-shm`].filter((file, i) => {
-    // A missing folder or file is not this check's business: creating or refusing it is.
-    if (!existsSync(file)) return false;
     try {
       accessSync(file, i === 0 ? constants.W_OK : constants.R_OK | constants.W_OK);
       return false;
-    } catch {
-      return true;
+    } catch (error) {
+      // A missing folder or file is not this check's business: creating or refusing it is.
+      return (error as NodeJS.ErrnoException).code !== "ENOENT";
     }
   });
   if (blocked.length === 0) return null;

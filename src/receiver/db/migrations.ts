@@ -488,4 +488,61 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE tier_estimates ADD COLUMN anchored_windows INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE tier_estimates ADD COLUMN peak_week_billed_tokens INTEGER NOT NULL DEFAULT 0;
   `,
+  // 12: each user and model's totals over all time on its user_models row (what the running totals
+  // hold on its last day), so a range that ends today needs no lookup for its end.
+  `
+  ALTER TABLE user_models ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE user_models ADD COLUMN active_days INTEGER NOT NULL DEFAULT 0;
+  UPDATE user_models SET input_tokens = d.input_tokens, output_tokens = d.output_tokens, cache_read_tokens = d.cache_read_tokens, cache_write_tokens = d.cache_write_tokens, cache_write_5m_tokens = d.cache_write_5m_tokens, cache_write_1h_tokens = d.cache_write_1h_tokens, turns = d.turns, active_days = d.active_days
+    FROM (SELECT email, model, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_5m_tokens) AS cache_write_5m_tokens, sum(cache_write_1h_tokens) AS cache_write_1h_tokens, sum(turns) AS turns, count(*) AS active_days FROM usage_daily GROUP BY email, model) d
+    WHERE d.email = user_models.email AND d.model = user_models.model;
+
+  CREATE TRIGGER usage_daily_added_totals AFTER INSERT ON usage_daily
+  BEGIN
+    INSERT INTO user_models (email, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, turns, active_days)
+      VALUES (NEW.email, NEW.model, NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens, NEW.cache_write_5m_tokens, NEW.cache_write_1h_tokens, NEW.turns, 1)
+      ON CONFLICT (email, model) DO UPDATE SET
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+        cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        turns = turns + excluded.turns,
+        active_days = active_days + excluded.active_days;
+  END;
+
+  CREATE TRIGGER usage_daily_grown_totals AFTER UPDATE ON usage_daily
+  BEGIN
+    UPDATE user_models SET
+      input_tokens = input_tokens + NEW.input_tokens - OLD.input_tokens,
+      output_tokens = output_tokens + NEW.output_tokens - OLD.output_tokens,
+      cache_read_tokens = cache_read_tokens + NEW.cache_read_tokens - OLD.cache_read_tokens,
+      cache_write_tokens = cache_write_tokens + NEW.cache_write_tokens - OLD.cache_write_tokens,
+      cache_write_5m_tokens = cache_write_5m_tokens + NEW.cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+      cache_write_1h_tokens = cache_write_1h_tokens + NEW.cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+      turns = turns + NEW.turns - OLD.turns
+    WHERE email = NEW.email AND model = NEW.model;
+  END;
+
+  CREATE TRIGGER usage_daily_removed_totals AFTER DELETE ON usage_daily
+  BEGIN
+    UPDATE user_models SET
+      input_tokens = input_tokens - OLD.input_tokens,
+      output_tokens = output_tokens - OLD.output_tokens,
+      cache_read_tokens = cache_read_tokens - OLD.cache_read_tokens,
+      cache_write_tokens = cache_write_tokens - OLD.cache_write_tokens,
+      cache_write_5m_tokens = cache_write_5m_tokens - OLD.cache_write_5m_tokens,
+      cache_write_1h_tokens = cache_write_1h_tokens - OLD.cache_write_1h_tokens,
+      turns = turns - OLD.turns,
+      active_days = active_days - 1
+    WHERE email = OLD.email AND model = OLD.model;
+  END;
+  `,
 ];

@@ -97,7 +97,7 @@ export function reportsController(ctx: ReceiverContext) {
       ctx.metrics.increment("reports_sig_rejected");
       return apiError(403, signer, SIGNATURE_ADVICE[signer]);
     }
-    return ctx.store.write((services) => {
+    const done = await ctx.store.write((services) => {
       if (signer) services.keys.touch(signer.publicKey, now);
       const result = write(services, req.identity, valid.value, signer, now);
       // A refusal (a string: a cap was reached) stored nothing, so its delivery is not held either.
@@ -107,6 +107,11 @@ export function reportsController(ctx: ReceiverContext) {
         : {};
       return { who: req.identity, value: valid.value, result, held };
     });
+    // Held below its own number: earlier deliveries of this device are missing (a restore), and
+    // its reporter now sends them again.
+    if (delivery && done.held.delivery_held !== undefined && done.held.delivery_held < delivery.seq)
+      ctx.metrics.increment("delivery_gaps");
+    return done;
   }
 
   return new Elysia({ name: "reports" })

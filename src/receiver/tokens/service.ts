@@ -43,9 +43,14 @@ export function provisioningProblem(rawEmail: string, division: string | null, d
   }
   if (division !== null && division.length > MAX_DIVISION)
     return `the division must be at most ${MAX_DIVISION} characters`;
-  if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)
-    return `days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`;
-  return null;
+  return daysProblem(days);
+}
+
+/** A reason a token's days valid are refused, or null when they are fine. */
+export function daysProblem(days: number): string | null {
+  return !Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS
+    ? `days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`
+    : null;
 }
 
 export interface IssuedToken {
@@ -212,6 +217,11 @@ export function createTokenService(
     /** The person's tokens that still work (revoked and expired ones left out). */
     active(email: string): RefreshTokenRow[] {
       return listFor.all(normaliseEmail(email)).filter((row) => row.status === "active");
+    },
+
+    /** How many of the person's other tokens, beside token `id`, still work: a second is rarely meant. */
+    othersActive(email: string, id: number): number {
+      return this.active(email).filter((row) => row.id !== id).length;
     },
 
     get(id: number): RefreshTokenRow | null {

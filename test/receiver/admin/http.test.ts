@@ -520,7 +520,7 @@ describe("pages", () => {
     const text = await several.text();
     expect(text).toContain("findable.one@example.org");
     expect(text).toContain("findable.two@example.org");
-    expect(text).toContain("1–2 of 2 people");
+    expect(text).toContain(">2 people</span>");
     const none = await (await admin.get(`/admin/search?q=${encodeURIComponent("%_<x>")}`)).text();
     expect(none).toContain("Nobody&#39;s email contains “%_&lt;x&gt;”");
     for (const path of ["/admin/devices", "/admin/tokens", "/admin/audit"]) {
@@ -539,7 +539,7 @@ describe("pages", () => {
       'data-table="windows"',
       'data-table="sessions"',
       "page-laptop",
-      'data-table="tokens"',
+      'data-server-table="tokens"',
       "Limit events",
     ]) {
       expect(page).toContain(text);
@@ -630,6 +630,176 @@ describe("exports", () => {
     const bad = await admin.get("/admin/api/usage.csv?range=year");
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("use 7, 30, 90 or all");
+    expect(auditRows()).toContain("export|session|");
+  });
+});
+
+describe("bulk import", () => {
+  test("a pasted CSV adds everyone and downloads their tokens once; a bad one adds nobody and says why", async () => {
+    const bad = await admin.post("/admin/tokens/import", {
+      csv: "bulk.one@example.org,eng\nnope\n",
+      days: "30",
+    });
+    expect(bad.status).toBe(400);
+    const page = await bad.text();
+    expect(page).toContain("Nobody was added:");
+    expect(page).toContain("line 2: &quot;nope&quot; is not an email address");
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'bulk.one@example.org';")).toBe(
+      "0",
+    );
+
+    const good = await admin.post("/admin/tokens/import", {
+      csv: "email,division,days\nbulk.one@example.org,eng,\nbulk.two@example.org,,7\n",
+      days: "30",
+    });
+    expect(good.status).toBe(200);
+    expect(good.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(good.headers.get("content-disposition")).toMatch(/^attachment; filename="ccflux-new-tokens-/);
+    expect(good.headers.get("cache-control")).toBe("no-store");
+    const lines = (await good.text()).trim().split("\r\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      /^bulk\.one@example\.org,eng,\S+ \S+,rtok_[0-9a-f]{64},https:\/\/ccflux\.example\.org\/report$/,
+    );
+    const token = lines[1]!.split(",")[3]!;
+    expect((await api.exchange(token)).length).toBeGreaterThan(10);
+    // A line without days takes the form's 30; the second line its own 7.
+    expect(lines[1]).toContain(`,${new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10)} `);
+    expect(
+      receiver.sql(
+        "SELECT date(expires_at) = date('now', '+7 days') FROM refresh_tokens WHERE email = 'bulk.two@example.org';",
+      ),
+    ).toBe("1");
+    expect(auditRows()).toMatch(/provision\|session\|[^|]*\|bulk\.two@example\.org/);
+    // Without the form's CSRF token nothing happens.
+    const forged = await admin.post("/admin/tokens/import", { csv: "bulk.three@example.org" }, null);
+    expect(forged.status).toBe(403);
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens WHERE email = 'bulk.three@example.org';")).toBe(
+      "0",
+    );
+  });
+});
+
+describe("token API for scripts", () => {
+  const call = (method: string, path: string, body?: unknown, token = ADMIN_TOKEN) =>
+    fetch(`${receiver.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+
+  test("provision, list, revoke and reissue with the bearer ADMIN_TOKEN, each audited; the token works", async () => {
+    const added = await call("POST", "/admin/api/tokens", {
+      email: " API.User@Example.org ",
+      division: "data",
+      days: 30,
+    });
+    expect(added.status).toBe(201);
+    const issued = (await added.json()) as Record<string, unknown>;
+    expect(issued).toMatchObject({
+      email: "api.user@example.org",
+      division: "data",
+      report_url: "https://ccflux.example.org/report",
+    });
+    expect(String(issued.refresh_token)).toStartWith("rtok_");
+    expect((await api.exchange(String(issued.refresh_token))).length).toBeGreaterThan(10);
+    expect(issued.other_active_tokens).toBe(0);
+    // A second token for the same person, in another spelling: said, so a script can warn.
+    const second = await call("POST", "/admin/api/tokens", { email: "api.user@EXAMPLE.org" });
+    const secondIssued = (await second.json()) as Record<string, unknown>;
+    expect(secondIssued).toMatchObject({ email: "api.user@example.org", other_active_tokens: 1 });
+    await call("POST", `/admin/api/tokens/${secondIssued.id}/revoke`);
+
+    const listed = (await (await call("GET", "/admin/api/tokens")).json()) as Record<string, unknown>[];
+    const row = listed.find((t) => t.id === issued.id)!;
+    expect(row).toMatchObject({ email: "api.user@example.org", status: "active" });
+    expect(JSON.stringify(listed)).not.toContain(String(issued.refresh_token));
+
+    const again = await call("POST", `/admin/api/tokens/${issued.id}/reissue`, { days: 7 });
+    expect(again.status).toBe(201);
+    const replacement = (await again.json()) as Record<string, unknown>;
+    expect(replacement).toMatchObject({
+      replaces: issued.id,
+      email: "api.user@example.org",
+      division: "data",
+    });
+    expect((await api.post("/token", String(issued.refresh_token))).status).toBe(401);
+
+    const revoked = await call("POST", `/admin/api/tokens/${replacement.id}/revoke`);
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toMatchObject({ id: replacement.id, status: "revoked" });
+    expect((await api.post("/token", String(replacement.refresh_token))).status).toBe(401);
+    expect(auditRows()).toContain("provision|bearer|");
+    expect(auditRows()).toContain("reissue|bearer|");
+    expect(auditRows()).toMatch(/revoke\|bearer\|[^|]*\|api\.user@example\.org/);
+  });
+
+  test("bad input is a JSON error that says what to change, and changes nothing", async () => {
+    const before = receiver.sql("SELECT count(*) FROM refresh_tokens;");
+    const cases: [number, Response][] = [
+      [400, await call("POST", "/admin/api/tokens", { email: "not-an-email" })],
+      [400, await call("POST", "/admin/api/tokens", { email: "a@example.org", days: 0 })],
+      [400, await call("POST", "/admin/api/tokens", "{not json")],
+      [400, await call("POST", "/admin/api/tokens", { email: "a@example.org", days: "many" })],
+      [404, await call("POST", "/admin/api/tokens/999999/revoke")],
+      [404, await call("POST", "/admin/api/tokens/abc/reissue", {})],
+      [401, await call("POST", "/admin/api/tokens", { email: "a@example.org" }, "wrong-token")],
+    ];
+    for (const [status, response] of cases) {
+      expect(response.status).toBe(status);
+      if (status !== 401) {
+        const body = (await response.json()) as { error: string; message: string };
+        expect(body.error).toMatch(/^(invalid-request|not-found)$/);
+        expect(body.message.length).toBeGreaterThan(20);
+      }
+    }
+    // A browser session is sent to the forms.
+    const session = await admin.get("/admin/api/tokens");
+    expect(session.status).toBe(403);
+    expect(receiver.sql("SELECT count(*) FROM refresh_tokens;")).toBe(before);
+  });
+});
+
+describe("people export", () => {
+  test("people.csv and people.json: one row per person with division, cost, limit hits by type and the recommendation", async () => {
+    const { access, device } = await reportingUser("limited.person@example.org");
+    for (const [i, daysAgo] of [1, 3].entries()) {
+      const at = Date.now() - daysAgo * 86_400_000;
+      const event = {
+        schema_version: 2,
+        session_id: `limited-${i}`,
+        timestamp_utc: toRfc3339(at),
+        kind: "rate_limit",
+        limit_type: "five_hour",
+        resets_at: toRfc3339(at + 3_600_000),
+      };
+      expect((await api.send(access, event, device, "/limit-event")).status).toBe(200);
+    }
+    const json = await admin.get("/admin/api/people.json?range=7");
+    expect(json.status).toBe(200);
+    expect(json.headers.get("content-type")).toBe("application/json");
+    const rows = (await json.json()) as Record<string, unknown>[];
+    expect(rows.find((r) => r.email === "limited.person@example.org")).toMatchObject({
+      division: "engineering",
+      billed_tokens: 30,
+      cost_usd: 0.00057,
+      limit_hits: 2,
+      limit_hits_5h: 2,
+      limit_days: 2,
+      recommendation: "upgrade",
+    });
+    const csv = await admin.get("/admin/api/people.csv?range=custom&from=2020-01-01&to=2020-01-02");
+    expect(csv.status).toBe(200);
+    const header = (await csv.text()).split("\r\n")[0];
+    expect(header).toStartWith("email,division,billed_tokens,input_tokens,output_tokens,cache_read_tokens");
+    expect(header).toContain("limit_hits_5h,limit_hits_weekly,limit_hits_weekly_opus");
+    expect(header).toContain("peak_5h_billed_tokens,peak_7d_billed_tokens");
+    expect(header).toEndWith("tier,tier_confidence,recommendation,reason");
+    const bad = await admin.get("/admin/api/people.csv?range=custom&from=2026-12-01&to=2026-11-01");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe(
+      "from=2026-12-01 is after to=2026-11-01; swap them, or pick a later end date.\n",
+    );
     expect(auditRows()).toContain("export|session|");
   });
 });

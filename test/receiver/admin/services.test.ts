@@ -447,6 +447,11 @@ describe("demo-data", () => {
     ).toBe("0");
     expect(check("SELECT count(*) FROM usage_cumulative;")).toBe(check("SELECT count(*) FROM usage_daily;"));
     expect(
+      check(`SELECT count(*) FROM user_models m WHERE output_tokens != (SELECT sum(output_tokens) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model) OR active_days != (SELECT count(*) FROM usage_daily d
+        WHERE d.email = m.email AND d.model = m.model);`),
+    ).toBe("0");
+    expect(
       check(`SELECT count(*) FROM user_models m WHERE first_day IS NOT (SELECT min(day) FROM usage_daily d
         WHERE d.email = m.email AND d.model = m.model) OR last_day IS NOT (SELECT max(day) FROM usage_daily d
         WHERE d.email = m.email AND d.model = m.model);`),

@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { unpricedNote } from "../../../src/receiver/admin/views/format.ts";
 import {
   addCost,
   NO_COST,
   type PricedUsage,
   totalCost,
+  UNPRICED_NAMES_LISTED,
   usageCost,
 } from "../../../src/receiver/analytics/cost.ts";
 import {
@@ -130,4 +132,21 @@ describe("cost", () => {
     const b = { usd: 0, priced: false, unpricedModels: ["x", "a"] };
     expect(addCost(addCost(NO_COST, a), b)).toEqual({ usd: 1.5, priced: true, unpricedModels: ["a", "x"] });
   });
+});
+
+test("summing over a flood of unpriced models keeps the first names in name order, and says there are more", () => {
+  const names = Array.from({ length: 2000 }, (_, i) => `flood-${(i * 7919) % 2000}`);
+  let sum = NO_COST;
+  for (const name of names) sum = addCost(sum, { usd: 0, priced: false, unpricedModels: [name] });
+  const expected = [...names].sort().slice(0, UNPRICED_NAMES_LISTED + 1);
+  expect(sum.unpricedModels).toEqual(expected);
+  expect(unpricedNote(sum)).toBe(
+    `No list price for ${expected.slice(0, UNPRICED_NAMES_LISTED).join(", ")} and others: those tokens are not in this figure.`,
+  );
+  // Fewer names than that are all listed.
+  const few = addCost(
+    { usd: 1, priced: true, unpricedModels: ["b"] },
+    { usd: 2, priced: false, unpricedModels: ["a", "b"] },
+  );
+  expect(few).toEqual({ usd: 3, priced: true, unpricedModels: ["a", "b"] });
 });

@@ -91,6 +91,15 @@ describe("seat advice", () => {
     );
   });
 
+  test("without stored windows the reason says nothing about the busiest 5 hours", () => {
+    const fresh = seatAdvice(
+      [...people, person("unmeasured@x", { billedTokens: 90, activeDays: 1, peakWindowBilled: null })],
+      30,
+    ).find((a) => a.email === "unmeasured@x");
+    expect(fresh?.kind).toBe("downgrade");
+    expect(fresh?.reason).not.toContain("busiest");
+  });
+
   test("upgrades come first by limit hits, then close, then downgrades by least use; each person once", () => {
     expect(advice.map((a) => a.kind)).toEqual([
       "upgrade",

@@ -2,6 +2,9 @@
 // that is not there, and one that hangs. Whatever Litestream does, the receiver answers at once and
 // stores reports; only what /health and /metrics say about the replica changes.
 import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Client, guideInsert, guideToken, report } from "../../support/client.ts";
 import { startReceiver, type TestReceiver } from "../../support/receiver.ts";
 
@@ -52,7 +55,10 @@ test("without LITESTREAM_METRICS_URL nothing about replication is said", async (
 });
 
 test("a Litestream whose replica has everything: ok, lag 0", async () => {
-  let dbPath = "";
+  // The path is known before the receiver starts: its first poll comes at once, before startReceiver
+  // returns, and an answer that does not list the database waits 5 s for the next.
+  const dir = mkdtempSync(join(tmpdir(), "ccflux-receiver-"));
+  const dbPath = join(dir, "ccflux.db");
   litestream = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -63,9 +69,10 @@ test("a Litestream whose replica has everything: ok, lag 0", async () => {
       ),
   });
   receiver = await startReceiver({
+    dir,
     env: { LITESTREAM_METRICS_URL: `http://127.0.0.1:${litestream.port}/metrics` },
   });
-  dbPath = receiver.dbPath;
+  expect(receiver.dbPath).toBe(dbPath);
   await until(async () => (await health()).body.replication === "ok", "replication ok");
   expect((await health()).body).toEqual({
     status: "ok",

@@ -75,17 +75,21 @@ export function evidenceOf(p: PersonUsage): SeatEvidence {
   };
 }
 
-/** "+12%", "−3%", "new" or "" beside a headline figure. */
-function change(current: number, previous: number | undefined): Html {
+/**
+ * "+12%", "−3%", "new" or "" beside a headline figure; `worseWhenUp` colours a rise as bad (limit
+ * hits), otherwise a change is only information (tokens, cost).
+ */
+function change(current: number, previous: number | undefined, worseWhenUp = false): Html {
   if (previous === undefined) return html``;
   if (previous === 0) {
     return current === 0
       ? html``
-      : html`<span class="change up" title="none in the period before">new</span>`;
+      : html`<span class="change${worseWhenUp ? " up" : ""}" title="none in the period before">new</span>`;
   }
   const percent = Math.round(((current - previous) / previous) * 100);
   const shown = percent === 0 ? "±0%" : `${percent > 0 ? "+" : "−"}${Math.abs(percent)}%`;
-  return html`<span class="change ${percent > 0 ? "up" : percent < 0 ? "down" : ""}" title="vs ${formatInteger(
+  const tone = !worseWhenUp || percent === 0 ? "" : percent > 0 ? "up" : "down";
+  return html`<span class="change ${tone}" title="vs ${formatInteger(
     previous,
   )} in the period before">${shown}</span>`;
 }
@@ -109,7 +113,7 @@ function headlineCards(t: Headline, before: Headline | null, upgrades: number, p
   return html`<div class="cards headline">${headlineCard(
     "People who hit a limit",
     compact(t.limitUsers),
-    change(t.limitUsers, p?.limitUsers),
+    change(t.limitUsers, p?.limitUsers, true),
     `${formatInteger(t.limitHits)} limit hits`,
   )}${headlineCard(
     "Upgrade candidates",
@@ -556,7 +560,8 @@ export function overviewPage(view: View, data: OverviewData): Html {
     "Everyone",
     serverTable(view, {
       name: "people",
-      noun: "people",
+      item: "person",
+      items: "people",
       columns: peopleColumns(view, data),
       rows: overview.people,
       defaultSort: "billed",

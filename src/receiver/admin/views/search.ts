@@ -18,7 +18,8 @@ export function searchPage(view: View, data: SearchData): Html {
     data.q ? `People matching “${data.q}”` : "Find a person",
     serverTable(view, {
       name: "results",
-      noun: "people",
+      item: "person",
+      items: "people",
       columns: [
         {
           key: "person",

@@ -2,7 +2,7 @@
 // page stays small at any size. State lives in the query string (`people.sort`, `people.dir`,
 // `people.q`, `people.page`) and survives a reload; bad values get a note and the default.
 import { type Html, html } from "../html.ts";
-import { formatInteger } from "./format.ts";
+import { countOf, formatInteger } from "./format.ts";
 import { type View, withQuery } from "./layout.ts";
 import { pager, ROWS_PER_PAGE } from "./paging.ts";
 
@@ -21,8 +21,9 @@ export interface ServerColumn<T> {
 
 export interface ServerTableOptions<T> {
   name: string;
-  /** What a row is, plural ("people"). */
-  noun: string;
+  /** What a row is ("person"), and its plural when not that + "s" ("people"). */
+  item: string;
+  items?: string;
   columns: readonly ServerColumn<T>[];
   rows: readonly T[];
   defaultSort: string;
@@ -120,7 +121,8 @@ export function keptFields(url: URL, drop: readonly string[]): Html {
 }
 
 export function serverTable<T>(view: View, options: ServerTableOptions<T>): Html {
-  const { name, noun } = options;
+  const { name, item } = options;
+  const noun = options.items ?? `${item}s`;
   const sortable = options.columns.filter((c) => c.sortValue).map((c) => c.key);
   const state = tableState(view.url, name, sortable, options.defaultSort, options.defaultDir);
   const column = options.columns.find((c) => c.key === state.sort);
@@ -141,10 +143,9 @@ export function serverTable<T>(view: View, options: ServerTableOptions<T>): Html
       }</form>`;
   const from = result.total === 0 ? 0 : (result.page - 1) * PAGE_ROWS + 1;
   const to = Math.min(result.total, result.page * PAGE_ROWS);
+  const all = countOf(result.total, item, noun);
   const count = html`<span class="count">${
-    result.total === 0
-      ? `No ${noun}`
-      : `${formatInteger(from)}–${formatInteger(to)} of ${formatInteger(result.total)} ${noun}`
+    result.pages === 1 ? all : `${formatInteger(from)}–${formatInteger(to)} of ${all}`
   }${state.q ? ` matching “${state.q}”` : ""}</span>`;
   const problems = result.problems.map((p) => html`<p class="notice warn" role="status">${p}</p>`);
   if (options.rows.length === 0) return html`<p class="empty">${options.empty}</p>`;

@@ -10,7 +10,8 @@ import { type Html, html } from "../html.ts";
 import type { RevealedToken } from "../service.ts";
 import { shortName, timeCell, timeSortKey } from "./format.ts";
 import { actionForm, link, page, type View } from "./layout.ts";
-import { dataTable, section, userHref } from "./parts.ts";
+import { section, userHref } from "./parts.ts";
+import { type ServerColumn, serverTable } from "./server-table.ts";
 
 export interface ProvisionForm {
   email: string;
@@ -20,50 +21,85 @@ export interface ProvisionForm {
 
 export const EMPTY_FORM: ProvisionForm = { email: "", division: "", days: String(DEFAULT_TOKEN_DAYS) };
 
+/** Refresh tokens, sorted, searched and paged on the server (an organisation has thousands). */
 export function tokensTable(view: View, tokens: readonly RefreshTokenRow[]): Html {
   const returnTo = `${view.url.pathname}${view.url.search}`;
-  return dataTable({
+  const time = (at: string | null, empty?: string) => html`<td>${timeCell(at, empty)}</td>`;
+  const columns: ServerColumn<RefreshTokenRow>[] = [
+    {
+      key: "id",
+      label: "#",
+      numeric: true,
+      sortValue: (t) => t.id,
+      cell: (t) => html`<td class="num">${t.id}</td>`,
+    },
+    {
+      key: "user",
+      label: "User",
+      sortValue: (t) => t.email,
+      cell: (t) => html`<td>${link(view, userHref(t.email), t.email)}</td>`,
+    },
+    {
+      key: "division",
+      label: "Division",
+      sortValue: (t) => t.division ?? "",
+      cell: (t) => html`<td>${t.division ?? ""}</td>`,
+    },
+    {
+      key: "status",
+      label: "Status",
+      sortValue: (t) => t.status,
+      cell: (t) => html`<td><span class="status ${t.status}">${t.status}</span></td>`,
+    },
+    {
+      key: "created",
+      label: "Issued",
+      sortValue: (t) => Number(timeSortKey(t.created_at)),
+      cell: (t) => time(t.created_at, "unknown"),
+    },
+    {
+      key: "expires",
+      label: "Expires",
+      sortValue: (t) => Number(timeSortKey(t.expires_at)),
+      cell: (t) => time(t.expires_at),
+    },
+    {
+      key: "used",
+      label: "Last used",
+      sortValue: (t) => Number(timeSortKey(t.last_used_at)),
+      cell: (t) => time(t.last_used_at),
+    },
+  ];
+  if (!view.exported) {
+    columns.push({
+      key: "actions",
+      label: "",
+      cell: (t) =>
+        html`<td class="actions">${
+          t.status === "active"
+            ? actionForm(view, {
+                action: `/admin/tokens/${t.id}/revoke`,
+                label: "Revoke",
+                danger: true,
+                confirm: `Revoke token #${t.id} of ${t.email}? Every device of ${shortName(t.email)}'s that uses it stops reporting on its next turn. Their usage history stays.`,
+                fields: { return: returnTo },
+              })
+            : ""
+        }${actionForm(view, {
+          action: `/admin/tokens/${t.id}/reissue`,
+          label: "Reissue",
+          confirm: `Reissue token #${t.id} of ${t.email}? It is revoked now, so ${shortName(t.email)}'s devices stop reporting until the new token (valid ${DEFAULT_TOKEN_DAYS} days, shown once on the next page) is entered in the plugin settings.`,
+          fields: { days: String(DEFAULT_TOKEN_DAYS) },
+        })}</td>`,
+    });
+  }
+  return serverTable(view, {
     name: "tokens",
     item: "token",
-    columns: [
-      { key: "id", label: "#", numeric: true },
-      { key: "user", label: "User" },
-      { key: "division", label: "Division" },
-      { key: "status", label: "Status" },
-      { key: "created", label: "Issued", byValue: true },
-      { key: "expires", label: "Expires", byValue: true },
-      { key: "used", label: "Last used", byValue: true },
-      ...(view.exported ? [] : [{ key: "actions", label: "" }]),
-    ],
-    rows: tokens.map(
-      (t) =>
-        html`<tr><td class="num" data-value="${t.id}">${t.id}</td><td>${link(view, userHref(t.email), t.email)}</td><td>${
-          t.division ?? ""
-        }</td><td><span class="status ${t.status}">${t.status}</span></td><td data-value="${timeSortKey(
-          t.created_at,
-        )}">${timeCell(t.created_at, "unknown")}</td><td data-value="${timeSortKey(t.expires_at)}">${timeCell(
-          t.expires_at,
-        )}</td><td data-value="${timeSortKey(t.last_used_at)}">${timeCell(t.last_used_at)}</td>${
-          view.exported
-            ? ""
-            : html`<td class="actions">${
-                t.status === "active"
-                  ? actionForm(view, {
-                      action: `/admin/tokens/${t.id}/revoke`,
-                      label: "Revoke",
-                      danger: true,
-                      confirm: `Revoke token #${t.id} of ${t.email}? Every device of ${shortName(t.email)}'s that uses it stops reporting on its next turn. Their usage history stays.`,
-                      fields: { return: returnTo },
-                    })
-                  : ""
-              }${actionForm(view, {
-                action: `/admin/tokens/${t.id}/reissue`,
-                label: "Reissue",
-                confirm: `Reissue token #${t.id} of ${t.email}? It is revoked now, so ${shortName(t.email)}'s devices stop reporting until the new token (valid ${DEFAULT_TOKEN_DAYS} days, shown once on the next page) is entered in the plugin settings.`,
-                fields: { days: String(DEFAULT_TOKEN_DAYS) },
-              })}</td>`
-        }</tr>`,
-    ),
+    columns,
+    rows: tokens,
+    defaultSort: "id",
+    searchText: (t) => `${t.email} ${t.division ?? ""} ${t.status}`,
     empty: "No refresh tokens yet. Add a user above to issue the first one.",
   });
 }
@@ -75,11 +111,20 @@ function addForm(view: View, form: ProvisionForm, problem: string | null): Html 
   }<input type="hidden" name="csrf" value="${view.csrf}"><label>Email <input type="email" name="email" required maxlength="254" value="${form.email}" placeholder="jsmith@example.org" autocomplete="off"></label><label>Division <input type="text" name="division" maxlength="${MAX_DIVISION}" value="${form.division}" placeholder="optional, such as engineering"></label><label>Days valid <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" required value="${form.days}"></label><button type="submit">Add user and issue token</button></form>`;
 }
 
+function importForm(view: View, problems: readonly string[]): Html {
+  return html`<form method="post" action="/admin/tokens/import" class="import">${
+    problems.length
+      ? html`<div class="error" role="alert"><p>Nobody was added:</p><ul>${problems.map((p) => html`<li>${p}</li>`)}</ul></div>`
+      : ""
+  }<input type="hidden" name="csrf" value="${view.csrf}"><label>People <textarea name="csv" rows="6" required placeholder="email,division,days&#10;jsmith@example.org,engineering,365"></textarea></label><label>Days valid when a line gives none <input type="number" name="days" min="1" max="${MAX_TOKEN_DAYS}" value="${DEFAULT_TOKEN_DAYS}"></label><button type="submit">Add everyone and download their tokens</button></form>`;
+}
+
 export function tokensPage(
   view: View,
   tokens: readonly RefreshTokenRow[],
   form: ProvisionForm,
   problem: string | null,
+  importProblems: readonly string[] = [],
 ): Html {
   return page(view, {
     title: "Users & tokens",
@@ -89,7 +134,7 @@ export function tokensPage(
       "Add a user",
       addForm(view, form, problem),
       "Issues a refresh token, shown once on the next page together with the report endpoint, ready to send.",
-    )}${section(
+    )}${view.exported ? "" : section("import", "Add many people", importForm(view, importProblems), "Paste a CSV of email,division,days lines (a header line, division and days optional). Everyone is checked first: a file with any problem adds nobody. People who already hold an active token are left as they are. The new tokens download once, as a CSV to hand out.")}${section(
       "refresh-tokens",
       "Refresh tokens",
       tokensTable(view, tokens),
