@@ -1,6 +1,7 @@
 // `ccflux status` and `ccflux doctor`: plain words for a person at a terminal.
 
 import { toRfc3339 } from "../protocol/index.ts";
+import { CAP_REFUSALS } from "./answers.ts";
 import { Client } from "./client.ts";
 import { type Config, loadConfig, resolveEndpoints } from "./config.ts";
 import { acquireLock, type Env, ensureStateDir, statePaths } from "./files.ts";
@@ -124,7 +125,10 @@ export async function doctor(env: Env): Promise<{ lines: string[]; ok: boolean }
     const registration = await client.registerKey(urls.registerKey, access.access_token, key);
     const verdicts: Record<number, string> = {
       200: `registered (${key.publicKeyBase64})`,
-      403: `revoked by IT (${registration.error || "403"}): reporting stops on the next turn`,
+      403:
+        registration.error === "too-many-devices"
+          ? CAP_REFUSALS["too-many-devices"]
+          : `revoked by IT (${registration.error || "403"}): reporting stops on the next turn`,
       409: "registered to another user on this receiver: the next report makes this device a new key",
     };
     lines.push(

@@ -324,6 +324,12 @@ test("doctor checks health, token exchange and registration, and says what to fi
   const bad = await doctor(home.env);
   expect(bad.ok).toBe(false);
   expect(bad.lines.at(-1)).toContain("refresh token rejected (401): ask IT for a new token");
+  // A device over the person's key cap is not called revoked: doctor says what IT can do.
+  receiver.plan("/register-key", { status: 403, error: "too-many-devices" });
+  const capped = await doctor(home.env);
+  expect(capped.ok).toBe(false);
+  expect(capped.lines.at(-1)).toContain("403 too-many-devices");
+  expect(capped.lines.at(-1)).not.toContain("revoked by IT");
   home.env.CLAUDE_PLUGIN_OPTION_API_ENDPOINT = "http://127.0.0.1:9";
   expect((await doctor(home.env)).lines.at(-1)).toMatch(/^health: not reachable \(\w+\)/);
 });
