@@ -3,7 +3,7 @@
 // everything else keeps it for a later attempt, with backoff.
 
 import { readHeld } from "../protocol/delivery.ts";
-import { describe, describeRefusal } from "./answers.ts";
+import { CAP_REFUSALS, describe, describeCap, describeRefusal } from "./answers.ts";
 import { Client, REQUEST_TIMEOUT_MS, readAccessToken } from "./client.ts";
 import { type Config, type Endpoints, loadConfig, resolveEndpoints } from "./config.ts";
 import {
@@ -64,14 +64,16 @@ export function registrationKey(endpoints: Endpoints, key: DeviceKey): string {
 
 /**
  * Backoff and lifetime scale with CCFLUX_BACKOFF_MS (default 1000 ms) so tests need not wait:
- * retries wait 1, 2, 4 … up to 60 units, Retry-After is honoured up to 300 units, and one sender
+ * retries wait 1, 2, 4 … up to 60 units, Retry-After is honoured up to 3,600 units (the limit-event
+ * cap asks for an hour), a refusal by one of the receiver's caps waits 600 units, and one sender
  * process gives up after 120 units without settling a delivery (the next hook starts another).
  */
 export function timing(env: Env) {
   const unit = Math.max(1, Number(env.CCFLUX_BACKOFF_MS) || 1000);
   return {
     backoff: (failures: number) => Math.min(unit * 2 ** Math.max(0, failures - 1), unit * 60),
-    retryAfterCap: unit * 300,
+    retryAfterCap: unit * 3600,
+    capWait: unit * 600,
     lifetime: unit * 120,
   };
 }
@@ -92,7 +94,7 @@ type Outcome =
   | { kind: "drop"; reason: string }
   | { kind: "revoked" }
   | { kind: "token-refused"; reason: string }
-  | { kind: "retry"; reason: string; retryAfter?: number | null };
+  | { kind: "retry"; reason: string; retryAfter?: number | null; capped?: boolean };
 
 type Access = { ok: true; token: string } | { ok: false; outcome: Outcome };
 
@@ -118,7 +120,7 @@ class Sender {
 
   /** "empty": outbox drained; "waiting": gave up for now (backoff past this process's lifetime); "silent": revoked. */
   async drain(): Promise<"empty" | "waiting" | "silent"> {
-    const { backoff, retryAfterCap, lifetime } = timing(this.env);
+    const { backoff, retryAfterCap, capWait, lifetime } = timing(this.env);
     let deadline = Date.now() + lifetime;
     try {
       for (;;) {
@@ -170,7 +172,9 @@ class Sender {
         }
         const retryAfterMs =
           outcome.retryAfter != null ? Math.min(outcome.retryAfter * 1000, retryAfterCap) : 0;
-        this.status.nextAttemptAt = Date.now() + Math.max(backoff(this.status.failures), retryAfterMs);
+        // A cap holds until IT acts: a retry sooner than capWait would only be refused again.
+        const waitMs = Math.max(backoff(this.status.failures), retryAfterMs, outcome.capped ? capWait : 0);
+        this.status.nextAttemptAt = Date.now() + waitMs;
         this.fail(outcome.reason);
       }
     } finally {
@@ -271,6 +275,11 @@ class Sender {
         continue;
       }
       if (answer.status === 0) return { kind: "retry", reason: describe(answer, kind) };
+      const cap = describeCap(answer.error);
+      // Kept with its number, not dropped: once IT makes room the same delivery goes out once.
+      if (cap && answer.status === 400) return { kind: "retry", reason: cap, capped: true };
+      if (cap && answer.status === 429)
+        return { kind: "retry", reason: cap, retryAfter: answer.retryAfter ?? null };
       if (answer.status === 400 || answer.status === 413) {
         return {
           kind: "drop",
@@ -374,6 +383,8 @@ class Sender {
       return null;
     }
     if (answer.status === 403 && answer.error === "key-revoked") return { kind: "revoked" };
+    if (answer.status === 403 && answer.error === "too-many-devices")
+      return { kind: "retry", reason: CAP_REFUSALS["too-many-devices"], capped: true };
     if (answer.status === 401) this.forgetAccessToken();
     if (answer.status === 409) {
       // The key belongs to another user on this receiver (the token changed hands): this user gets a key of their own.

@@ -96,6 +96,13 @@ export function enc(text: string): string {
   }
 }
 
+/** An HTML form's urlencoded body. */
+export function formBody(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${enc(k)}=${enc(v)}`)
+    .join("&");
+}
+
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
@@ -313,4 +320,24 @@ export function rawExchange(port: number, raw: Uint8Array | string, closeAfterMs
 /** The status of a raw answer, or "closed" when there was none. */
 export function rawStatus(answer: string): string {
   return /^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? "closed";
+}
+
+/** What every receiver logs over a run: start, requests, admin actions, registrations, the tier job, stop. */
+export const ROUTINE_LOG_MESSAGES = [
+  "started",
+  "request",
+  "admin",
+  "device key registered",
+  "tier estimates recomputed",
+  "stopping",
+  "stopped",
+] as const;
+
+/** Findings in a receiver's log: stack traces, JavaScript errors, and messages not in `expected`. */
+export function logFindings(log: string, expected: readonly string[]): string[] {
+  const traces = [...log.matchAll(/^\s+at .*|.*(?:TypeError|RangeError|SyntaxError).*/gm)].map((m) => m[0]);
+  const messages = new Set(
+    [...log.matchAll(/^\d{4}-\d\d-\d\dT[\d:.]+Z (info|warn|error) (.+?)(?= [a-z_]+=|$)/gm)].map((m) => m[2]!),
+  );
+  return [...traces, ...[...messages].filter((m) => !expected.includes(m))];
 }

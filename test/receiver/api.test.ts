@@ -7,7 +7,7 @@ import { TIMESTAMP_TOLERANCE_SECS, toRfc3339, toSqlTime } from "../../src/protoc
 import { MAX_DEVICE_KEYS_PER_PERSON } from "../../src/receiver/keys/service.ts";
 import { MAX_LIMIT_EVENTS_PER_DAY } from "../../src/receiver/reports/limit-event-cap.ts";
 import { MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";
-import { EVENT_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
+import { EVENT_HORIZON_DAYS, RESET_HORIZON_DAYS } from "../../src/receiver/reports/service.ts";
 import {
   Client,
   type Device,
@@ -249,6 +249,27 @@ describe("POST /report validation", () => {
     expect(
       receiver.sql(`SELECT event_at FROM usage_events WHERE email = '${email}' AND turn_index = 9;`),
     ).toBe(toSqlTime(past));
+  });
+  test("session_start_utc is kept only within the same bounds as event times, otherwise stored as unknown", async () => {
+    const { access, device, email } = await user();
+    const within = Math.floor((Date.now() - (EVENT_HORIZON_DAYS - 1) * 86_400_000) / 1000) * 1000;
+    const starts = [
+      toRfc3339(within),
+      "0000-01-01T00:00:00Z",
+      toRfc3339(Date.now() - (EVENT_HORIZON_DAYS + 1) * 86_400_000),
+      toRfc3339(Date.now() + 3_600_000),
+      "not a time",
+    ];
+    for (const [i, session_start_utc] of starts.entries()) {
+      expect((await client.send(access, report({ turn_index: i, session_start_utc }), device)).status).toBe(
+        200,
+      );
+    }
+    expect(
+      receiver.sql(
+        `SELECT turn_index || ':' || ifnull(session_start_at, 'null') FROM usage_events WHERE email = '${email}' ORDER BY turn_index;`,
+      ),
+    ).toBe([`0:${toSqlTime(within)}`, "1:null", "2:null", "3:null", "4:null"].join("\n"));
   });
 });
 
@@ -555,6 +576,29 @@ describe("protocol v2", () => {
         `SELECT max(abs(unixepoch(event_at) - unixepoch(received_at))) FROM limit_events WHERE email = '${email}' AND timestamp_utc != '${event.timestamp_utc}';`,
       ),
     ).toMatch(/^[01]$/);
+    // resets_at is kept only from the event's time to RESET_HORIZON_DAYS after it, otherwise unknown.
+    const at = Date.parse(`${RECENT}T02:00:00Z`);
+    const resets = [
+      [at + RESET_HORIZON_DAYS * 86_400_000, toSqlTime(at + RESET_HORIZON_DAYS * 86_400_000)],
+      [at + (RESET_HORIZON_DAYS * 24 + 1) * 3_600_000, "null"],
+      [at - 60_000, "null"],
+      [Date.parse("0000-01-01T00:00:00Z"), "null"],
+      [Date.parse("9999-12-31T00:00:00Z"), "null"],
+    ] as const;
+    for (const [i, [reset]] of resets.entries()) {
+      const bounded = {
+        ...event,
+        session_id: `resets-${i}`,
+        timestamp_utc: toRfc3339(at),
+        resets_at: toRfc3339(reset),
+      };
+      expect((await client.send(access, bounded, device, "/limit-event")).status).toBe(200);
+    }
+    expect(
+      receiver.sql(
+        `SELECT ifnull(resets_at, 'null') FROM limit_events WHERE email = '${email}' AND session_id LIKE 'resets-%' ORDER BY session_id;`,
+      ),
+    ).toBe(resets.map(([, stored]) => stored).join("\n"));
     await expectError(
       await client.send(access, { ...event, timestamp_utc: "later" }, device, "/limit-event"),
       400,

@@ -35,6 +35,15 @@ describe("planImport", () => {
     });
   });
 
+  test("an email with a control or invisible character is refused: it would look like another person", () => {
+    const plan = planImport(
+      "anna@example.org\u0000\nbob\u200b@example.org\nc\u202e@example.org\ndee@example.org\ud800",
+    );
+    expect(plan.rows).toEqual([]);
+    expect(plan.problems).toHaveLength(4);
+    for (const problem of plan.problems) expect(problem).toContain("control or invisible character");
+  });
+
   test("every problem is named by its line: bad emails, days, divisions, quotes, duplicates, extra cells", () => {
     const plan = planImport(
       [

@@ -77,6 +77,8 @@ function reporterMessages(): string[] {
     [/\bmessage:\s*(?=["`])/g, 1],
     [/\bconst reason = (?=["`])/g, 1],
     [/^\s*\d{3}: (?=["`])/gm, 1],
+    // Keyed tables of messages (an error code → its line).
+    [/^\s*"[a-z][a-z-]*":\s*(?=["`])/gm, 4],
     [/\?\?\s*(?=["`])/g, 4],
     // Short returns are values, not messages (e.g. "timed out", a failure's detail).
     [/\breturn (?=["`])/g, 4],

@@ -202,6 +202,79 @@ test("400 drops the invalid report and goes on; timestamp-stale keeps it and nam
   expect(home.outbox()).toEqual([]);
 });
 
+describe("the receiver's caps: each is named in the log, waited out, and nothing is lost or sent twice", () => {
+  const seqs = () => reportsSeen().map((r) => JSON.parse(r.body).delivery_seq);
+  const waitLeft = () => readSenderStatus(paths()).nextAttemptAt - Date.now();
+
+  test("400 too-many-models keeps the report and tries it again only after the cap wait", async () => {
+    // 2 ms units: the cap wait is 600 units (1.2 s), longer than one sender's lifetime (240 ms).
+    setup(2, { CCFLUX_BACKOFF_MS: "2" });
+    receiver.plan("/report", { status: 400, error: "too-many-models" });
+    await runSender(home.env);
+    expect(turnsSeen()).toEqual([0]);
+    expect(home.outbox()).toHaveLength(2);
+    expect(errors()).toContain("400 too-many-models");
+    expect(errors()).not.toContain("as invalid");
+    expect(waitLeft()).toBeGreaterThan(900);
+    // The next turn's sender does not hammer the receiver meanwhile.
+    await runSender(home.env);
+    expect(turnsSeen()).toEqual([0]);
+    // IT made room: after the wait the same delivery (same number) goes out once, then the rest.
+    await Bun.sleep(Math.max(0, waitLeft()) + 20);
+    await runSender(home.env);
+    expect(turnsSeen()).toEqual([0, 0, 1]);
+    expect(seqs()).toEqual([1, 1, 2]);
+    expect(home.outbox()).toEqual([]);
+  });
+
+  test("403 too-many-devices keeps the reports and registers again at most once per cap wait", async () => {
+    setup(1, { CCFLUX_BACKOFF_MS: "2" });
+    receiver.plan("/register-key", { status: 403, error: "too-many-devices" });
+    await runSender(home.env);
+    expect(receiver.count("/register-key")).toBe(1);
+    expect(receiver.count("/report")).toBe(0);
+    expect(errors()).toContain("403 too-many-devices");
+    expect(errors()).not.toContain("unexpected answer");
+    expect(waitLeft()).toBeGreaterThan(900);
+    queue(1);
+    await runSender(home.env);
+    expect(receiver.count("/register-key")).toBe(1);
+    // IT revoked an old device: the next try after the wait registers and sends both turns once.
+    await Bun.sleep(Math.max(0, waitLeft()) + 20);
+    await runSender(home.env);
+    expect(receiver.count("/register-key")).toBe(2);
+    expect(turnsSeen()).toEqual([0, 1]);
+    expect(home.outbox()).toEqual([]);
+  });
+
+  test("429 too-many-limit-events is waited out as long as Retry-After asks, beyond the usual cap", async () => {
+    setup(0);
+    home.append(home.transcript("s1"), jsonl(assistant({ id: "x" }), usageLimitLine()));
+    home.hook("s1", "StopFailure", { error: "rate_limit" });
+    receiver.plan("/limit-event", { status: 429, error: "too-many-limit-events", retryAfter: 3600 });
+    await runSender(home.env);
+    expect(receiver.count("/limit-event")).toBe(1);
+    expect(home.outbox().length).toBeGreaterThan(0);
+    expect(errors()).toContain("429 too-many-limit-events");
+    // 3600 s in 5 ms units is 18 s: more than the 300 units (1.5 s) other Retry-After values are held to.
+    expect(waitLeft()).toBeGreaterThan(15_000);
+    await runSender(home.env);
+    expect(receiver.count("/limit-event")).toBe(1);
+  });
+
+  test("429 rate-limited (per token or per person) names the limit and waits as asked", async () => {
+    setup(1, { CCFLUX_BACKOFF_MS: "20" });
+    receiver.plan("/report", { status: 429, error: "rate-limited", retryAfter: 1 });
+    await runSender(home.env);
+    const [first, second] = reportsSeen();
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(990);
+    expect(errors()).toContain("429 rate-limited");
+    expect(errors()).toContain("RATE_LIMIT_PER_MINUTE");
+    expect(seqs()).toEqual([1, 1]);
+    expect(home.outbox()).toEqual([]);
+  });
+});
+
 test("a limit event goes to /limit-event, and an old receiver's 404 drops it", async () => {
   setup(0);
   home.append(home.transcript("s1"), jsonl(assistant({ id: "x" }), usageLimitLine()));

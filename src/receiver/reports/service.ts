@@ -26,15 +26,34 @@ export const EVENT_HORIZON_DAYS = 400;
 const HORIZON_MS = EVENT_HORIZON_DAYS * 86_400_000;
 
 /**
- * When the turn (or limit) happened: the reporter's time unless it is missing, unparseable, more
- * than 10 minutes in the future or more than EVENT_HORIZON_DAYS in the past; then the receive
- * time. Such a report is still stored, as docs/protocol.md says for future times, so no turn is lost.
+ * How far after a limit event its reset may lie: the longest window (seven days) and a day's margin.
+ * A reset outside it, or before the event, is a broken or hostile value and is stored as unknown.
+ */
+export const RESET_HORIZON_DAYS = 8;
+const RESET_HORIZON_MS = RESET_HORIZON_DAYS * 86_400_000;
+
+/**
+ * A reporter's time, or null when it is missing, unparseable, more than 10 minutes in the future
+ * or more than EVENT_HORIZON_DAYS in the past.
+ */
+export function boundedTime(timestamp: string, receivedAt: number): number | null {
+  const at = parseRfc3339(timestamp);
+  return at === null || at > receivedAt + FUTURE_TOLERANCE_MS || at < receivedAt - HORIZON_MS ? null : at;
+}
+
+/**
+ * When the turn (or limit) happened: the reporter's time when it is within bounds, else the
+ * receive time. Such a report is still stored, as docs/protocol.md says for future times, so no
+ * turn is lost.
  */
 export function eventTime(timestamp: string, receivedAt: number): number {
-  const at = parseRfc3339(timestamp);
-  return at === null || at > receivedAt + FUTURE_TOLERANCE_MS || at < receivedAt - HORIZON_MS
-    ? receivedAt
-    : at;
+  return boundedTime(timestamp, receivedAt) ?? receivedAt;
+}
+
+/** A limit event's reset time, or null unless it lies from the event to RESET_HORIZON_DAYS after it. */
+function resetTime(resetsAt: string, eventAt: number): number | null {
+  const at = parseRfc3339(resetsAt);
+  return at === null || at < eventAt || at > eventAt + RESET_HORIZON_MS ? null : at;
 }
 
 const HOUR_MS = 3_600_000;
@@ -172,7 +191,7 @@ export function createReportService(db: Database) {
     const eventHour = `${eventAt.slice(0, 13)}:00:00`;
     const day = eventAt.slice(0, 10);
     const newTurn = turnSeen.get(who.email, report.session_id, report.turn_index) === null;
-    const sessionStart = report.session_start_utc ? parseRfc3339(report.session_start_utc) : null;
+    const sessionStart = report.session_start_utc ? boundedTime(report.session_start_utc, receivedAt) : null;
     // Per SQL hour, summed over the report's models; a turn's calls usually all lie in its last hour.
     const hourly = new Map<string, Counts>();
     const otherDays = new Set<string>();
@@ -260,7 +279,7 @@ export function createReportService(db: Database) {
     /** Returns whether the event was new. */
     storeLimitEvent(who: Identity, event: LimitEvent, signer: Signer | null, receivedAt: number): boolean {
       const at = eventTime(event.timestamp_utc, receivedAt);
-      const resets = event.resets_at ? parseRfc3339(event.resets_at) : null;
+      const resets = event.resets_at ? resetTime(event.resets_at, at) : null;
       const result = insertLimitEvent.run(
         who.email,
         event.session_id,

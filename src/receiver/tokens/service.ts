@@ -38,6 +38,11 @@ export function normaliseEmail(email: string): string {
 /** A reason the provisioning input is refused, or null when it is fine; the email is checked normalised. */
 export function provisioningProblem(rawEmail: string, division: string | null, days: number): string | null {
   const email = normaliseEmail(rawEmail);
+  // Control and invisible characters (NUL, zero-width, bidi overrides) and broken UTF-16 would make
+  // a second person who looks the same as the first on every page.
+  if (!email.isWellFormed() || /[\p{Cc}\p{Cf}]/u.test(email)) {
+    return "the email holds a control or invisible character; type it again as plain text such as jsmith@example.org";
+  }
   if (email.length > 254 || !/^[^\s@<>"']+@[^\s@<>"']+\.[^\s@<>"']+$/.test(email)) {
     return `"${email.slice(0, 80)}" is not an email address such as jsmith@example.org`;
   }
