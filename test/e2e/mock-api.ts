@@ -16,7 +16,7 @@ import { join, normalize } from "node:path";
 const LOG = process.env.MOCK_LOG ?? "/dev/null";
 const RELEASE_DIR = process.env.RELEASE_DIR ?? "";
 /** When the mocked 5-hour limit resets (unix seconds). */
-export const LIMIT_RESET = Number(process.env.MOCK_LIMIT_RESET ?? "1900000000");
+export const LIMIT_RESET = Number(process.env.MOCK_LIMIT_RESET ?? Math.floor(Date.now() / 1000) + 3 * 3600);
 
 export type AnswerKind = "text" | "agent-call" | "after-agent" | "subagent" | "side";
 

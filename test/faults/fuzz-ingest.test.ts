@@ -234,11 +234,14 @@ describe(`ingest limits under fuzz (seed ${SEED})`, () => {
        INSERT INTO limit_events (email, session_id, timestamp_utc, event_at, kind, received_at)
        SELECT '${other.email}', 'seeded', 'seeded-' || i, datetime('now'), 'rate_limit', datetime('now') FROM n;`,
     );
+    // One second apart from one start: read afresh each time, the clock could pass a second between
+    // two events and give them the same time, the second then a duplicate of the first.
+    const start = Date.now();
     for (let i = 0; i < 12; i++) {
       const event = {
         schema_version: 2,
         session_id: "flood",
-        timestamp_utc: toRfc3339(Date.now() - i * 1000),
+        timestamp_utc: toRfc3339(start - i * 1000),
         kind: "rate_limit",
       };
       await (

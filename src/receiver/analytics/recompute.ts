@@ -3,14 +3,19 @@
 import { fromSqlTime, toSqlTime } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import { RANGE_KEYS, type RangeKey, rangeStartMs } from "./ranges.ts";
-import { estimateTiers, nearestRankPercentile, type UserWindows } from "./tiers.ts";
+import {
+  assignTiers,
+  nearestRankPercentile,
+  type TierEstimate,
+  type TypicalWindow,
+  typicalWindow,
+} from "./tiers.ts";
 import { HOUR_COLUMNS, type HourRow, hourPoint } from "./totals.ts";
 import {
   type ActivityPoint,
   computeWindows,
   peakRollingBilled,
   summarizeWindows,
-  type UsageWindow,
   WINDOW_MS,
 } from "./windows.ts";
 
@@ -29,8 +34,22 @@ export function windowAnchor(event: { eventAt: number; resetsAt: number | null; 
   return fiveHour ? event.resetsAt - WINDOW_MS : null;
 }
 
-const USERS_PER_BATCH = 50;
-const ROWS_PER_WRITE = 250;
+/** One tier_estimates row before its tier is known. */
+interface EstimateRow {
+  range: RangeKey;
+  email: string;
+  windowCount: number;
+  peakBilledTokens: number;
+  averageBilledTokens: number;
+  limitWindows: number;
+  countedWindows: number;
+  limitBilledTokens: number | null;
+  anchoredWindows: number;
+  peakWeek: number;
+}
+
+const USERS_PER_BATCH = 25;
+const ROWS_PER_WRITE = 125;
 
 export function createRecomputeJob(db: Database) {
   const hoursOfUsers = db.query<HourRow & { email: string }, [string, string]>(
@@ -53,6 +72,7 @@ export function createRecomputeJob(db: Database) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
+  const checkpoint = db.query("PRAGMA wal_checkpoint(PASSIVE)");
   let running: Promise<number> | null = null;
 
   return {
@@ -86,10 +106,11 @@ export function createRecomputeJob(db: Database) {
       });
       if (anchor !== null) anchors.set(row.email, [...(anchors.get(row.email) ?? []), anchor]);
     }
+    await Bun.sleep(0);
     const emails = usersWithHours.all().map((row) => row.email);
     const starts = RANGE_KEYS.map((range) => rangeStartMs(range, now));
-    const perRange: UserWindows[][] = RANGE_KEYS.map(() => []);
-    const summaries: { range: RangeKey; email: string; windows: UsageWindow[]; peakWeek: number }[] = [];
+    const typicalPerRange: TypicalWindow[][] = RANGE_KEYS.map(() => []);
+    const rows: EstimateRow[] = [];
     for (let first = 0; first < emails.length; first += USERS_PER_BATCH) {
       const batch = emails.slice(first, first + USERS_PER_BATCH);
       const points = new Map<string, ActivityPoint[]>();
@@ -106,53 +127,70 @@ export function createRecomputeJob(db: Database) {
           const from = starts[i]!;
           const windows = all.filter((w) => w.start >= from);
           if (windows.length === 0) return;
-          const peakWeek = peakRollingBilled(
-            userPoints.filter((p) => p.at >= from),
-            WEEK_MS,
-          );
-          summaries.push({ range, email, windows, peakWeek });
-          perRange[i]!.push({
+          // Each user's figures and typical window are taken here, a batch at a time: only these
+          // small rows wait for the tiers, which span everyone at once.
+          const typical = typicalWindow({
             email,
             windows,
             limitEventsInRange: events.filter((at) => at >= from).length,
+          });
+          if (typical) typicalPerRange[i]!.push(typical);
+          const summary = summarizeWindows(windows);
+          const limited = windows.filter((w) => w.hasLimitEvent).map((w) => w.billedTokens);
+          rows.push({
+            range,
+            email,
+            windowCount: summary.windowCount,
+            peakBilledTokens: summary.peakBilledTokens,
+            averageBilledTokens: summary.averageBilledTokens,
+            limitWindows: limited.length,
+            countedWindows: windows.filter((w) => !w.open && w.billedTokens > 0).length,
+            limitBilledTokens: nearestRankPercentile(limited, 50) ?? null,
+            anchoredWindows: windows.filter((w) => w.anchored).length,
+            peakWeek: peakRollingBilled(
+              userPoints.filter((p) => p.at >= from),
+              WEEK_MS,
+            ),
           });
         });
       }
       await Bun.sleep(0);
     }
     // Each range's tiers span everyone at once: a pause between ranges lets waiting requests in.
-    const tiers: Map<string, ReturnType<typeof estimateTiers>[number]>[] = [];
-    for (const users of perRange) {
-      tiers.push(new Map(estimateTiers(users).map((estimate) => [estimate.email, estimate])));
+    const tiers: Map<string, TierEstimate>[] = [];
+    for (const typical of typicalPerRange) {
+      tiers.push(new Map(assignTiers(typical).map((estimate) => [estimate.email, estimate])));
       await Bun.sleep(0);
     }
     const computedAt = toSqlTime(now);
-    // Written in small transactions with a pause between, replacing each row in place, so a
-    // page or a report never waits long behind the job; rows of people gone go last.
-    for (let first = 0; first < summaries.length; first += ROWS_PER_WRITE) {
+    // Written in small transactions with a pause between, replacing each row in place, so a page
+    // or a report never waits long behind the job; rows of people gone go last. Each write is
+    // checkpointed at once: left to SQLite, the WAL fills for the whole run (~80,000 rows at
+    // 20,000 users) and the one commit, the job's or a request's, that crosses
+    // wal_autocheckpoint copies it all into the database while every request waits.
+    for (let first = 0; first < rows.length; first += ROWS_PER_WRITE) {
       db.transaction(() => {
-        for (const { range, email, windows, peakWeek } of summaries.slice(first, first + ROWS_PER_WRITE)) {
-          const summary = summarizeWindows(windows);
-          const limited = windows.filter((w) => w.hasLimitEvent).map((w) => w.billedTokens);
-          const tier = tiers[RANGE_KEYS.indexOf(range)]!.get(email);
+        for (const row of rows.slice(first, first + ROWS_PER_WRITE)) {
+          const tier = tiers[RANGE_KEYS.indexOf(row.range)]!.get(row.email);
           insertEstimate.run(
-            range,
-            email,
-            summary.windowCount,
-            summary.peakBilledTokens,
-            summary.averageBilledTokens,
-            limited.length,
+            row.range,
+            row.email,
+            row.windowCount,
+            row.peakBilledTokens,
+            row.averageBilledTokens,
+            row.limitWindows,
             tier?.p75BilledTokens ?? null,
-            windows.filter((w) => !w.open && w.billedTokens > 0).length,
+            row.countedWindows,
             tier?.tier ?? null,
             tier?.confidence ?? null,
             computedAt,
-            nearestRankPercentile(limited, 50) ?? null,
-            windows.filter((w) => w.anchored).length,
-            peakWeek,
+            row.limitBilledTokens,
+            row.anchoredWindows,
+            row.peakWeek,
           );
         }
       }).immediate();
+      checkpoint.run();
       await Bun.sleep(0);
     }
     db.transaction(() => dropOlder.run(computedAt)).immediate();

@@ -47,27 +47,33 @@ export function nearestRankPercentile(values: readonly number[], percent: number
   return sorted[rank - 1];
 }
 
+/** A user's standing before tiers are drawn: their p75 window, how many windows, how sure. */
+export type TypicalWindow = Omit<TierEstimate, "tier" | "label">;
+
 /**
- * Tier estimates for users with at least 3 counted windows, ordered by p75 then email (code-unit
- * order, not locale, so it does not depend on the runtime). Users with fewer are left out.
+ * One user's typical heavy window, or null with fewer than 3 counted windows. Per user, so a
+ * large organisation's job can take it a batch of users at a time.
  */
-export function estimateTiers(users: readonly UserWindows[]): TierEstimate[] {
-  const eligible: Omit<TierEstimate, "tier" | "label">[] = [];
-  for (const user of users) {
-    const billed = user.windows.filter((w) => !w.open && w.billedTokens > 0).map((w) => w.billedTokens);
-    const p75 = nearestRankPercentile(billed, 75);
-    if (p75 === undefined || billed.length < MIN_WINDOWS_FOR_ESTIMATE) continue;
-    eligible.push({
-      email: user.email,
-      p75BilledTokens: p75,
-      windowCount: billed.length,
-      confidence: confidenceFor(billed.length, user.limitEventsInRange),
-    });
-  }
-  eligible.sort(
+export function typicalWindow(user: UserWindows): TypicalWindow | null {
+  const billed = user.windows.filter((w) => !w.open && w.billedTokens > 0).map((w) => w.billedTokens);
+  const p75 = nearestRankPercentile(billed, 75);
+  if (p75 === undefined || billed.length < MIN_WINDOWS_FOR_ESTIMATE) return null;
+  return {
+    email: user.email,
+    p75BilledTokens: p75,
+    windowCount: billed.length,
+    confidence: confidenceFor(billed.length, user.limitEventsInRange),
+  };
+}
+
+/**
+ * Tiers across users, ordered by p75 then email (code-unit order, not locale, so it does not
+ * depend on the runtime).
+ */
+export function assignTiers(typical: readonly TypicalWindow[]): TierEstimate[] {
+  const eligible = [...typical].sort(
     (a, b) => a.p75BilledTokens - b.p75BilledTokens || (a.email < b.email ? -1 : a.email > b.email ? 1 : 0),
   );
-
   const estimates: TierEstimate[] = [];
   let tier = 1;
   let previous: number | undefined;
@@ -79,6 +85,11 @@ export function estimateTiers(users: readonly UserWindows[]): TierEstimate[] {
     estimates.push({ ...user, tier, label: `Tier ${tier}` });
   }
   return estimates;
+}
+
+/** Tier estimates for users with at least 3 counted windows; users with fewer are left out. */
+export function estimateTiers(users: readonly UserWindows[]): TierEstimate[] {
+  return assignTiers(users.map(typicalWindow).filter((t): t is TypicalWindow => t !== null));
 }
 
 function confidenceFor(windowCount: number, limitEvents: number): TierConfidence {
