@@ -13,19 +13,19 @@ afterAll(async () => {
   receiver?.cleanup();
 });
 
+/** The header holds whole seconds: round away from now, so truncation never moves a time towards the 300 s line. */
+function signedAt(offsetSeconds: number): string {
+  const at = Date.now() + offsetSeconds * 1000;
+  return toRfc3339((offsetSeconds < 0 ? Math.floor(at / 1000) : Math.ceil(at / 1000)) * 1000);
+}
+
 test("a signature 301 s old or ahead is timestamp-stale and stores nothing; 290 s is accepted", async () => {
   receiver = await startReceiver({ env: { REQUIRE_SIGNATURES: "1" } });
   const [user] = await provision(receiver, 1);
   const client = new Client(receiver.url);
   const body = report({ session_id: "replay", turn_index: 0 });
   for (const offset of [-301, 301, -3600, -86_400 * 400]) {
-    const response = await client.send(
-      user!.accessToken,
-      body,
-      user!.device,
-      "/report",
-      toRfc3339(Date.now() + offset * 1000),
-    );
+    const response = await client.send(user!.accessToken, body, user!.device, "/report", signedAt(offset));
     expect(response.status).toBe(403);
     expect(response.headers.get("X-CCFLUX-Error")).toBe("timestamp-stale");
     const event = {
@@ -34,13 +34,7 @@ test("a signature 301 s old or ahead is timestamp-stale and stores nothing; 290 
       timestamp_utc: toRfc3339(Date.now()),
       kind: "rate_limit",
     };
-    const limit = await client.send(
-      user!.accessToken,
-      event,
-      user!.device,
-      "/limit-event",
-      toRfc3339(Date.now() + offset * 1000),
-    );
+    const limit = await client.send(user!.accessToken, event, user!.device, "/limit-event", signedAt(offset));
     expect(limit.status).toBe(403);
     expect(limit.headers.get("X-CCFLUX-Error")).toBe("timestamp-stale");
   }
