@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ModelUsage, Report } from "../../src/protocol/index.ts";
+import { fixedRange } from "../../src/receiver/analytics/ranges.ts";
 import { type Config, loadConfig } from "../../src/receiver/config.ts";
 import { openDatabase } from "../../src/receiver/db/database.ts";
 import { createServices } from "../../src/receiver/services.ts";
@@ -92,7 +93,7 @@ test("each hour, day and session-day gets its own calls' tokens; the turn stays 
 test("the 5-hour window opens at the first call's hour, not at the turn's last call", () => {
   const { services } = fresh();
   services.reports.store(who, report(0, "2026-11-26T01:10:00Z", midnight), null, NOW);
-  const windows = services.analytics.userWindows(who.email, "all", NOW);
+  const windows = services.analytics.userWindows(who.email, fixedRange("all", NOW), NOW);
   expect(windows.map((w) => [new Date(w.start).toISOString(), w.billedTokens])).toEqual([
     ["2026-11-25T23:00:00.000Z", 660],
   ]);

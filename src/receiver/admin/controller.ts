@@ -1,7 +1,7 @@
 // /admin/*: the dashboard. Access is a server-side session (login with ADMIN_TOKEN) or the
 // ADMIN_TOKEN itself as a bearer token for scripts; every form carries the session's CSRF token.
 import { type Cookie, Elysia } from "elysia";
-import { daysIn, type RangeKey, rangeShortLabel } from "../analytics/ranges.ts";
+import { type DayRange, daysIn, rangeShortLabel } from "../analytics/ranges.ts";
 import { seatAdvice } from "../analytics/seats.ts";
 import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
@@ -17,12 +17,11 @@ import { type ExportFormat, usageStream } from "./export.ts";
 import type { Html } from "./html.ts";
 import {
   AdminModel,
+  parseDayRange,
   parseDays,
   parseDivision,
   parseId,
-  parseOverviewRange,
-  parseRange,
-  type RangeChoice,
+  rangeProblemNotice,
   safeReturn,
   withNotice,
 } from "./model.ts";
@@ -144,14 +143,19 @@ function sessionIdOf(cookie: Record<string, { value: unknown } | undefined>): st
 
 type Auth = { kind: "session"; sessionId: string; csrf: string } | { kind: "bearer" };
 
-function exportFileName(url: URL, extension: string, range?: RangeKey): string {
+function exportFileName(url: URL, extension: string, range?: DayRange): string {
   const what =
     url.pathname
       .replace(/^\/admin\/?/, "")
       .replace(/[^A-Za-z0-9]+/g, "-")
       .replace(/^-|-$/g, "") || "overview";
   const day = new Date().toISOString().slice(0, 10);
-  return `ccflux-${what}${range ? `-${rangeShortLabel(range).replace(" ", "")}` : ""}-${day}.${extension}`;
+  const span = !range
+    ? ""
+    : range.key === "custom"
+      ? `-${range.from}-to-${range.to}`
+      : `-${rangeShortLabel(range.key).replace(" ", "")}`;
+  return `ccflux-${what}${span}-${day}.${extension}`;
 }
 
 function json(status: number, body: unknown): Response {
@@ -270,19 +274,11 @@ export function adminController(ctx: ReceiverContext) {
   function show(request: Request, auth: Auth, view: View, page: Html, services: Services): Response {
     if (!view.exported) return htmlResponse(page);
     audit(services, request, auth, "export", view.url.pathname, "html");
-    const range = rangeOf(view);
     const named = view.url.pathname === "/admin/" || view.url.pathname.startsWith("/admin/users/");
+    const range = named ? parseDayRange(view.url.searchParams, view.now) : null;
     return htmlResponse(page, 200, {
-      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", named && range.ok ? range.range : undefined)}"`,
+      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", range && !range.problem ? range.range : undefined)}"`,
     });
-  }
-
-  function rangeOf(view: View): RangeChoice {
-    return parseRange(view.url.searchParams.get("range"), "30");
-  }
-
-  function badRange(choice: RangeChoice & { ok: false }): Response {
-    return message(400, "Unknown range", choice.message, { href: "/admin/", label: "Go to the overview" });
   }
 
   /** A new token as the API answers it: shown this once, with where its reporter sends. */
@@ -443,14 +439,14 @@ export function adminController(ctx: ReceiverContext) {
       .get("/admin/", ({ request, auth }) => {
         const a = auth as Auth;
         const view = viewFor(request, a);
-        const { range, problem } = parseOverviewRange(view.url.searchParams, view.now);
+        const { range, problem } = parseDayRange(view.url.searchParams, view.now);
         const division = parseDivision(view.url.searchParams);
         const services = ctx.store.services();
         const overview = services.analytics.overview(range, view.now, division);
         const page = overviewPage(view, {
           overview,
           division,
-          problem,
+          problem: problem && rangeProblemNotice(problem),
           recent: services.analytics.recentEvents(RECENT_EVENTS),
           lastActive: (email) => services.analytics.lastActiveOf(email),
           colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
@@ -465,8 +461,7 @@ export function adminController(ctx: ReceiverContext) {
         ({ request, auth, params }) => {
           const a = auth as Auth;
           const view = viewFor(request, a);
-          const choice = rangeOf(view);
-          if (!choice.ok) return badRange(choice);
+          const { range, problem } = parseDayRange(view.url.searchParams, view.now);
           const email = normaliseEmail(params.email);
           const services = ctx.store.services();
           if (!services.analytics.userExists(email)) {
@@ -475,19 +470,21 @@ export function adminController(ctx: ReceiverContext) {
               label: "Go to the overview",
             });
           }
-          const usage = services.analytics.userUsage(email, choice.range, view.now);
+          const usage = services.analytics.userUsage(email, range, view.now);
           const page = userPage(view, {
             email,
-            range: choice.range,
+            range,
+            problem: problem && rangeProblemNotice(problem),
             ...usage,
-            windows: services.analytics.userWindows(email, choice.range, view.now),
-            sessions: services.analytics.userSessions(email, choice.range, view.now, USER_SESSIONS),
+            windows: services.analytics.userWindows(email, range, view.now),
+            sessions: services.analytics.userSessions(email, range, USER_SESSIONS),
             sessionLimit: USER_SESSIONS,
             ...userListPages(view, services, email),
             tokens: services.tokens.list(email),
             colourSlots: services.analytics.modelColourSlots(modelsInColour(usage.models)),
             pricesTakenOn: ctx.config.prices.takenOn,
           });
+          if (problem) return htmlResponse(page, 400);
           return show(request, a, view, page, services);
         },
         { params: AdminModel.userEmail },
@@ -783,24 +780,28 @@ export function adminController(ctx: ReceiverContext) {
     });
   }
 
+  /** The range an export asks for, or the 400 that says what to change. */
+  function exportRange(url: URL): DayRange | Response {
+    const { range, problem } = parseDayRange(url.searchParams, Date.now());
+    if (!problem) return range;
+    return adminResponse(`${problem}\n`, 400, { "Content-Type": "text/plain; charset=utf-8" });
+  }
+
   function usageExport(request: Request, auth: Auth, format: ExportFormat): Response {
     const url = new URL(request.url);
-    const choice = rangeOf({ exported: false, csrf: "", url, now: Date.now() });
-    if (!choice.ok)
-      return adminResponse(`${choice.message}\n`, 400, { "Content-Type": "text/plain; charset=utf-8" });
+    const range = exportRange(url);
+    if (range instanceof Response) return range;
     const services = ctx.store.services();
-    const now = Date.now();
     // People download CSV; JSON is what dashboards such as Grafana poll, so only CSV is audited.
-    if (format === "csv") audit(services, request, auth, "export", url.pathname, `range ${choice.range}`);
-    const stream = usageStream(format, (after, limit) =>
-      services.analytics.exportPage(choice.range, now, after, limit),
-    );
+    if (format === "csv")
+      audit(services, request, auth, "export", url.pathname, `${range.from} to ${range.to}`);
+    const stream = usageStream(format, (after, limit) => services.analytics.exportPage(range, after, limit));
     return adminResponse(stream, 200, {
       "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/json",
       "Content-Disposition": `${format === "csv" ? "attachment" : "inline"}; filename="${exportFileName(
         new URL("/admin/usage", url),
         format,
-        choice.range,
+        range,
       )}"`,
     });
   }
@@ -809,25 +810,20 @@ export function adminController(ctx: ReceiverContext) {
   function peopleExport(request: Request, auth: Auth, format: ExportFormat): Response {
     const url = new URL(request.url);
     const now = Date.now();
-    const { range, problem } = parseOverviewRange(url.searchParams, now);
-    if (problem) {
-      return adminResponse(`${problem.replace(" Showing the last 30 days.", "")}\n`, 400, {
-        "Content-Type": "text/plain; charset=utf-8",
-      });
-    }
+    const range = exportRange(url);
+    if (range instanceof Response) return range;
     const division = parseDivision(url.searchParams);
     const services = ctx.store.services();
     const overview = services.analytics.overview(range, now, division);
     const rows = personRows(overview.people, seatAdvice(overview.people.map(evidenceOf), daysIn(range)));
     if (format === "csv")
       audit(services, request, auth, "export", url.pathname, `${range.from} to ${range.to}`);
-    const key = range.key === "custom" ? undefined : range.key;
     return adminResponse(personExport(format, rows), 200, {
       "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/json",
       "Content-Disposition": `${format === "csv" ? "attachment" : "inline"}; filename="${exportFileName(
         new URL("/admin/people", url),
         format,
-        key,
+        range,
       )}"`,
     });
   }

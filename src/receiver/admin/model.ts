@@ -63,10 +63,11 @@ export function parseRange(raw: string | null, fallback: RangeKey): RangeChoice 
 }
 
 /**
- * The overview's range: `range` as above, or `range=custom&from=YYYY-MM-DD&to=YYYY-MM-DD`. A bad
- * one falls back to the default with a message, so the page still works.
+ * A page's or export's range: `range` as above, or `range=custom&from=YYYY-MM-DD&to=YYYY-MM-DD`.
+ * A bad one gives the default range and a message saying what to change: a page shows both (it
+ * still works), an export answers 400 with the message.
  */
-export function parseOverviewRange(
+export function parseDayRange(
   params: URLSearchParams,
   now: number,
 ): { range: DayRange; problem: string | null } {
@@ -75,22 +76,25 @@ export function parseOverviewRange(
   const to = params.get("to");
   if (raw === "custom" || ((raw === null || raw === "") && (from !== null || to !== null))) {
     const custom = customRange(from ?? "", to ?? "");
-    if ("problem" in custom) {
-      return {
-        range: fixedRange(DEFAULT_RANGE, now),
-        problem: `${custom.problem} Showing the last 30 days.`,
-      };
-    }
+    if ("problem" in custom) return { range: fixedRange(DEFAULT_RANGE, now), problem: custom.problem };
     return { range: custom, problem: null };
   }
   const choice = parseRange(raw, DEFAULT_RANGE);
   if (!choice.ok) {
     return {
       range: fixedRange(DEFAULT_RANGE, now),
-      problem: `${choice.message.replace("; use 7, 30, 90 or all.", "; use 7, 30, 90 or all, or custom from/to dates.")} Showing the last 30 days.`,
+      problem: choice.message.replace(
+        "; use 7, 30, 90 or all.",
+        "; use 7, 30, 90 or all, or custom from/to dates.",
+      ),
     };
   }
   return { range: fixedRange(choice.range, now), problem: null };
+}
+
+/** What a page says above itself when its range was not understood. */
+export function rangeProblemNotice(problem: string): string {
+  return `${problem} Showing the last 30 days.`;
 }
 
 /** The division filter: absent or `__all` is everyone, "" people with no division. */

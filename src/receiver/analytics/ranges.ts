@@ -139,6 +139,14 @@ export function customRange(from: string, to: string): DayRange | { problem: str
   return { key: "custom", from, to };
 }
 
+/** The range in ms since the epoch: from its first midnight to the midnight after its last day. */
+export function rangeSpanMs(range: DayRange): { from: number; to: number } {
+  return {
+    from: Date.parse(`${range.from}T00:00:00Z`),
+    to: Date.parse(`${range.to}T00:00:00Z`) + DAY_MS,
+  };
+}
+
 export function daysIn(range: DayRange): number {
   return (
     Math.round((Date.parse(`${range.to}T00:00:00Z`) - Date.parse(`${range.from}T00:00:00Z`)) / DAY_MS) + 1

@@ -2,7 +2,7 @@
 import type { Database } from "../db/database.ts";
 import { usageCost } from "./cost.ts";
 import type { PriceTable } from "./prices.ts";
-import { type RangeKey, rangeStartDay } from "./ranges.ts";
+import type { DayRange } from "./ranges.ts";
 
 export interface UsageExportRow {
   day: string;
@@ -42,10 +42,10 @@ type StoredRow = Omit<UsageExportRow, "division" | "cost_usd">;
 
 export function createUsageExport(db: Database, prices: PriceTable) {
   // One row-value bound only, so each page starts right at its key in the day index.
-  const exportPage = db.query<StoredRow, [string, string, string, number]>(
+  const exportPage = db.query<StoredRow, [string, string, string, string, number]>(
     `SELECT day, email, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, requests, turns
-     FROM usage_daily WHERE (day, email, model) > (?, ?, ?)
+     FROM usage_daily WHERE (day, email, model) > (?, ?, ?) AND day <= ?
      ORDER BY day, email, model LIMIT ?`,
   );
   // Later tokens win: ORDER BY id makes the newest division the one kept.
@@ -55,15 +55,13 @@ export function createUsageExport(db: Database, prices: PriceTable) {
   return {
     /** Rows of usage_daily in the range after the given key, in key order: for streamed exports. */
     exportPage(
-      range: RangeKey,
-      now: number,
+      range: DayRange,
       after: { day: string; email: string; model: string },
       limit: number,
     ): UsageExportRow[] {
-      const startDay = rangeStartDay(range, now);
       // Before the range, start at its first day: ("", "") sorts before every email and model.
-      const from = after.day < startDay ? { day: startDay, email: "", model: "" } : after;
-      const rows = exportPage.all(from.day, from.email, from.model, limit);
+      const from = after.day < range.from ? { day: range.from, email: "", model: "" } : after;
+      const rows = exportPage.all(from.day, from.email, from.model, range.to, limit);
       if (rows.length === 0) return [];
       const divisionOf = new Map(divisions.all().map((row) => [row.email, row.division]));
       return rows.map((row) => {

@@ -5,7 +5,7 @@ import type { Database } from "../db/database.ts";
 import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
-import { type RangeKey, rangeStartDay, rangeStartMs } from "./ranges.ts";
+import { type DayRange, rangeSpanMs, windowRangeFor } from "./ranges.ts";
 import { windowAnchor } from "./recompute.ts";
 import {
   addTokens,
@@ -18,7 +18,7 @@ import {
   SUMS,
   type TokenTotals,
 } from "./totals.ts";
-import { computeWindows, sessionsPerWindow, type UsageWindow } from "./windows.ts";
+import { computeWindows, sessionsPerWindow, type UsageWindow, WINDOW_MS } from "./windows.ts";
 
 export interface SessionSummary extends TokenTotals {
   sessionId: string;
@@ -45,29 +45,30 @@ export interface WindowWithSessions extends UsageWindow {
 export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
-  const userDaily = db.query<DayUsage, [string, string]>(
-    `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? GROUP BY day ORDER BY day`,
+  const userDaily = db.query<DayUsage, [string, string, string]>(
+    `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? AND day <= ? GROUP BY day ORDER BY day`,
   );
-  const userModels = db.query<PricedUsage & { turns: number }, [string, string]>(
-    `SELECT model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily WHERE email = ? AND day >= ?
-     GROUP BY model ORDER BY model`,
+  const userModels = db.query<PricedUsage & { turns: number }, [string, string, string]>(
+    `SELECT model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily
+     WHERE email = ? AND day >= ? AND day <= ? GROUP BY model ORDER BY model`,
   );
-  const userSessionTotals = db.query<{ sessions: number; turns: number }, [string, string]>(
+  const userSessionTotals = db.query<{ sessions: number; turns: number }, [string, string, string]>(
     `SELECT count(DISTINCT session_id) AS sessions, coalesce(sum(turns), 0) AS turns
-     FROM session_days WHERE email = ? AND day >= ?`,
+     FROM session_days WHERE email = ? AND day >= ? AND day <= ?`,
   );
   const userHours = db.query<HourRow, [string]>(
     `SELECT ${HOUR_COLUMNS} FROM usage_hourly WHERE email = ? ORDER BY hour`,
   );
-  const userSessionHours = db.query<{ sessionId: string; hour: string }, [string, string]>(
+  // Windows starting in the range may run 5 hours past its last day.
+  const userSessionHours = db.query<{ sessionId: string; hour: string }, [string, string, string]>(
     `SELECT DISTINCT session_id AS sessionId, substr(event_at, 1, 13) || ':00:00' AS hour
-     FROM usage_events WHERE email = ? AND event_at >= ?`,
+     FROM usage_events WHERE email = ? AND event_at >= ? AND event_at < ?`,
   );
-  const userSessions = db.query<SessionSummary, [string, string, number]>(
+  const userSessions = db.query<SessionSummary, [string, string, string, number]>(
     `SELECT session_id AS sessionId, min(event_at) AS firstAt, max(event_at) AS lastAt,
        count(DISTINCT turn_index) AS turns, ${SUMS},
        group_concat(DISTINCT nullif(device_id, '')) AS devices
-     FROM usage_events WHERE email = ? AND event_at >= ?
+     FROM usage_events WHERE email = ? AND event_at >= ? AND event_at < ?
      GROUP BY session_id ORDER BY lastAt DESC LIMIT ?`,
   );
   const userLimitTimes = db.query<
@@ -108,10 +109,11 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       return userKnown.get(email, email, email) !== null;
     },
 
-    userUsage(email: string, range: RangeKey, now: number) {
-      const startDay = rangeStartDay(range, now);
-      const models = userModels.all(email, startDay).map((m) => ({ ...m, cost: totalCost(prices, [m]) }));
-      const counts = userSessionTotals.get(email, startDay) ?? { sessions: 0, turns: 0 };
+    userUsage(email: string, range: DayRange, now: number) {
+      const models = userModels
+        .all(email, range.from, range.to)
+        .map((m) => ({ ...m, cost: totalCost(prices, [m]) }));
+      const counts = userSessionTotals.get(email, range.from, range.to) ?? { sessions: 0, turns: 0 };
       const totals = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST as Cost, ...counts };
       for (const model of models) {
         addTokens(totals, model);
@@ -119,10 +121,10 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       }
       return {
         totals,
-        daily: userDaily.all(email, startDay),
+        daily: userDaily.all(email, range.from, range.to),
         models,
         lastActive: lastActive.get(email)?.at ?? null,
-        estimate: estimates.of(range, email),
+        estimate: estimates.of(windowRangeFor(range, now), email),
       };
     },
 
@@ -131,8 +133,8 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      * history (a window's start depends on the windows before it), with distinct sessions from the
      * user's own events.
      */
-    userWindows(email: string, range: RangeKey, now: number): WindowWithSessions[] {
-      const from = rangeStartMs(range, now);
+    userWindows(email: string, range: DayRange, now: number): WindowWithSessions[] {
+      const { from, to } = rangeSpanMs(range);
       const events = userLimitTimes.all(email);
       const anchors = events
         .map((row) =>
@@ -148,16 +150,16 @@ export function createUserQueries(db: Database, prices: PriceTable) {
         now,
         events.map((row) => fromSqlTime(row.eventAt)),
         anchors,
-      ).filter((w) => w.start >= from);
+      ).filter((w) => w.start >= from && w.start < to);
       const sessionHours = userSessionHours
-        .all(email, toSqlTime(from))
+        .all(email, toSqlTime(from), toSqlTime(to + WINDOW_MS))
         .map((row) => ({ sessionId: row.sessionId, at: fromSqlTime(row.hour) }));
       const sessions = sessionsPerWindow(windows, sessionHours);
       return windows.map((w, i) => ({ ...w, sessions: sessions[i]! })).reverse();
     },
 
-    userSessions(email: string, range: RangeKey, now: number, limit: number): SessionSummary[] {
-      return userSessions.all(email, `${rangeStartDay(range, now)} 00:00:00`, limit);
+    userSessions(email: string, range: DayRange, limit: number): SessionSummary[] {
+      return userSessions.all(email, `${range.from} 00:00:00`, `${range.to} 24:00:00`, limit);
     },
 
     /** One page of the user's limit events, newest first. */

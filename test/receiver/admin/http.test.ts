@@ -549,6 +549,33 @@ describe("pages", () => {
     expectSecurityHeaders(missing);
   });
 
+  test("a user page takes custom from/to dates; a bad range says what to change and the page still works", async () => {
+    await reportingUser("ranged.user@example.org");
+    const path = `/admin/users/${encodeURIComponent("ranged.user@example.org")}`;
+    const today = new Date().toISOString().slice(0, 10);
+    const input = (p: string) =>
+      /Input tokens<\/div><div class="card-value"><span title="([\d,]+)"/.exec(p)?.[1] ?? "";
+    const todayOnly = await admin.get(`${path}?range=custom&from=${today}&to=${today}`);
+    expect(todayOnly.status).toBe(200);
+    const shown = await todayOnly.text();
+    expect(shown).toContain(`value="${today}"`);
+    expect(input(shown)).toBe("10");
+    const past = await (await admin.get(`${path}?range=custom&from=2020-01-01&to=2020-01-31`)).text();
+    expect(past).toContain("No 5-hour windows start in 2020-01-01 to 2020-01-31.");
+    expect(input(past)).toBe("0");
+    for (const [query, text] of [
+      ["range=365", "range=365 is not a range this dashboard knows"],
+      ["range=custom&from=2026-11-30&to=2026-11-01", "from=2026-11-30 is after to=2026-11-01"],
+    ]) {
+      const bad = await admin.get(`${path}?${query}`);
+      expect(bad.status).toBe(400);
+      const body = await bad.text();
+      expect(body).toContain(text);
+      expect(body).toContain("Showing the last 30 days.");
+      expect(body).toContain("5-hour windows");
+    }
+  });
+
   test("recomputing tiers redirects back with a notice and stores the figures", async () => {
     const response = await admin.post("/admin/tiers/recompute", { return: "/admin/?range=7" });
     expect(response.status).toBe(303);
@@ -630,6 +657,21 @@ describe("exports", () => {
     const bad = await admin.get("/admin/api/usage.csv?range=year");
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("use 7, 30, 90 or all");
+
+    const custom = await admin.get(`/admin/api/usage.csv?range=custom&from=${today}&to=${today}`);
+    expect(custom.headers.get("content-disposition")).toMatch(
+      new RegExp(`^attachment; filename="ccflux-usage-${today}-to-${today}-`),
+    );
+    const customLines = (await custom.text()).trimEnd().split("\r\n");
+    expect(customLines.length - 1).toBe(
+      Number(receiver.sql(`SELECT count(*) FROM usage_daily WHERE day = '${today}';`)),
+    );
+    expect(customLines.slice(1).every((line) => line.startsWith(`${today},`))).toBe(true);
+    const before = await admin.get("/admin/api/usage.json?range=custom&from=2020-01-01&to=2020-01-31");
+    expect(await before.json()).toEqual([]);
+    const swapped = await admin.get("/admin/api/usage.json?range=custom&from=2026-12-01&to=2026-11-01");
+    expect(swapped.status).toBe(400);
+    expect(await swapped.text()).toContain("from=2026-12-01 is after to=2026-11-01");
     expect(auditRows()).toContain("export|session|");
   });
 });

@@ -241,7 +241,7 @@ describe("dashboard queries", () => {
       null,
       NOW,
     );
-    const windows = services.analytics.userWindows("alice@example.org", "7", NOW);
+    const windows = services.analytics.userWindows("alice@example.org", range("7"), NOW);
     expect(windows).toHaveLength(1);
     expect(windows[0]).toMatchObject({
       start: day(0, 9),
@@ -250,27 +250,55 @@ describe("dashboard queries", () => {
       hasLimitEvent: true,
       open: true,
     });
-    expect(services.analytics.userWindows("alice@example.org", "all", NOW)).toHaveLength(2);
+    expect(services.analytics.userWindows("alice@example.org", range("all"), NOW)).toHaveLength(2);
+    // A custom range ends on its last day: yesterday and before holds only the older window.
+    const older = services.analytics.userWindows(
+      "alice@example.org",
+      customRange("2026-10-01", "2026-11-26") as DayRange,
+      NOW,
+    );
+    expect(older).toHaveLength(1);
+    expect(older[0]!.start).toBeLessThan(day(0, 0));
   });
 
   test("sessions of a user, newest first, with distinct turns", () => {
-    const sessions = services.analytics.userSessions("alice@example.org", "all", NOW, 10);
+    const sessions = services.analytics.userSessions("alice@example.org", range("all"), 10);
     expect(sessions.map((s) => [s.sessionId, s.turns])).toEqual([
       ["a2", 1],
       ["a1", 2],
       ["old", 1],
     ]);
+    const before = services.analytics.userSessions(
+      "alice@example.org",
+      customRange("2026-10-01", "2026-11-26") as DayRange,
+      10,
+    );
+    expect(before.map((s) => s.sessionId)).toEqual(["old"]);
+    const totals = services.analytics.userUsage(
+      "alice@example.org",
+      customRange("2026-10-01", "2026-11-26") as DayRange,
+      NOW,
+    ).totals;
+    expect(totals).toMatchObject({ input: 5, sessions: 1, turns: 1 });
   });
 
   test("the export pages through usage_daily in key order", () => {
-    const first = services.analytics.exportPage("all", NOW, { day: "", email: "", model: "" }, 2);
+    const first = services.analytics.exportPage(range("all"), { day: "", email: "", model: "" }, 2);
     expect(first.map((r) => [r.day, r.email, r.model])).toEqual([
       ["2026-10-18", "alice@example.org", "opus"],
       ["2026-11-26", "bob@example.org", "sonnet"],
     ]);
-    const rest = services.analytics.exportPage("all", NOW, first[1]!, 10);
+    const rest = services.analytics.exportPage(range("all"), first[1]!, 10);
     expect(rest.map((r) => r.model)).toEqual(["haiku", "sonnet"]);
     expect(rest[1]).toMatchObject({ input_tokens: 201, turns: 3 });
+    const oneDay = services.analytics.exportPage(
+      customRange("2026-11-26", "2026-11-26") as DayRange,
+      { day: "", email: "", model: "" },
+      10,
+    );
+    expect(oneDay.map((r) => [r.day, r.email, r.model])).toEqual([
+      ["2026-11-26", "bob@example.org", "sonnet"],
+    ]);
   });
 
   test("a model keeps its colour slot; a new one gets the next", () => {
@@ -314,7 +342,7 @@ describe("last active", () => {
       NOW,
     );
     expect(active()).toBe("2026-11-27 10:05:09");
-    expect(services.analytics.userUsage(carol.email, "7", NOW).lastActive).toBe("2026-11-27 10:05:09");
+    expect(services.analytics.userUsage(carol.email, range("7"), NOW).lastActive).toBe("2026-11-27 10:05:09");
   });
 });
 
@@ -356,11 +384,11 @@ describe("cost at API list prices", () => {
     ]);
     expect(overview.daily.at(-1)?.cost.usd).toBe(5);
     expect(overview.totals.cost.usd).toBe(5);
-    expect(services.analytics.userUsage("carol@example.org", "7", NOW).totals.cost.usd).toBe(5);
+    expect(services.analytics.userUsage("carol@example.org", range("7"), NOW).totals.cost.usd).toBe(5);
   });
 
   test("the export carries division and cost per row, null for the unpriced model", () => {
-    const rows = services.analytics.exportPage("7", NOW, { day: "", email: "", model: "" }, 10);
+    const rows = services.analytics.exportPage(range("7"), { day: "", email: "", model: "" }, 10);
     expect(rows.map((r) => [r.email, r.division, r.model, r.cost_usd])).toEqual([
       ["carol@example.org", "data", "claude-haiku-4-5-20251001", 5],
       ["carol@example.org", "data", "in-house", null],

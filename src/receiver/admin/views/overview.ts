@@ -597,7 +597,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
     title: data.division === null ? "Seat pressure" : `Seat pressure: ${data.division || "no division"}`,
     section: "overview",
     body,
-    tools: rangeTools(view, range, overview.divisionNames, data.division),
+    tools: rangeTools(view, range, { names: overview.divisionNames, division: data.division }),
   });
 }
 

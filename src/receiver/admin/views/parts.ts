@@ -1,11 +1,9 @@
-// Pieces several pages share: cards, the range selector, sortable tables, tier badges.
+// Pieces several pages share: cards, sortable tables, tier badges.
 
 import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
-import { RANGE_KEYS, type RangeKey, rangeLabel, rangeShortLabel } from "../../analytics/ranges.ts";
 import { type Html, html } from "../html.ts";
 import { abbreviate, costText, countOf, formatInteger, unpricedNote } from "./format.ts";
-import { type View, withQuery } from "./layout.ts";
 
 export function card(label: string, value: number | string, detail?: string): Html {
   const shown =
@@ -15,16 +13,6 @@ export function card(label: string, value: number | string, detail?: string): Ht
   return html`<div class="card"><div class="card-label">${label}</div><div class="card-value">${shown}</div>${
     detail ? html`<div class="card-detail">${detail}</div>` : ""
   }</div>`;
-}
-
-export function rangeSelector(view: View, current: RangeKey): Html {
-  if (view.exported) return html`<p class="range-note">Range: ${rangeLabel(current)}</p>`;
-  return html`<nav class="range" aria-label="Range">${RANGE_KEYS.map(
-    (key) =>
-      html`<a href="${withQuery(view.url, { range: key })}" data-keep-state${
-        key === current ? html` aria-current="true"` : ""
-      }>${rangeShortLabel(key)}</a>`,
-  )}</nav>`;
 }
 
 export interface TableColumn {

@@ -3,7 +3,7 @@
 import type { Cost } from "../../analytics/cost.ts";
 import type { WindowFigures } from "../../analytics/estimates.ts";
 import { limitTypeOf } from "../../analytics/overview.ts";
-import { fixedRange, type RangeKey, rangeLabel } from "../../analytics/ranges.ts";
+import { type DayRange, dayRangeLabel } from "../../analytics/ranges.ts";
 import type { TokenTotals } from "../../analytics/totals.ts";
 import type { LimitEventRow, SessionSummary, WindowWithSessions } from "../../analytics/user.ts";
 import { summarizeWindows } from "../../analytics/windows.ts";
@@ -15,13 +15,16 @@ import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
 import { LIMIT_LABELS } from "./overview.ts";
 import { type PageChoice, pager } from "./paging.ts";
-import { card, dataTable, numberCell, rangeSelector, section, tierBadge } from "./parts.ts";
+import { card, dataTable, numberCell, section, tierBadge } from "./parts.ts";
+import { rangeTools } from "./range-tools.ts";
 import { tokensTable } from "./tokens.ts";
 import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./usage-parts.ts";
 
 export interface UserPageData {
   email: string;
-  range: RangeKey;
+  range: DayRange;
+  /** A correction said at the top (a bad range or date), or null. */
+  problem: string | null;
   totals: TokenTotals & { sessions: number; turns: number; cost: Cost };
   daily: (TokenTotals & { day: string })[];
   models: (TokenTotals & { model: string; turns: number; cost: Cost })[];
@@ -138,7 +141,7 @@ function limitEventsTable(events: readonly LimitEventRow[]): Html {
 }
 
 export function userPage(view: View, data: UserPageData): Html {
-  const label = rangeLabel(data.range);
+  const label = dayRangeLabel(data.range);
   const summary = summarizeWindows(data.windows);
   const estimate = data.estimate;
   const windowCards = html`<div class="cards">${card("Windows", summary.windowCount)}${card(
@@ -159,10 +162,10 @@ export function userPage(view: View, data: UserPageData): Html {
       ? `p75 window ${formatInteger(estimate.p75BilledTokens)} billed tokens`
       : "needs 3 closed windows"
   }</div></div></div>`;
-  const body = html`<p class="lede">Last active ${timeCell(data.lastActive)}</p>${usageCards(data.totals)}${section(
+  const body = html`${data.problem ? html`<p class="notice warn" role="status">${data.problem}</p>` : ""}<p class="lede">Last active ${timeCell(data.lastActive)}</p>${usageCards(data.totals)}${section(
     "daily",
     "Daily tokens",
-    dailyCharts(data.email, fixedRange(data.range, view.now), data.daily, view.now),
+    dailyCharts(data.email, data.range, data.daily, view.now),
   )}<div class="two-up">${section(
     "by-model",
     "Tokens by model",
@@ -202,5 +205,5 @@ export function userPage(view: View, data: UserPageData): Html {
       "device keys",
     )}`,
   )}${section("tokens", "Refresh tokens", tokensTable(view, data.tokens))}`;
-  return page(view, { title: data.email, section: null, body, tools: rangeSelector(view, data.range) });
+  return page(view, { title: data.email, section: null, body, tools: rangeTools(view, data.range) });
 }
