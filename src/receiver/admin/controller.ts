@@ -449,6 +449,7 @@ export function adminController(ctx: ReceiverContext) {
           problem: problem && rangeProblemNotice(problem),
           recent: services.analytics.recentEvents(RECENT_EVENTS),
           lastActive: (email) => services.analytics.lastActiveOf(email),
+          sessionCounts: (email) => services.analytics.sessionCounts(email, range),
           colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
           tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
           pricesTakenOn: ctx.config.prices.takenOn,

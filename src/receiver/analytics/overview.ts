@@ -56,8 +56,11 @@ export interface DivisionUsage extends TokenTotals {
 
 export interface Headline extends TokenTotals {
   cost: Cost;
-  /** People with usage in the range; null for the period before (not counted, to keep it cheap). */
-  activeUsers: number | null;
+  /** People with usage in the range. */
+  activeUsers: number;
+  /** Sessions open in the range (their first to last day overlaps it), and distinct turns in it. */
+  sessions: number;
+  turns: number;
   limitHits: number;
   /** People with at least one limit hit. */
   limitUsers: number;
@@ -162,6 +165,31 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
     `SELECT substr(event_at, 1, 10) AS day, limit_type AS type, count(*) AS hits
      FROM limit_events WHERE event_at >= ? AND event_at < ? GROUP BY day, limit_type ORDER BY day`,
   );
+  const limitDailyOfPeople = db.query<
+    { day: string; type: string | null; hits: number },
+    [string, string, string]
+  >(
+    `SELECT substr(event_at, 1, 10) AS day, limit_type AS type, count(*) AS hits
+     FROM limit_events WHERE email IN (SELECT value FROM json_each(?)) AND event_at >= ? AND event_at < ?
+     GROUP BY day, limit_type ORDER BY day`,
+  );
+  // Everyone's sessions from the spans' start and end counts (see migration 13), turns per day.
+  const orgSessions = db.query<{ sessions: number; turns: number }, [string, string]>(
+    `SELECT (SELECT coalesce(sum(started), 0) FROM org_session_days WHERE day <= ?2)
+        - (SELECT coalesce(sum(ended), 0) FROM org_session_days WHERE day < ?1) AS sessions,
+      (SELECT coalesce(sum(turns), 0) FROM org_session_days WHERE day >= ?1 AND day <= ?2) AS turns`,
+  );
+  const peopleSessions = db.query<{ sessions: number; turns: number }, [string, string, string]>(
+    `SELECT (SELECT count(*) FROM session_spans WHERE email IN (SELECT value FROM json_each(?1))
+        AND first_day <= ?3 AND last_day >= ?2) AS sessions,
+      (SELECT coalesce(sum(turns), 0) FROM session_days WHERE email IN (SELECT value FROM json_each(?1))
+        AND day >= ?2 AND day <= ?3) AS turns`,
+  );
+  // People with a day of usage in the range: one index seek per person who could have one.
+  const activePeople = db.query<{ email: string }, [string, string]>(
+    `SELECT email FROM (SELECT DISTINCT email FROM user_models WHERE last_day >= ?1 AND first_day <= ?2) u
+     WHERE EXISTS (SELECT 1 FROM usage_daily d WHERE d.email = u.email AND d.day >= ?1 AND d.day <= ?2)`,
+  );
   // Later tokens win: ORDER BY id makes the newest division the one kept.
   const divisions = db.query<{ email: string; division: string | null; live: number }, [string]>(
     `SELECT email, nullif(division, '') AS division, revoked = 0 AND expires_at > ? AS live
@@ -194,12 +222,21 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
     return byPerson;
   }
 
-  /** Headline figures from the range's days (tokens, cost) and its limit hits. */
+  /** The range's distinct sessions and turns: everyone's, or only these people's. */
+  function sessions(range: DayRange, emails: readonly string[] | null): { sessions: number; turns: number } {
+    const counts =
+      emails === null
+        ? orgSessions.get(range.from, range.to)
+        : peopleSessions.get(JSON.stringify(emails), range.from, range.to);
+    return counts ?? { sessions: 0, turns: 0 };
+  }
+
+  /** Headline figures from the range's days (tokens, cost), sessions and limit hits. */
   function headline(
     days: readonly PricedUsage[],
     hits: Map<string, LimitHits>,
     include: (email: string) => boolean,
-    activeUsers: number | null,
+    counts: { activeUsers: number; sessions: number; turns: number },
   ): Headline {
     const totals: Headline = {
       input: 0,
@@ -207,7 +244,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       cacheRead: 0,
       cacheWrite: 0,
       cost: NO_COST,
-      activeUsers,
+      ...counts,
       limitHits: 0,
       limitUsers: 0,
     };
@@ -342,22 +379,34 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
         day.cost = addCost(day.cost, totalCost(prices, [row]));
       }
       const hitDays = new Map<string, Record<LimitType, number>>();
-      if (division === null) {
-        for (const row of limitDaily.all(`${range.from} 00:00:00`, `${range.to} 24:00:00`)) {
-          const day = hitDays.get(row.day) ?? noHits().byType;
-          day[limitTypeOf(row.type)] += row.hits;
-          hitDays.set(row.day, day);
-        }
+      const [from, to] = [`${range.from} 00:00:00`, `${range.to} 24:00:00`];
+      const hitRows =
+        members === null
+          ? limitDaily.all(from, to)
+          : limitDailyOfPeople.all(JSON.stringify(members), from, to);
+      for (const row of hitRows) {
+        const day = hitDays.get(row.day) ?? noHits().byType;
+        day[limitTypeOf(row.type)] += row.hits;
+        hitDays.set(row.day, day);
       }
 
-      const before = previousRange(range);
       let active = 0;
       for (const p of people.values()) if (p.activeDays > 0) active++;
+      const before = previousRange(range);
+      const previous = () => {
+        if (!before) return null;
+        let activeBefore = 0;
+        for (const { email } of activePeople.all(before.from, before.to)) if (include(email)) activeBefore++;
+        return headline(days(before, members), hitsByPerson(before), include, {
+          activeUsers: activeBefore,
+          ...sessions(before, members),
+        });
+      };
       return {
         range,
         windowRange,
-        totals: headline(dayRows, hits, include, active),
-        previous: before ? headline(days(before, members), hitsByPerson(before), include, null) : null,
+        totals: headline(dayRows, hits, include, { activeUsers: active, ...sessions(range, members) }),
+        previous: previous(),
         people: [...people.values()],
         daily: [...daily.values()].sort((a, b) => (a.day < b.day ? -1 : 1)),
         limitDaily: [...hitDays.entries()].map(([day, byType]) => ({ day, byType })),

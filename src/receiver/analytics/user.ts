@@ -52,9 +52,10 @@ export function createUserQueries(db: Database, prices: PriceTable) {
     `SELECT model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily
      WHERE email = ? AND day >= ? AND day <= ? GROUP BY model ORDER BY model`,
   );
+  // Sessions open in the range, as the overview counts them (see migration 13); turns in it.
   const userSessionTotals = db.query<{ sessions: number; turns: number }, [string, string, string]>(
-    `SELECT count(DISTINCT session_id) AS sessions, coalesce(sum(turns), 0) AS turns
-     FROM session_days WHERE email = ? AND day >= ? AND day <= ?`,
+    `SELECT (SELECT count(*) FROM session_spans WHERE email = ?1 AND first_day <= ?3 AND last_day >= ?2) AS sessions,
+       (SELECT coalesce(sum(turns), 0) FROM session_days WHERE email = ?1 AND day >= ?2 AND day <= ?3) AS turns`,
   );
   const userHours = db.query<HourRow, [string]>(
     `SELECT ${HOUR_COLUMNS} FROM usage_hourly WHERE email = ? ORDER BY hour`,
@@ -99,7 +100,14 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
   );
 
+  /** The user's distinct sessions and turns in the range. */
+  function sessionCounts(email: string, range: DayRange): { sessions: number; turns: number } {
+    return userSessionTotals.get(email, range.from, range.to) ?? { sessions: 0, turns: 0 };
+  }
+
   return {
+    sessionCounts,
+
     /** People whose email contains the text (any case), in email order, at most `limit`. */
     findPeople(text: string, limit: number): { email: string; division: string | null }[] {
       return findPeople.all(text, limit);
@@ -113,7 +121,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       const models = userModels
         .all(email, range.from, range.to)
         .map((m) => ({ ...m, cost: totalCost(prices, [m]) }));
-      const counts = userSessionTotals.get(email, range.from, range.to) ?? { sessions: 0, turns: 0 };
+      const counts = sessionCounts(email, range);
       const totals = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST as Cost, ...counts };
       for (const model of models) {
         addTokens(totals, model);

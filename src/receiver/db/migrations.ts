@@ -545,4 +545,76 @@ export const MIGRATIONS: readonly string[] = [
     WHERE email = OLD.email AND model = OLD.model;
   END;
   `,
+  // 13: sessions and turns over any range of days without a scan. A session's span (first and
+  // last day) and, per day, how many spans start and end then: the sessions in [from, to] are those
+  // started by its last day less those ended before its first. A turn lies on one day, so turns
+  // per day add up. Kept by triggers on session_days, whoever writes it.
+  `
+  CREATE TABLE session_spans (
+    email TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    PRIMARY KEY (email, session_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE org_session_days (
+    day TEXT PRIMARY KEY,
+    started INTEGER NOT NULL DEFAULT 0,
+    ended INTEGER NOT NULL DEFAULT 0,
+    turns INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO session_spans SELECT email, session_id, min(day), max(day) FROM session_days GROUP BY email, session_id;
+  INSERT INTO org_session_days (day, turns) SELECT day, sum(turns) FROM session_days GROUP BY day;
+  INSERT INTO org_session_days (day, started) SELECT first_day, count(*) FROM session_spans WHERE true GROUP BY first_day
+    ON CONFLICT (day) DO UPDATE SET started = excluded.started;
+  INSERT INTO org_session_days (day, ended) SELECT last_day, count(*) FROM session_spans WHERE true GROUP BY last_day
+    ON CONFLICT (day) DO UPDATE SET ended = excluded.ended;
+
+  -- A new day of a session: its old span is counted off, the grown one counted on.
+  CREATE TRIGGER session_days_added AFTER INSERT ON session_days
+  BEGIN
+    UPDATE org_session_days SET
+        started = started - (day = (SELECT first_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id)),
+        ended = ended - (day = (SELECT last_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id))
+      WHERE day IN (SELECT first_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
+        UNION SELECT last_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id);
+    INSERT INTO session_spans (email, session_id, first_day, last_day) VALUES (NEW.email, NEW.session_id, NEW.day, NEW.day)
+      ON CONFLICT (email, session_id) DO UPDATE SET
+        first_day = min(first_day, excluded.first_day), last_day = max(last_day, excluded.last_day);
+    INSERT INTO org_session_days (day, started)
+      SELECT first_day, 1 FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
+      ON CONFLICT (day) DO UPDATE SET started = started + 1;
+    INSERT INTO org_session_days (day, ended)
+      SELECT last_day, 1 FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
+      ON CONFLICT (day) DO UPDATE SET ended = ended + 1;
+    INSERT INTO org_session_days (day, turns) VALUES (NEW.day, NEW.turns)
+      ON CONFLICT (day) DO UPDATE SET turns = turns + excluded.turns;
+  END;
+
+  CREATE TRIGGER session_days_grown AFTER UPDATE OF turns ON session_days
+  BEGIN
+    UPDATE org_session_days SET turns = turns + NEW.turns - OLD.turns WHERE day = OLD.day;
+  END;
+
+  -- An admin deleting rows by hand: the span shrinks to the session's remaining days, or goes.
+  CREATE TRIGGER session_days_removed AFTER DELETE ON session_days
+  BEGIN
+    UPDATE org_session_days SET turns = turns - OLD.turns WHERE day = OLD.day;
+    UPDATE org_session_days SET
+        started = started - (day = (SELECT first_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id)),
+        ended = ended - (day = (SELECT last_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id))
+      WHERE day IN (SELECT first_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
+        UNION SELECT last_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id);
+    DELETE FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id;
+    INSERT INTO session_spans (email, session_id, first_day, last_day)
+      SELECT OLD.email, OLD.session_id, min(day), max(day) FROM session_days
+      WHERE email = OLD.email AND session_id = OLD.session_id HAVING count(*) > 0;
+    INSERT INTO org_session_days (day, started)
+      SELECT first_day, 1 FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
+      ON CONFLICT (day) DO UPDATE SET started = started + 1;
+    INSERT INTO org_session_days (day, ended)
+      SELECT last_day, 1 FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
+      ON CONFLICT (day) DO UPDATE SET ended = ended + 1;
+  END;
+  `,
 ];

@@ -473,6 +473,30 @@ describe("pages", () => {
       /Billed tokens<\/div><div class="card-value"><span title="([\d,]+)"/.exec(p)?.[1];
     const week = await (await admin.get("/admin/?range=7")).text();
     expect(Number(billed(page)?.replaceAll(",", ""))).toBe(Number(billed(week)?.replaceAll(",", "")) + 30);
+    // Active people, with sessions and turns, against the period before; per person too.
+    const sessionsCard = (p: string) =>
+      /Active people<\/div><div class="card-value"><span title="([\d,]+)">[^<]*<\/span>(.*?)<\/div><div class="card-detail"><span title="([\d,]+)">[^<]*<\/span> sessions · <span title="([\d,]+)">/.exec(
+        p,
+      );
+    const [, active, , sessions, turns] = sessionsCard(page) ?? [];
+    expect(Number(active)).toBe(
+      Number(
+        receiver.sql("SELECT count(DISTINCT email) FROM usage_daily WHERE day >= date('now', '-29 days');"),
+      ),
+    );
+    expect(Number(sessions)).toBe(
+      Number(receiver.sql("SELECT count(*) FROM session_spans WHERE last_day >= date('now', '-29 days');")),
+    );
+    expect(Number(turns)).toBe(
+      Number(receiver.sql("SELECT sum(turns) FROM session_days WHERE day >= date('now', '-29 days');")),
+    );
+    expect(sessionsCard(week)?.[2]).toContain('class="change');
+    const mine = await (await admin.get("/admin/?range=30&people.q=ranges%40example.org")).text();
+    expect(mine).toMatch(/>Sessions<.*>Turns</s);
+    // Sessions, turns and active days, then last active: two sessions of one turn each, on two days.
+    expect(mine).toContain(
+      '<td class="num" data-value="2">2</td><td class="num" data-value="2">2</td><td class="num" data-value="2">2</td><td><time',
+    );
     const custom = await admin.get("/admin/?range=custom&from=2020-01-01&to=2020-01-31");
     expect(custom.status).toBe(200);
     expect(await custom.text()).toContain("Nobody hit a usage limit in 2020-01-01 to 2020-01-31.");
@@ -563,13 +587,14 @@ describe("pages", () => {
     const past = await (await admin.get(`${path}?range=custom&from=2020-01-01&to=2020-01-31`)).text();
     expect(past).toContain("No 5-hour windows start in 2020-01-01 to 2020-01-31.");
     expect(input(past)).toBe("0");
-    for (const [query, text] of [
+    const bad: [string, string][] = [
       ["range=365", "range=365 is not a range this dashboard knows"],
       ["range=custom&from=2026-11-30&to=2026-11-01", "from=2026-11-30 is after to=2026-11-01"],
-    ]) {
-      const bad = await admin.get(`${path}?${query}`);
-      expect(bad.status).toBe(400);
-      const body = await bad.text();
+    ];
+    for (const [query, text] of bad) {
+      const response = await admin.get(`${path}?${query}`);
+      expect(response.status).toBe(400);
+      const body = await response.text();
       expect(body).toContain(text);
       expect(body).toContain("Showing the last 30 days.");
       expect(body).toContain("5-hour windows");

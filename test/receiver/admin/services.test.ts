@@ -151,8 +151,10 @@ describe("dashboard queries", () => {
       cacheRead: 1000 + 100 + 1000 + 3 + 9,
       cacheWrite: 50 + 5 + 50 + 4 + 10,
     });
+    // Three sessions and four turns (a turn on two models is one turn).
+    expect(overview.totals).toMatchObject({ sessions: 3, turns: 4 });
     // Alice's turn 40 days ago is in the 30 days before.
-    expect(overview.previous).toMatchObject({ input: 5, output: 5, activeUsers: null });
+    expect(overview.previous).toMatchObject({ input: 5, output: 5, activeUsers: 1, sessions: 1, turns: 1 });
     const all = services.analytics.overview(range("all"), NOW);
     expect(all.totals.input).toBe(223);
     expect(all.previous).toBeNull();
@@ -219,6 +221,51 @@ describe("dashboard queries", () => {
     expect(eng.daily.map((d) => d.day)).toEqual(["2026-11-27"]);
     const none = services.analytics.overview(range("7"), NOW, "");
     expect(none.people.map((p) => p.email)).toEqual(["bob@example.org"]);
+  });
+
+  test("under a division filter the limit trend, sessions and the period before are that division's", () => {
+    const { services: own } = fresh();
+    const person = (email: string, division: string): Identity => ({
+      email,
+      refreshTokenId: own.tokens.issue(email, division, 365, NOW).id,
+    });
+    const [ann, ben] = [person("ann@example.org", "eng"), person("ben@example.org", "ops")];
+    const at = (daysAgo: number) => NOW - daysAgo * 24 * HOUR;
+    own.reports.store(ann, turn("ann-now", 0, at(1), { sonnet: [1, 1, 0, 0] }), null, NOW);
+    own.reports.store(ann, turn("ann-before", 0, at(10), { sonnet: [1, 1, 0, 0] }), null, NOW);
+    own.reports.store(ben, turn("ben-now", 0, at(2), { sonnet: [1, 1, 0, 0] }), null, NOW);
+    own.reports.store(ben, turn("ben-now", 1, at(2) + 60_000, { sonnet: [1, 1, 0, 0] }), null, NOW);
+    own.reports.store(ben, turn("ben-before", 0, at(9), { sonnet: [1, 1, 0, 0] }), null, NOW);
+    const limit = (who: Identity, session: string, when: number, limitType: string) =>
+      own.reports.storeLimitEvent(
+        who,
+        {
+          schema_version: 2,
+          session_id: session,
+          timestamp_utc: toRfc3339(when),
+          kind: "rate_limit",
+          limit_type: limitType,
+        },
+        null,
+        NOW,
+      );
+    limit(ann, "ann-now", at(1), "five_hour");
+    limit(ben, "ben-now", at(2), "seven_day");
+    limit(ben, "ben-now", at(2) + 60_000, "seven_day");
+    const trend = (o: { limitDaily: { day: string; byType: Record<string, number> }[] }) =>
+      o.limitDaily.map((d) => [d.day, d.byType.five_hour, d.byType.seven_day]);
+    const everyone = own.analytics.overview(range("7"), NOW);
+    expect(trend(everyone)).toEqual([
+      ["2026-11-25", 0, 2],
+      ["2026-11-26", 1, 0],
+    ]);
+    expect(everyone.totals).toMatchObject({ activeUsers: 2, sessions: 2, turns: 3 });
+    expect(everyone.previous).toMatchObject({ activeUsers: 2, sessions: 2, turns: 2 });
+    const eng = own.analytics.overview(range("7"), NOW, "eng");
+    expect(trend(eng)).toEqual([["2026-11-26", 1, 0]]);
+    expect(eng.totals).toMatchObject({ activeUsers: 1, sessions: 1, turns: 1, limitHits: 1 });
+    expect(eng.previous).toMatchObject({ activeUsers: 1, sessions: 1, turns: 1 });
+    expect(trend(own.analytics.overview(range("7"), NOW, "ops"))).toEqual([["2026-11-25", 0, 2]]);
   });
 
   test("find a person by any part of the email, in any case; search text is never a pattern", () => {

@@ -39,6 +39,8 @@ export interface OverviewData {
   recent: RecentEvent[];
   /** Asked only for the rows a page shows. */
   lastActive: (email: string) => string | null;
+  /** A person's sessions and turns in the range; asked only for the rows a page shows. */
+  sessionCounts: (email: string) => { sessions: number; turns: number };
   colourSlots: Map<string, number>;
   tierIntervalSecs: number;
   /** The day the price table was read, for the cost note. */
@@ -130,7 +132,12 @@ function headlineCards(t: Headline, before: Headline | null, upgrades: number, p
     costText(t.cost),
     costChange(t.cost, p?.cost),
     `comparison, prices of ${pricesTakenOn}`,
-  )}${headlineCard("Active people", compact(t.activeUsers ?? 0), html``, "with usage in the range")}</div>`;
+  )}${headlineCard(
+    "Active people",
+    compact(t.activeUsers),
+    change(t.activeUsers, p?.activeUsers),
+    html`${compact(t.sessions)} sessions · ${compact(t.turns)} turns`,
+  )}</div>`;
 }
 
 function limitSummary(hits: LimitHits): string {
@@ -315,6 +322,12 @@ function divisionTable(
 }
 
 function peopleColumns(view: View, data: OverviewData): ServerColumn<PersonUsage>[] {
+  const counted = new Map<string, { sessions: number; turns: number }>();
+  const countsOf = (email: string) => {
+    const counts = counted.get(email) ?? data.sessionCounts(email);
+    counted.set(email, counts);
+    return counts;
+  };
   return [
     {
       key: "person",
@@ -383,6 +396,18 @@ function peopleColumns(view: View, data: OverviewData): ServerColumn<PersonUsage
       label: "Tier",
       sortValue: (p) => p.windows?.tier ?? 0,
       cell: (p) => html`<td>${tierBadge(p.windows)}</td>`,
+    },
+    {
+      key: "sessions",
+      label: "Sessions",
+      numeric: true,
+      cell: (p) => numberCell(countsOf(p.email).sessions),
+    },
+    {
+      key: "turns",
+      label: "Turns",
+      numeric: true,
+      cell: (p) => numberCell(countsOf(p.email).turns),
     },
     {
       key: "days",
