@@ -2,7 +2,7 @@
 // ADMIN_TOKEN itself as a bearer token for scripts; every form carries the session's CSRF token.
 import { type Cookie, Elysia } from "elysia";
 import { type DayRange, daysIn, rangeShortLabel } from "../analytics/ranges.ts";
-import { seatAdvice } from "../analytics/seats.ts";
+import { evidenceOf, seatAdvice } from "../analytics/seats.ts";
 import { addressLimitKey, clientAddress } from "../client-address.ts";
 import type { ReceiverContext } from "../context.ts";
 import { DatabaseUnavailableError } from "../db/store.ts";
@@ -32,7 +32,7 @@ import { devicesPage } from "./views/devices.ts";
 import { countOf } from "./views/format.ts";
 import type { View } from "./views/layout.ts";
 import { loginPage, messagePage } from "./views/messages.ts";
-import { evidenceOf, overviewPage } from "./views/overview.ts";
+import { overviewPage } from "./views/overview.ts";
 import { choosePage } from "./views/paging.ts";
 import { userHref } from "./views/parts.ts";
 import { searchPage } from "./views/search.ts";

@@ -6,6 +6,8 @@
 // confirmed limits: people whose limited windows held about the same billed tokens share a
 // "limit level", which is what a seat of that size allows per 5 hours.
 
+import type { PersonUsage } from "./overview.ts";
+
 /** What the rules read about one person over the range. */
 export interface SeatEvidence {
   email: string;
@@ -26,6 +28,26 @@ export interface SeatEvidence {
   peakWindowBilled: number | null;
   /** Median billed tokens of the windows that held a limit hit; null without one. */
   limitWindowBilled: number | null;
+}
+
+/** The evidence in a person's figures for the range. */
+export function evidenceOf(p: PersonUsage): SeatEvidence {
+  const { byType } = p.limits;
+  return {
+    email: p.email,
+    division: p.division,
+    billedTokens: p.input + p.output,
+    activeDays: p.activeDays,
+    limits: {
+      total: p.limits.total,
+      fiveHour: byType.five_hour,
+      weekly: byType.seven_day + byType.seven_day_opus + byType.seven_day_sonnet,
+      days: p.limits.days,
+      last: p.limits.last,
+    },
+    peakWindowBilled: p.windows?.peakBilledTokens ?? null,
+    limitWindowBilled: p.windows?.limitBilledTokens ?? null,
+  };
 }
 
 export interface LimitLevel {

@@ -52,6 +52,22 @@ const MERGE_ROLLUPS = `
   DELETE FROM session_days WHERE email != ${NORMALISED("email")};
 `;
 
+/** The session span of the trigger's row (NEW or OLD), as a WHERE on session_spans. */
+const SPAN_OF = (row: "NEW" | "OLD") =>
+  `FROM session_spans WHERE email = ${row}.email AND session_id = ${row}.session_id`;
+
+/** A session's span taken out of the per-day start and end counts (before it changes). */
+const SPAN_COUNTED_OFF = (row: "NEW" | "OLD") => `UPDATE org_session_days SET
+      started = started - (day = (SELECT first_day ${SPAN_OF(row)})),
+      ended = ended - (day = (SELECT last_day ${SPAN_OF(row)}))
+    WHERE day IN (SELECT first_day ${SPAN_OF(row)} UNION SELECT last_day ${SPAN_OF(row)});`;
+
+/** A session's span added to the per-day start and end counts (after it changed). */
+const SPAN_COUNTED_ON = (row: "NEW" | "OLD") => `INSERT INTO org_session_days (day, started)
+      SELECT first_day, 1 ${SPAN_OF(row)} ON CONFLICT (day) DO UPDATE SET started = started + 1;
+    INSERT INTO org_session_days (day, ended)
+      SELECT last_day, 1 ${SPAN_OF(row)} ON CONFLICT (day) DO UPDATE SET ended = ended + 1;`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the tables of docs/protocol.md §5 exactly as the guide's SQL uses them, plus usage storage.
   `
@@ -573,20 +589,11 @@ export const MIGRATIONS: readonly string[] = [
   -- A new day of a session: its old span is counted off, the grown one counted on.
   CREATE TRIGGER session_days_added AFTER INSERT ON session_days
   BEGIN
-    UPDATE org_session_days SET
-        started = started - (day = (SELECT first_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id)),
-        ended = ended - (day = (SELECT last_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id))
-      WHERE day IN (SELECT first_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
-        UNION SELECT last_day FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id);
+    ${SPAN_COUNTED_OFF("NEW")}
     INSERT INTO session_spans (email, session_id, first_day, last_day) VALUES (NEW.email, NEW.session_id, NEW.day, NEW.day)
       ON CONFLICT (email, session_id) DO UPDATE SET
         first_day = min(first_day, excluded.first_day), last_day = max(last_day, excluded.last_day);
-    INSERT INTO org_session_days (day, started)
-      SELECT first_day, 1 FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
-      ON CONFLICT (day) DO UPDATE SET started = started + 1;
-    INSERT INTO org_session_days (day, ended)
-      SELECT last_day, 1 FROM session_spans WHERE email = NEW.email AND session_id = NEW.session_id
-      ON CONFLICT (day) DO UPDATE SET ended = ended + 1;
+    ${SPAN_COUNTED_ON("NEW")}
     INSERT INTO org_session_days (day, turns) VALUES (NEW.day, NEW.turns)
       ON CONFLICT (day) DO UPDATE SET turns = turns + excluded.turns;
   END;
@@ -600,21 +607,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER session_days_removed AFTER DELETE ON session_days
   BEGIN
     UPDATE org_session_days SET turns = turns - OLD.turns WHERE day = OLD.day;
-    UPDATE org_session_days SET
-        started = started - (day = (SELECT first_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id)),
-        ended = ended - (day = (SELECT last_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id))
-      WHERE day IN (SELECT first_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
-        UNION SELECT last_day FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id);
+    ${SPAN_COUNTED_OFF("OLD")}
     DELETE FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id;
     INSERT INTO session_spans (email, session_id, first_day, last_day)
       SELECT OLD.email, OLD.session_id, min(day), max(day) FROM session_days
       WHERE email = OLD.email AND session_id = OLD.session_id HAVING count(*) > 0;
-    INSERT INTO org_session_days (day, started)
-      SELECT first_day, 1 FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
-      ON CONFLICT (day) DO UPDATE SET started = started + 1;
-    INSERT INTO org_session_days (day, ended)
-      SELECT last_day, 1 FROM session_spans WHERE email = OLD.email AND session_id = OLD.session_id
-      ON CONFLICT (day) DO UPDATE SET ended = ended + 1;
+    ${SPAN_COUNTED_ON("OLD")}
   END;
   `,
 ];

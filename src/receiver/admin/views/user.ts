@@ -13,10 +13,10 @@ import { type Html, html } from "../html.ts";
 import { devicesTable } from "./devices.ts";
 import { countOf, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { page, type View } from "./layout.ts";
-import { LIMIT_LABELS } from "./overview.ts";
 import { type PageChoice, pager } from "./paging.ts";
 import { card, dataTable, numberCell, section, tierBadge } from "./parts.ts";
 import { rangeTools } from "./range-tools.ts";
+import { LIMIT_LABELS } from "./seat-pressure.ts";
 import { tokensTable } from "./tokens.ts";
 import { costNote, dailyCharts, modelChart, modelTable, usageCards } from "./usage-parts.ts";
 
