@@ -1,6 +1,7 @@
 // The receiver's HTTP application: one Elysia instance per feature, composed here.
 import { Elysia } from "elysia";
-import { adminController, adminError, isAdminPath } from "./admin/controller.ts";
+import { adminController } from "./admin/controller.ts";
+import { adminError, isAdminPath } from "./admin/responses.ts";
 import type { ReceiverContext } from "./context.ts";
 import { DatabaseUnavailableError } from "./db/store.ts";
 import { healthController } from "./health/controller.ts";

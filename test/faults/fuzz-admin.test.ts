@@ -8,7 +8,7 @@
 // bounded, and afterwards every page answers and no CSV cell can start a formula.
 import { afterAll, expect, test } from "bun:test";
 import { toRfc3339 } from "../../src/protocol/index.ts";
-import { LOGIN_ATTEMPTS_PER_MINUTE as LOGIN_LIMIT } from "../../src/receiver/admin/controller.ts";
+import { LOGIN_ATTEMPTS_PER_MINUTE as LOGIN_LIMIT } from "../../src/receiver/admin/access.ts";
 import { report } from "../support/client.ts";
 import { ensureBinary, startReceiver, type TestReceiver } from "../support/receiver.ts";
 import {

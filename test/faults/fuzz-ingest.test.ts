@@ -7,7 +7,7 @@
 // answers 200, small and fast (the figures are printed).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseRfc3339, toRfc3339 } from "../../src/protocol/index.ts";
-import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/controller.ts";
+import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/access.ts";
 import { MAX_DEVICE_KEYS_PER_PERSON } from "../../src/receiver/keys/service.ts";
 import { MAX_LIMIT_EVENTS_PER_DAY } from "../../src/receiver/reports/limit-event-cap.ts";
 import { MAX_MODELS_PER_ORGANISATION, MAX_MODELS_PER_USER } from "../../src/receiver/reports/model-names.ts";

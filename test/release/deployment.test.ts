@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/controller.ts";
+import { LOGIN_ATTEMPTS_PER_MINUTE } from "../../src/receiver/admin/access.ts";
 import { CONFIG_VARIABLES } from "../../src/receiver/config.ts";
 import { EXIT_STATUS } from "../../src/receiver/exit-status.ts";
 import { startReceiver, type TestReceiver } from "../support/receiver.ts";

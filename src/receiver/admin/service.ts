@@ -1,4 +1,4 @@
-// Admin sessions, show-once token reveals and the audit log. Never sees a request: the controller
+// Admin sessions, show-once token reveals and the audit log. Never sees a request: access.ts
 // passes in the client address and the clock.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { toSqlTime } from "../../protocol/index.ts";
