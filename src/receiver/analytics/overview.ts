@@ -1,12 +1,13 @@
 // The overview page's figures over any range of days: per person, model, division and day, limit
 // hits by type, and the same headline figures for the period before. Each person's totals come
-// from the running totals (usage_cumulative: two lookups per person and model, whatever the
-// range spans), the days from the organisation's daily rollup; never a scan of raw events.
+// from the running totals (pair-totals.ts: whatever the range spans), the days from the
+// organisation's daily rollup; never a scan of raw events.
 import type { Database } from "../db/database.ts";
 import { addCost, type Cost, NO_COST, type PricedUsage, totalCost } from "./cost.ts";
 import { createEstimateReader, type WindowFigures } from "./estimates.ts";
+import { createPairTotals } from "./pair-totals.ts";
 import type { PriceTable } from "./prices.ts";
-import { type DayRange, dayBefore, dayOf, previousRange, windowRangeFor } from "./ranges.ts";
+import { type DayRange, dayOf, previousRange, windowRangeFor } from "./ranges.ts";
 import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, type TokenTotals } from "./totals.ts";
 
 /** Claude Code's limit types as stored (limit_events.limit_type); "" when a reporter sent none. */
@@ -107,44 +108,12 @@ function noHits(): LimitHits {
   };
 }
 
-type PairRow = PricedUsage & { email: string; turns: number; activeDays: number };
-
-// Totals through the range's last day minus totals before its first. Through its last day: for a
-// range that ends on or after the pair's last day, the pair's own totals (user_models), else the
-// running total; before its first day: none when the pair starts in the range.
-function pairTotals(through: "pair" | "running"): string {
-  const end = (column: string) => (through === "pair" ? `p.${column}` : `hi.${column}`);
-  const minus = (column: string, as: string) => `${end(column)} - coalesce(lo.${column}, 0) AS ${as}`;
-  return `
-  SELECT p.email, p.model, ${minus("input_tokens", "input")}, ${minus("output_tokens", "output")},
-    ${minus("cache_read_tokens", "cacheRead")}, ${minus("cache_write_tokens", "cacheWrite")},
-    ${minus("cache_write_5m_tokens", "cacheWrite5m")}, ${minus("cache_write_1h_tokens", "cacheWrite1h")},
-    ${minus("turns", "turns")}, ${minus("active_days", "activeDays")}
-  FROM user_models p
-  ${
-    through === "pair"
-      ? ""
-      : `JOIN usage_cumulative hi ON hi.email = p.email AND hi.model = p.model AND hi.day = CASE
-    WHEN p.last_day <= ?2 THEN p.last_day
-    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?2) END`
-  }
-  LEFT JOIN usage_cumulative lo ON lo.email = p.email AND lo.model = p.model AND lo.day = CASE
-    WHEN p.first_day > ?1 THEN NULL
-    ELSE (SELECT max(day) FROM usage_cumulative WHERE email = p.email AND model = p.model AND day <= ?1) END
-  WHERE p.last_day > ?1 AND p.first_day <= ?2`;
-}
-
 const ORG_SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cacheRead,
   sum(cache_write_tokens) AS cacheWrite, ${CACHE_SPLIT_SUMS}`;
 
 export function createOverviewQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
-  // ?1 is the day before the range (totals through it are subtracted), ?2 its last day.
-  const pairsToNow = db.query<PairRow, [string, string]>(pairTotals("pair"));
-  const pairsToDay = db.query<PairRow, [string, string]>(pairTotals("running"));
-  /** No day with usage can lie after today, so a range through today ends at each pair's totals. */
-  const pairsIn = (range: DayRange, now: number) =>
-    (range.to >= dayOf(now) ? pairsToNow : pairsToDay).all(dayBefore(range.from), range.to);
+  const { pairTotals } = createPairTotals(db);
   const orgDaily = db.query<PricedUsage & { day: string }, [string, string]>(
     `SELECT day, model, ${ORG_SUMS} FROM usage_org_daily WHERE day >= ? AND day <= ? GROUP BY day, model`,
   );
@@ -185,11 +154,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       (SELECT coalesce(sum(turns), 0) FROM session_days WHERE email IN (SELECT value FROM json_each(?1))
         AND day >= ?2 AND day <= ?3) AS turns`,
   );
-  // People with a day of usage in the range: one index seek per person who could have one.
-  const activePeople = db.query<{ email: string }, [string, string]>(
-    `SELECT email FROM (SELECT DISTINCT email FROM user_models WHERE last_day >= ?1 AND first_day <= ?2) u
-     WHERE EXISTS (SELECT 1 FROM usage_daily d WHERE d.email = u.email AND d.day >= ?1 AND d.day <= ?2)`,
-  );
+
   // Later tokens win: ORDER BY id makes the newest division the one kept.
   const divisions = db.query<{ email: string; division: string | null; live: number }, [string]>(
     `SELECT email, nullif(division, '') AS division, revoked = 0 AND expires_at > ? AS live
@@ -284,7 +249,8 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       const include = (email: string) => division === null || (divisionOf.get(email) ?? "") === division;
       const windowRange = windowRangeFor(range, now);
       const stored = estimates.forRange(windowRange);
-      const pairs = pairsIn(range, now);
+      const today = dayOf(now);
+      const pairs = pairTotals(range, today);
       const hits = hitsByPerson(range);
 
       const people = new Map<string, PersonUsage>();
@@ -395,10 +361,11 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       const before = previousRange(range);
       const previous = () => {
         if (!before) return null;
-        let activeBefore = 0;
-        for (const { email } of activePeople.all(before.from, before.to)) if (include(email)) activeBefore++;
+        const activeBefore = new Set<string>();
+        for (const pair of pairTotals(before, today))
+          if (pair.activeDays > 0 && include(pair.email)) activeBefore.add(pair.email);
         return headline(days(before, members), hitsByPerson(before), include, {
-          activeUsers: activeBefore,
+          activeUsers: activeBefore.size,
           ...sessions(before, members),
         });
       };

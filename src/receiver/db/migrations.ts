@@ -615,4 +615,24 @@ export const MIGRATIONS: readonly string[] = [
     ${SPAN_COUNTED_ON("OLD")}
   END;
   `,
+  // 14: how often each day's daily rows have changed. The running totals through a day change only
+  // when a day up to it does, so a copy of them read earlier is still right while the sum up to
+  // that day is unchanged; the overview keeps such copies for the start and end of its ranges.
+  `
+  CREATE TABLE usage_day_writes (day TEXT PRIMARY KEY, writes INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO usage_day_writes SELECT day, count(*) FROM usage_daily GROUP BY day;
+  CREATE TRIGGER usage_daily_written AFTER INSERT ON usage_daily
+  BEGIN
+    INSERT INTO usage_day_writes VALUES (NEW.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+  END;
+  CREATE TRIGGER usage_daily_rewritten AFTER UPDATE ON usage_daily
+  BEGIN
+    INSERT INTO usage_day_writes VALUES (OLD.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+    INSERT INTO usage_day_writes VALUES (NEW.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+  END;
+  CREATE TRIGGER usage_daily_unwritten AFTER DELETE ON usage_daily
+  BEGIN
+    INSERT INTO usage_day_writes VALUES (OLD.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+  END;
+  `,
 ];
