@@ -85,7 +85,7 @@ export function addPageRoutes(app: GuardedApp, { ctx, audit }: AdminDeps): void 
         problem: problem && rangeProblemNotice(problem),
         recent: services.analytics.recentEvents(RECENT_EVENTS),
         lastActive: (email) => services.analytics.lastActiveOf(email),
-        sessionCounts: (email) => services.analytics.sessionCounts(email, range),
+        sessionCounts: (emails) => services.analytics.sessionCounts(emails, range),
         colourSlots: services.analytics.modelColourSlots(modelsInColour(overview.models)),
         tierIntervalSecs: ctx.config.tierInferenceIntervalSecs,
         pricesTakenOn: ctx.config.prices.takenOn,

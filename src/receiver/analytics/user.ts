@@ -38,6 +38,13 @@ export interface LimitEventRow {
   sessionId: string;
 }
 
+export interface SessionCounts {
+  sessions: number;
+  turns: number;
+}
+
+export const NO_SESSIONS: SessionCounts = { sessions: 0, turns: 0 };
+
 export interface WindowWithSessions extends UsageWindow {
   sessions: number;
 }
@@ -53,9 +60,13 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      WHERE email = ? AND day >= ? AND day <= ? GROUP BY model ORDER BY model`,
   );
   // Sessions open in the range, as the overview counts them (see migration 13); turns in it.
-  const userSessionTotals = db.query<{ sessions: number; turns: number }, [string, string, string]>(
-    `SELECT (SELECT count(*) FROM session_spans WHERE email = ?1 AND first_day <= ?3 AND last_day >= ?2) AS sessions,
-       (SELECT coalesce(sum(turns), 0) FROM session_days WHERE email = ?1 AND day >= ?2 AND day <= ?3) AS turns`,
+  const peopleSessions = db.query<{ email: string; sessions: number }, [string, string, string]>(
+    `SELECT email, count(*) AS sessions FROM session_spans WHERE email IN (SELECT value FROM json_each(?1))
+       AND first_day <= ?3 AND last_day >= ?2 GROUP BY email`,
+  );
+  const peopleTurns = db.query<{ email: string; turns: number }, [string, string, string]>(
+    `SELECT email, sum(turns) AS turns FROM session_days WHERE email IN (SELECT value FROM json_each(?1))
+       AND day >= ?2 AND day <= ?3 GROUP BY email`,
   );
   const userHours = db.query<HourRow, [string]>(
     `SELECT ${HOUR_COLUMNS} FROM usage_hourly WHERE email = ? ORDER BY hour`,
@@ -100,9 +111,17 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
   );
 
-  /** The user's distinct sessions and turns in the range. */
-  function sessionCounts(email: string, range: DayRange): { sessions: number; turns: number } {
-    return userSessionTotals.get(email, range.from, range.to) ?? { sessions: 0, turns: 0 };
+  /** These people's sessions and turns in the range, by email; people with none are left out. */
+  function sessionCounts(emails: readonly string[], range: DayRange): Map<string, SessionCounts> {
+    const counts = new Map<string, SessionCounts>();
+    const people = JSON.stringify(emails);
+    for (const row of peopleSessions.all(people, range.from, range.to)) {
+      counts.set(row.email, { sessions: row.sessions, turns: 0 });
+    }
+    for (const row of peopleTurns.all(people, range.from, range.to)) {
+      counts.set(row.email, { sessions: counts.get(row.email)?.sessions ?? 0, turns: row.turns });
+    }
+    return counts;
   }
 
   return {
@@ -121,7 +140,7 @@ export function createUserQueries(db: Database, prices: PriceTable) {
       const models = userModels
         .all(email, range.from, range.to)
         .map((m) => ({ ...m, cost: totalCost(prices, [m]) }));
-      const counts = sessionCounts(email, range);
+      const counts = sessionCounts([email], range).get(email) ?? NO_SESSIONS;
       const totals = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: NO_COST as Cost, ...counts };
       for (const model of models) {
         addTokens(totals, model);

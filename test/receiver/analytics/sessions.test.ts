@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { customRange, type DayRange } from "../../../src/receiver/analytics/ranges.ts";
+import { NO_SESSIONS } from "../../../src/receiver/analytics/user.ts";
 import { loadConfig } from "../../../src/receiver/config.ts";
 import { configure, migrate, openDatabase } from "../../../src/receiver/db/database.ts";
 import { MIGRATIONS } from "../../../src/receiver/db/migrations.ts";
@@ -62,8 +63,9 @@ test("every range's sessions and turns equal a count over session_days, however 
       expect({ sessions: eng.sessions, turns: eng.turns }).toEqual(
         bruteForce(db, range, ["b@example.org", "d@example.org"]),
       );
-      const one = services.analytics.sessionCounts("a@example.org", range);
-      expect(one).toEqual(bruteForce(db, range, ["a@example.org"]));
+      const one = services.analytics.sessionCounts(["a@example.org", "c@example.org"], range);
+      expect(one.get("a@example.org") ?? NO_SESSIONS).toEqual(bruteForce(db, range, ["a@example.org"]));
+      expect(one.get("c@example.org") ?? NO_SESSIONS).toEqual(bruteForce(db, range, ["c@example.org"]));
     }
   }
   expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });

@@ -4,13 +4,14 @@ import type { Cost } from "../../analytics/cost.ts";
 import type { DivisionUsage, PersonUsage, RecentEvent } from "../../analytics/overview.ts";
 import { roughTokens, type SeatAdvice } from "../../analytics/seats.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
+import { NO_SESSIONS, type SessionCounts } from "../../analytics/user.ts";
 import { type Html, html } from "../html.ts";
 import { abbreviate, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { link, type View, withQuery } from "./layout.ts";
 import type { OverviewData } from "./overview.ts";
 import { costCell, dataTable, numberCell, tierBadge, userHref } from "./parts.ts";
 import { limitSummary, personLink } from "./seat-pressure.ts";
-import type { ServerColumn } from "./server-table.ts";
+import { type ServerColumn, serverTable } from "./server-table.ts";
 
 const FULL_LIST_ROWS = 50;
 
@@ -52,16 +53,31 @@ export function divisionTable(
   });
 }
 
-export function peopleColumns(
+/** Everyone in the range, a page at a time, ranked by billed tokens. */
+export function peopleTable(view: View, data: OverviewData, empty: string): Html {
+  let counts = new Map<string, SessionCounts>();
+  const countsOf = (email: string) => counts.get(email) ?? NO_SESSIONS;
+  return serverTable(view, {
+    name: "people",
+    item: "person",
+    items: "people",
+    columns: peopleColumns(view, data, countsOf),
+    rows: data.overview.people,
+    defaultSort: "billed",
+    searchText: (p) => `${p.email} ${p.division ?? ""}`,
+    empty,
+    rowClass: (p) => (p.limits.total > 0 ? "limit" : ""),
+    onPage: (shown) => {
+      counts = data.sessionCounts(shown.map((p) => p.email));
+    },
+  });
+}
+
+function peopleColumns(
   view: View,
-  data: Pick<OverviewData, "lastActive" | "sessionCounts">,
+  data: OverviewData,
+  countsOf: (email: string) => SessionCounts,
 ): ServerColumn<PersonUsage>[] {
-  const counted = new Map<string, { sessions: number; turns: number }>();
-  const countsOf = (email: string) => {
-    const counts = counted.get(email) ?? data.sessionCounts(email);
-    counted.set(email, counts);
-    return counts;
-  };
   return [
     {
       key: "person",

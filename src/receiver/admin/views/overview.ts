@@ -4,6 +4,7 @@ import type { Overview, RecentEvent } from "../../analytics/overview.ts";
 import { dayRangeLabel, daysIn } from "../../analytics/ranges.ts";
 import { evidenceOf, SEAT_RULE, seatAdvice } from "../../analytics/seats.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
+import type { SessionCounts } from "../../analytics/user.ts";
 import { type Html, html } from "../html.ts";
 import { timeCell } from "./format.ts";
 import { actionForm, page, type View } from "./layout.ts";
@@ -11,14 +12,13 @@ import {
   adviceTable,
   dailyCostTable,
   divisionTable,
-  peopleColumns,
+  peopleTable,
   recentEvents,
   tierSummary,
 } from "./overview-tables.ts";
 import { section } from "./parts.ts";
 import { rangeTools } from "./range-tools.ts";
 import { adviceList, firstScreen, headlineCards, limitTrend } from "./seat-pressure.ts";
-import { serverTable } from "./server-table.ts";
 import { costNote, dailyCharts, modelChart, modelTable } from "./usage-parts.ts";
 
 export interface OverviewData {
@@ -28,8 +28,8 @@ export interface OverviewData {
   recent: RecentEvent[];
   /** Asked only for the rows a page shows. */
   lastActive: (email: string) => string | null;
-  /** A person's sessions and turns in the range; asked only for the rows a page shows. */
-  sessionCounts: (email: string) => { sessions: number; turns: number };
+  /** Sessions and turns in the range of the people a page shows, by email. */
+  sessionCounts: (emails: readonly string[]) => Map<string, SessionCounts>;
   colourSlots: Map<string, number>;
   tierIntervalSecs: number;
   /** The day the price table was read, for the cost note. */
@@ -71,17 +71,7 @@ export function overviewPage(view: View, data: OverviewData): Html {
   )}${section(
     "people",
     "Everyone",
-    serverTable(view, {
-      name: "people",
-      item: "person",
-      items: "people",
-      columns: peopleColumns(view, data),
-      rows: overview.people,
-      defaultSort: "billed",
-      searchText: (p) => `${p.email} ${p.division ?? ""}`,
-      empty,
-      rowClass: (p) => (p.limits.total > 0 ? "limit" : ""),
-    }),
+    peopleTable(view, data, empty),
     html`Ranked by billed tokens (input + output); cache reads beside them. 5-hour windows: a confirmed limit's reset time anchors its window (reset − 5 h); elsewhere a window opens at the first turn outside an open one, on the whole UTC hour, and lasts 5 hours. Window figures as of ${timeCell(
       computed,
       "not computed yet",

@@ -33,6 +33,8 @@ export interface ServerTableOptions<T> {
   /** Said when there are no rows at all. */
   empty: string;
   rowClass?: (row: T) => string;
+  /** Called with the rows of the page shown, before their cells: for lookups done once a page. */
+  onPage?: (rows: readonly T[]) => void;
 }
 
 export interface TableState {
@@ -130,6 +132,7 @@ export function serverTable<T>(view: View, options: ServerTableOptions<T>): Html
   const result = pageRows(options.rows, state, column?.sortValue, options.searchText, (row) =>
     String(first?.sortValue?.(row) ?? ""),
   );
+  options.onPage?.(result.rows);
   const link = (changes: Record<string, string | null>) => withQuery(view.url, { ...changes });
   const search = view.exported
     ? state.q
