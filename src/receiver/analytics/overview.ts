@@ -59,19 +59,22 @@ export interface Headline extends TokenTotals {
   cost: Cost;
   /** People with usage in the range. */
   activeUsers: number;
-  /** Sessions open in the range (their first to last day overlaps it), and distinct turns in it. */
-  sessions: number;
-  turns: number;
   limitHits: number;
   /** People with at least one limit hit. */
   limitUsers: number;
+}
+
+/** Sessions open in the range (their first to last day overlaps it), and distinct turns in it. */
+export interface SessionTotals {
+  sessions: number;
+  turns: number;
 }
 
 export interface Overview {
   range: DayRange;
   /** Which stored window figures the range shows (a custom range borrows a fixed one). */
   windowRange: string;
-  totals: Headline;
+  totals: Headline & SessionTotals;
   /** The same figures for the days just before; null for all time. */
   previous: Headline | null;
   /** Everyone with usage or a limit hit in the range, and every holder of a live token. */
@@ -188,7 +191,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
   }
 
   /** The range's distinct sessions and turns: everyone's, or only these people's. */
-  function sessions(range: DayRange, emails: readonly string[] | null): { sessions: number; turns: number } {
+  function sessions(range: DayRange, emails: readonly string[] | null): SessionTotals {
     const counts =
       emails === null
         ? orgSessions.get(range.from, range.to)
@@ -196,12 +199,12 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
     return counts ?? { sessions: 0, turns: 0 };
   }
 
-  /** Headline figures from the range's days (tokens, cost), sessions and limit hits. */
+  /** Headline figures from the range's usage (days, or people's pair totals) and limit hits. */
   function headline(
-    days: readonly PricedUsage[],
+    usage: Iterable<PricedUsage>,
     hits: Map<string, LimitHits>,
     include: (email: string) => boolean,
-    counts: { activeUsers: number; sessions: number; turns: number },
+    activeUsers: number,
   ): Headline {
     const totals: Headline = {
       input: 0,
@@ -209,13 +212,13 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       cacheRead: 0,
       cacheWrite: 0,
       cost: NO_COST,
-      ...counts,
+      activeUsers,
       limitHits: 0,
       limitUsers: 0,
     };
-    for (const day of days) {
-      addTokens(totals, day);
-      totals.cost = addCost(totals.cost, totalCost(prices, [day]));
+    for (const row of usage) {
+      addTokens(totals, row);
+      totals.cost = addCost(totals.cost, totalCost(prices, [row]));
     }
     for (const [email, h] of hits) {
       if (!include(email)) continue;
@@ -359,20 +362,17 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       let active = 0;
       for (const p of people.values()) if (p.activeDays > 0) active++;
       const before = previousRange(range);
+      // The period before, for the change figures: its people's pair totals, no days or sessions.
       const previous = () => {
         if (!before) return null;
-        const activeBefore = new Set<string>();
-        for (const pair of pairTotals(before, today))
-          if (pair.activeDays > 0 && include(pair.email)) activeBefore.add(pair.email);
-        return headline(days(before, members), hitsByPerson(before), include, {
-          activeUsers: activeBefore.size,
-          ...sessions(before, members),
-        });
+        const pairsBefore = pairTotals(before, today).filter((pair) => include(pair.email));
+        const activeBefore = new Set(pairsBefore.filter((p) => p.activeDays > 0).map((p) => p.email));
+        return headline(pairsBefore, hitsByPerson(before), include, activeBefore.size);
       };
       return {
         range,
         windowRange,
-        totals: headline(dayRows, hits, include, { activeUsers: active, ...sessions(range, members) }),
+        totals: { ...headline(dayRows, hits, include, active), ...sessions(range, members) },
         previous: previous(),
         people: [...people.values()],
         daily: [...daily.values()].sort((a, b) => (a.day < b.day ? -1 : 1)),
