@@ -25,21 +25,70 @@ function pairKey(row: { email: string; model: string }): string {
   return `${row.email}\u0000${row.model}`;
 }
 
-function minus(end: PairRow, start: PairRow | undefined): PairRow {
-  if (!start) return end;
+const COUNTS = [
+  "input",
+  "output",
+  "cacheRead",
+  "cacheWrite",
+  "cacheWrite5m",
+  "cacheWrite1h",
+  "turns",
+  "activeDays",
+] as const;
+
+/**
+ * Every pair's totals through a day, packed: numbers in one array, names shared between copies
+ * (measured: 1.3 MiB a copy at 6,000 pairs, against 2.1 MiB as row objects).
+ */
+interface TotalsCopy {
+  /** usage_day_writes summed through the day when the copy was read. */
+  writes: number;
+  /** Each pair's row number, by pairKey. */
+  rowOf: Map<string, number>;
+  emails: string[];
+  models: string[];
+  counts: Float64Array;
+}
+
+function countsAt(copy: TotalsCopy, row: number, field: number): number {
+  return copy.counts[row * COUNTS.length + field]!;
+}
+
+/** `end` less the copy's row (when the pair has one). */
+function minus(end: PairRow, start: TotalsCopy, row: number | undefined): PairRow {
+  if (row === undefined) return end;
+  const less = (field: number) => countsAt(start, row, field);
   return {
     email: end.email,
     model: end.model,
-    input: end.input - start.input,
-    output: end.output - start.output,
-    cacheRead: end.cacheRead - start.cacheRead,
-    cacheWrite: end.cacheWrite - start.cacheWrite,
-    cacheWrite5m: end.cacheWrite5m - start.cacheWrite5m,
-    cacheWrite1h: end.cacheWrite1h - start.cacheWrite1h,
-    turns: end.turns - start.turns,
-    activeDays: end.activeDays - start.activeDays,
+    input: end.input - less(0),
+    output: end.output - less(1),
+    cacheRead: end.cacheRead - less(2),
+    cacheWrite: end.cacheWrite - less(3),
+    cacheWrite5m: end.cacheWrite5m - less(4),
+    cacheWrite1h: end.cacheWrite1h - less(5),
+    turns: end.turns - less(6),
+    activeDays: end.activeDays - less(7),
   };
 }
+
+function rowAt(copy: TotalsCopy, row: number): PairRow {
+  const at = (field: number) => countsAt(copy, row, field);
+  return {
+    email: copy.emails[row]!,
+    model: copy.models[row]!,
+    input: at(0),
+    output: at(1),
+    cacheRead: at(2),
+    cacheWrite: at(3),
+    cacheWrite5m: at(4),
+    cacheWrite1h: at(5),
+    turns: at(6),
+    activeDays: at(7),
+  };
+}
+
+const EMPTY: TotalsCopy = { writes: 0, rowOf: new Map(), emails: [], models: [], counts: new Float64Array() };
 
 export function createPairTotals(db: Database) {
   // All time, for pairs with a day after ?1: a range that ends today ends at these.
@@ -57,22 +106,44 @@ export function createPairTotals(db: Database) {
   const writesThrough = db.query<{ writes: number }, [string]>(
     "SELECT total(writes) AS writes FROM usage_day_writes WHERE day <= ?",
   );
-  const kept = new Map<string, { writes: number; totals: Map<string, PairRow> }>();
+  const kept = new Map<string, TotalsCopy>();
+  const names = new Map<string, string>();
+  const shared = (text: string) => {
+    const known = names.get(text);
+    if (known !== undefined) return known;
+    names.set(text, text);
+    return text;
+  };
 
-  /** Every pair's totals through the end of `day`, by pairKey. */
-  function totalsThrough(day: string): Map<string, PairRow> {
+  /** Every pair's totals through the end of `day`. */
+  function totalsThrough(day: string): TotalsCopy {
     // Read before the totals: a write in between makes the copy look older than it is, never newer.
     const writes = writesThrough.get(day)?.writes ?? 0;
-    const copy = kept.get(day);
+    const found = kept.get(day);
     kept.delete(day);
-    if (copy && copy.writes === writes) {
-      kept.set(day, copy);
-      return copy.totals;
+    if (found && found.writes === writes) {
+      kept.set(day, found);
+      return found;
     }
-    const totals = new Map(throughDay.all(day).map((row) => [pairKey(row), row]));
-    kept.set(day, { writes, totals });
+    const rows = throughDay.all(day);
+    const copy: TotalsCopy = {
+      writes,
+      rowOf: new Map(),
+      emails: [],
+      models: [],
+      counts: new Float64Array(rows.length * COUNTS.length),
+    };
+    rows.forEach((row, i) => {
+      copy.rowOf.set(shared(pairKey(row)), i);
+      copy.emails.push(shared(row.email));
+      copy.models.push(shared(row.model));
+      COUNTS.forEach((field, k) => {
+        copy.counts[i * COUNTS.length + k] = row[field];
+      });
+    });
+    kept.set(day, copy);
     for (const old of kept.keys()) if (kept.size > KEPT_DAYS) kept.delete(old);
-    return totals;
+    return copy;
   }
 
   return {
@@ -80,11 +151,10 @@ export function createPairTotals(db: Database) {
     pairTotals(range: DayRange, today: string): PairRow[] {
       const before = dayBefore(range.from);
       // All time starts before any day there can be (dayBefore keeps it where it is): nothing to subtract.
-      const start = before === range.from ? new Map<string, PairRow>() : totalsThrough(before);
-      const ends = range.to >= today ? sinceDay.all(before) : totalsThrough(range.to).values();
-      const pairs: PairRow[] = [];
-      for (const end of ends) pairs.push(minus(end, start.get(pairKey(end))));
-      return pairs;
+      const start = before === range.from ? EMPTY : totalsThrough(before);
+      const through = range.to >= today ? null : totalsThrough(range.to);
+      const ends = through ? through.emails.map((_, row) => rowAt(through, row)) : sinceDay.all(before);
+      return ends.map((end) => minus(end, start, start.rowOf.get(pairKey(end))));
     },
   };
 }
