@@ -6,7 +6,7 @@
 // first is then one scan of user_models.
 import type { Database } from "../db/database.ts";
 import type { PricedUsage } from "./cost.ts";
-import { type DayRange, dayBefore } from "./ranges.ts";
+import { type DayRange, dayBefore, dayOf } from "./ranges.ts";
 
 export type PairRow = PricedUsage & { email: string; turns: number; activeDays: number };
 
@@ -141,7 +141,8 @@ export function createPairTotals(db: Database) {
         copy.counts[i * COUNTS.length + k] = row[field];
       });
     });
-    kept.set(day, copy);
+    // Today's writes are not counted (migration 14), so a copy is kept of past days only.
+    if (day < dayOf(Date.now())) kept.set(day, copy);
     for (const old of kept.keys()) if (kept.size > KEPT_DAYS) kept.delete(old);
     return copy;
   }

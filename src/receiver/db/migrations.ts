@@ -68,6 +68,10 @@ const SPAN_COUNTED_ON = (row: "NEW" | "OLD") => `INSERT INTO org_session_days (d
     INSERT INTO org_session_days (day, ended)
       SELECT last_day, 1 ${SPAN_OF(row)} ON CONFLICT (day) DO UPDATE SET ended = ended + 1;`;
 
+/** One more write on the trigger row's day (NEW or OLD), for migration 14. */
+const DAY_WRITTEN = (row: "NEW" | "OLD") =>
+  `INSERT INTO usage_day_writes VALUES (${row}.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the tables of docs/protocol.md §5 exactly as the guide's SQL uses them, plus usage storage.
   `
@@ -598,7 +602,7 @@ export const MIGRATIONS: readonly string[] = [
       ON CONFLICT (day) DO UPDATE SET turns = turns + excluded.turns;
   END;
 
-  CREATE TRIGGER session_days_grown AFTER UPDATE OF turns ON session_days
+  CREATE TRIGGER session_days_grown AFTER UPDATE OF turns ON session_days WHEN NEW.turns != OLD.turns
   BEGIN
     UPDATE org_session_days SET turns = turns + NEW.turns - OLD.turns WHERE day = OLD.day;
   END;
@@ -615,24 +619,29 @@ export const MIGRATIONS: readonly string[] = [
     ${SPAN_COUNTED_ON("OLD")}
   END;
   `,
-  // 14: how often each day's daily rows have changed. The running totals through a day change only
-  // when a day up to it does, so a copy of them read earlier is still right while the sum up to
-  // that day is unchanged; the overview keeps such copies for the start and end of its ranges.
+  // 14: how often each past day's daily rows have changed. The running totals through a day change
+  // only when a day up to it does, so a copy of them read earlier is still right while the sum up
+  // to that day is unchanged; the overview keeps such copies, always of days before today (a range
+  // through today ends at each pair's own totals), so today's writes, nearly all of them, are not
+  // counted.
   `
   CREATE TABLE usage_day_writes (day TEXT PRIMARY KEY, writes INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO usage_day_writes SELECT day, count(*) FROM usage_daily GROUP BY day;
-  CREATE TRIGGER usage_daily_written AFTER INSERT ON usage_daily
+  CREATE TRIGGER usage_daily_written AFTER INSERT ON usage_daily WHEN NEW.day < date('now')
   BEGIN
-    INSERT INTO usage_day_writes VALUES (NEW.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+    ${DAY_WRITTEN("NEW")}
   END;
-  CREATE TRIGGER usage_daily_rewritten AFTER UPDATE ON usage_daily
+  CREATE TRIGGER usage_daily_rewritten AFTER UPDATE ON usage_daily WHEN NEW.day < date('now')
   BEGIN
-    INSERT INTO usage_day_writes VALUES (OLD.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
-    INSERT INTO usage_day_writes VALUES (NEW.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+    ${DAY_WRITTEN("NEW")}
+  END;
+  CREATE TRIGGER usage_daily_moved AFTER UPDATE OF day ON usage_daily WHEN OLD.day != NEW.day
+  BEGIN
+    ${DAY_WRITTEN("OLD")}
   END;
   CREATE TRIGGER usage_daily_unwritten AFTER DELETE ON usage_daily
   BEGIN
-    INSERT INTO usage_day_writes VALUES (OLD.day, 1) ON CONFLICT (day) DO UPDATE SET writes = writes + 1;
+    ${DAY_WRITTEN("OLD")}
   END;
   `,
 ];
