@@ -75,7 +75,7 @@ export function totalCost(table: PriceTable, usages: Iterable<PricedUsage>): Cos
       priced = true;
     }
   }
-  return { usd, priced, unpricedModels: firstNames(unpriced) };
+  return { usd, priced, unpricedModels: unpriced.size === 0 ? [] : firstNames(unpriced) };
 }
 
 /** Adds `more` into `into`. */

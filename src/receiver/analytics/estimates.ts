@@ -22,59 +22,27 @@ export interface WindowFigures {
   peakWeekBilledTokens: number;
 }
 
-interface EstimateRow {
-  email: string;
-  window_count: number;
-  peak_billed_tokens: number;
-  average_billed_tokens: number;
-  limit_windows: number;
-  p75_billed_tokens: number | null;
-  counted_windows: number;
-  tier: number | null;
-  confidence: TierConfidence | null;
-  computed_at: string;
-  limit_billed_tokens: number | null;
-  anchored_windows: number;
-  peak_week_billed_tokens: number;
-}
-
-function figures(row: EstimateRow): WindowFigures {
-  return {
-    windowCount: row.window_count,
-    peakBilledTokens: row.peak_billed_tokens,
-    averageBilledTokens: row.average_billed_tokens,
-    limitWindows: row.limit_windows,
-    p75BilledTokens: row.p75_billed_tokens,
-    countedWindows: row.counted_windows,
-    tier: row.tier,
-    confidence: row.confidence,
-    computedAt: row.computed_at,
-    limitBilledTokens: row.limit_billed_tokens,
-    anchoredWindows: row.anchored_windows,
-    peakWeekBilledTokens: row.peak_week_billed_tokens,
-  };
-}
+// Read straight into WindowFigures' names: 20,000 rows a view, no second object per row.
+const FIGURES = `window_count AS windowCount, peak_billed_tokens AS peakBilledTokens,
+  average_billed_tokens AS averageBilledTokens, limit_windows AS limitWindows,
+  p75_billed_tokens AS p75BilledTokens, counted_windows AS countedWindows, tier, confidence,
+  computed_at AS computedAt, limit_billed_tokens AS limitBilledTokens,
+  anchored_windows AS anchoredWindows, peak_week_billed_tokens AS peakWeekBilledTokens`;
 
 export function createEstimateReader(db: Database) {
-  const estimatesFor = db.query<EstimateRow, [string]>("SELECT * FROM tier_estimates WHERE range_key = ?");
-  const estimateOf = db.query<EstimateRow, [string, string]>(
-    "SELECT * FROM tier_estimates WHERE range_key = ? AND email = ?",
+  const estimatesFor = db.query<WindowFigures & { email: string }, [string]>(
+    `SELECT email, ${FIGURES} FROM tier_estimates WHERE range_key = ?`,
   );
-  const lastComputed = db.query<{ at: string | null }, []>(
-    "SELECT max(computed_at) AS at FROM tier_estimates",
+  const estimateOf = db.query<WindowFigures, [string, string]>(
+    `SELECT ${FIGURES} FROM tier_estimates WHERE range_key = ? AND email = ?`,
   );
   return {
     /** Every user's stored figures for one range. */
     forRange(range: RangeKey): Map<string, WindowFigures> {
-      return new Map(estimatesFor.all(range).map((row) => [row.email, figures(row)]));
+      return new Map(estimatesFor.all(range).map((row) => [row.email, row]));
     },
     of(range: RangeKey, email: string): WindowFigures | null {
-      const row = estimateOf.get(range, email);
-      return row ? figures(row) : null;
-    },
-    /** When the stored figures were computed; null before the first run. */
-    computedAt(): string | null {
-      return lastComputed.get()?.at ?? null;
+      return estimateOf.get(range, email);
     },
   };
 }

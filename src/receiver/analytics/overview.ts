@@ -102,6 +102,13 @@ export interface RecentEvent {
   cacheWrite: number;
 }
 
+/** When the newest of these stored figures was computed; null when there are none. */
+function newestOf(figures: Iterable<WindowFigures>): string | null {
+  let newest: string | null = null;
+  for (const f of figures) if (newest === null || f.computedAt > newest) newest = f.computedAt;
+  return newest;
+}
+
 function noHits(): LimitHits {
   return {
     total: 0,
@@ -380,7 +387,7 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
         models: [...models.values()],
         divisions: [...byDivision.values()],
         divisionNames: [...names].sort(),
-        tiersComputedAt: estimates.computedAt(),
+        tiersComputedAt: newestOf(stored.values()),
       };
     },
 
