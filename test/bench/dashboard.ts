@@ -15,6 +15,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   statSync,
 } from "node:fs";
@@ -41,6 +42,8 @@ const TARGETS = {
 };
 
 interface Timing {
+  /** The first request: it reads the per-person totals a range starts from, which later ones reuse. */
+  first: number;
   median: number;
   p90: number;
   max: number;
@@ -53,6 +56,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function time(url: string, runs = RUNS): Promise<Timing> {
   const samples: number[] = [];
+  let first = 0;
   let bytes = 0;
   for (let i = 0; i < WARM_UP + runs; i++) {
     const started = performance.now();
@@ -61,10 +65,23 @@ async function time(url: string, runs = RUNS): Promise<Timing> {
     const ms = performance.now() - started;
     if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
     bytes = body.byteLength;
+    if (i === 0) first = ms;
     if (i >= WARM_UP) samples.push(ms);
   }
   samples.sort((a, b) => a - b);
-  return { median: percentile(samples, 50), p90: percentile(samples, 90), max: samples.at(-1)!, bytes };
+  return {
+    first,
+    median: percentile(samples, 50),
+    p90: percentile(samples, 90),
+    max: samples.at(-1)!,
+    bytes,
+  };
+}
+
+/** The process's resident memory (Linux /proc), after the timings: the kept totals are in it. */
+function residentBytes(pid: number): number {
+  const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kib) * KB;
 }
 
 function size(bytes: number): string {
@@ -129,7 +146,7 @@ function report(results: [string, Timing][]): void {
   console.log(`timings over ${RUNS} requests after ${WARM_UP} warm-ups, compiled binary, bearer auth:`);
   for (const [label, t] of results) {
     console.log(
-      `  ${label.padEnd(56)} median ${t.median.toFixed(1).padStart(7)} ms  p90 ${t.p90.toFixed(1).padStart(7)} ms  max ${t.max.toFixed(1).padStart(7)} ms  ${size(t.bytes).padStart(9)}`,
+      `  ${label.padEnd(56)} first ${t.first.toFixed(0).padStart(5)} ms  median ${t.median.toFixed(1).padStart(7)} ms  p90 ${t.p90.toFixed(1).padStart(7)} ms  max ${t.max.toFixed(1).padStart(7)} ms  ${size(t.bytes).padStart(9)}`,
     );
   }
 }
@@ -195,6 +212,7 @@ try {
       `demo-data ${given ? `not run (copy of ${given})` : `${fillSeconds.toFixed(1)} s`}; background window/tier recomputation ${job.ms} ms (longest /health answer meanwhile ${job.stallMs.toFixed(1)} ms of ${job.asked})`,
     );
     report(results);
+    console.log(`receiver resident memory after the timings: ${size(residentBytes(receiver.proc.pid))}`);
     for (const [label, t] of results.slice(0, overviews.length))
       check(`${label} median`, t.median, TARGETS.overviewMs, "ms");
     check("user page median", results[overviews.length]![1].median, TARGETS.userMs, "ms");
@@ -234,6 +252,7 @@ try {
         `background window/tier recomputation ${(job.ms / 1000).toFixed(1)} s; longest /health answer meanwhile ${job.stallMs.toFixed(1)} ms (of ${job.asked})`,
       );
       report(results);
+      console.log(`receiver resident memory after the timings: ${size(residentBytes(large.proc.pid))}`);
       if (!givenLarge) check(`demo-data ${LARGE_USERS} users`, largeFill, TARGETS.fillSeconds, "s");
       check("recomputation", job.ms / 1000, TARGETS.recomputeSeconds, "s");
       check("longest request during the recomputation", job.stallMs, TARGETS.stallMs, "ms");

@@ -15,13 +15,19 @@ import { sqlite3 } from "../support/receiver.ts";
 const dir = mkdtempSync(join(tmpdir(), "ccflux-migrations-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A new file in the test folder with the first `version` migrations run, as an older receiver left it. */
+function fileAtVersion(name: string, version: number): string {
+  const path = join(dir, name);
+  const old = new Database(path, { create: true, strict: true });
+  configure(old);
+  migrate(old, MIGRATIONS.slice(0, version));
+  old.close();
+  return path;
+}
+
 test("a version-1 file with data is taken to the current version, keeping its data", () => {
-  const path = join(dir, "v1.db");
-  const v1 = new Database(path, { create: true, strict: true });
-  configure(v1);
-  migrate(v1, MIGRATIONS.slice(0, 1));
-  expect(schemaVersion(v1)).toBe(1);
-  v1.close();
+  const path = fileAtVersion("v1.db", 1);
+  expect(sqlite3(path, "PRAGMA user_version;")).toBe("1");
   sqlite3(
     path,
     "INSERT INTO refresh_tokens (token, email, division, expires_at) VALUES ('rtok_old', 'old@example.org', 'eng', datetime('now', '+365 days'));",
@@ -35,11 +41,7 @@ test("a version-1 file with data is taken to the current version, keeping its da
 });
 
 test("usage stored before the range rollups existed fills them when the file is taken forward", () => {
-  const path = join(dir, "v10.db");
-  const v10 = new Database(path, { create: true, strict: true });
-  configure(v10);
-  migrate(v10, MIGRATIONS.slice(0, 10));
-  v10.close();
+  const path = fileAtVersion("v10.db", 10);
   sqlite3(
     path,
     `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns) VALUES
@@ -137,11 +139,7 @@ describe("emails are one person whatever their spelling", () => {
   });
 
   test("a file at the previous version: spellings merged, history kept once, UNIQUE keys intact", () => {
-    const path = join(dir, "emails.db");
-    const old = new Database(path, { create: true, strict: true });
-    configure(old);
-    migrate(old, MIGRATIONS.slice(0, EMAILS));
-    old.close();
+    const path = fileAtVersion("emails.db", EMAILS);
     // Provisioned twice by hand, in two spellings, as the guide's INSERT allowed.
     sqlite3(
       path,
@@ -263,5 +261,24 @@ test("last active: the latest hour of each user gets the time of their latest tu
       "a@example.org|2026-11-27 10:00:00|2026-11-27 10:41:07",
       "b@example.org|2026-11-20 23:00:00|2026-11-20 23:59:59",
     ].join("\n"),
+  );
+});
+
+test("sessions stored before the spans existed fill them when the file is taken forward", () => {
+  const path = fileAtVersion("v12.db", 12);
+  sqlite3(
+    path,
+    `INSERT INTO session_days (email, day, session_id, turns) VALUES
+       ('a@example.org', '2026-11-01', 's1', 2), ('a@example.org', '2026-11-03', 's1', 1),
+       ('a@example.org', '2026-11-03', 's2', 4), ('b@example.org', '2026-11-02', 's1', 0);`,
+  );
+  openDatabase(path).close();
+  expect(
+    sqlite3(path, "SELECT email, session_id, first_day, last_day FROM session_spans ORDER BY 1, 2;"),
+  ).toBe(
+    "a@example.org|s1|2026-11-01|2026-11-03\na@example.org|s2|2026-11-03|2026-11-03\nb@example.org|s1|2026-11-02|2026-11-02",
+  );
+  expect(sqlite3(path, "SELECT day, started, ended, turns FROM org_session_days ORDER BY day;")).toBe(
+    "2026-11-01|1|0|2\n2026-11-02|1|1|0\n2026-11-03|1|2|5",
   );
 });

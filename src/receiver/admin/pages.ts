@@ -1,5 +1,6 @@
 // The dashboard's pages: overview, a user's page, search, devices, users & tokens, the audit log and
 // the show-once page of a new token; ?export makes most of them a download (audited).
+import type { DayRange } from "../analytics/ranges.ts";
 import type { Services } from "../services.ts";
 import { normaliseEmail } from "../tokens/service.ts";
 import type { AdminDeps, Auth, GuardedApp } from "./access.ts";
@@ -60,14 +61,19 @@ function userListPages(view: View, services: Services, email: string) {
 }
 
 export function addPageRoutes(app: GuardedApp, { ctx, audit }: AdminDeps): void {
-  /** A dashboard page, or with ?export the same page as a download (audited). */
-  function show(request: Request, auth: Auth, view: View, page: Html, services: Services): Response {
+  /** A dashboard page, or with ?export the same page as a download (audited), named after its range. */
+  function show(
+    request: Request,
+    auth: Auth,
+    view: View,
+    page: Html,
+    services: Services,
+    range?: DayRange,
+  ): Response {
     if (!view.exported) return htmlResponse(page);
     audit(services, request, auth, "export", view.url.pathname, "html");
-    const named = view.url.pathname === "/admin/" || view.url.pathname.startsWith("/admin/users/");
-    const range = named ? parseDayRange(view.url.searchParams, view.now) : null;
     return htmlResponse(page, 200, {
-      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", range && !range.problem ? range.range : undefined)}"`,
+      "Content-Disposition": `attachment; filename="${exportFileName(view.url, "html", range)}"`,
     });
   }
 
@@ -91,7 +97,7 @@ export function addPageRoutes(app: GuardedApp, { ctx, audit }: AdminDeps): void 
         pricesTakenOn: ctx.config.prices.takenOn,
       });
       if (problem) return htmlResponse(page, 400);
-      return show(request, a, view, page, services);
+      return show(request, a, view, page, services, range);
     })
     .get(
       "/admin/users/:email",
@@ -122,7 +128,7 @@ export function addPageRoutes(app: GuardedApp, { ctx, audit }: AdminDeps): void 
           pricesTakenOn: ctx.config.prices.takenOn,
         });
         if (problem) return htmlResponse(page, 400);
-        return show(request, a, view, page, services);
+        return show(request, a, view, page, services, range);
       },
       { params: AdminModel.userEmail },
     )

@@ -103,7 +103,9 @@ export function exportFileName(url: URL, extension: string, range?: DayRange): s
   const what =
     url.pathname
       .replace(/^\/admin\/?/, "")
-      .replace(/[^A-Za-z0-9]+/g, "-")
+      // An escaped character (the @ of an email is %40) is a separator like any other.
+      .replace(/%[0-9A-Fa-f]{2}|[^A-Za-z0-9]+/g, "-")
+      .replace(/-+/g, "-")
       .replace(/^-|-$/g, "") || "overview";
   const day = new Date().toISOString().slice(0, 10);
   const span = !range

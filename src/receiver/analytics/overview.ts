@@ -8,6 +8,7 @@ import { createEstimateReader, type WindowFigures } from "./estimates.ts";
 import { createPairTotals } from "./pair-totals.ts";
 import type { PriceTable } from "./prices.ts";
 import { type DayRange, dayOf, previousRange, windowRangeFor } from "./ranges.ts";
+import { createSessionQueries, type SessionCounts } from "./sessions.ts";
 import { addTokens, CACHE_SPLIT_SUMS, type DayUsage, LAST_ACTIVE, type TokenTotals } from "./totals.ts";
 
 /** Claude Code's limit types as stored (limit_events.limit_type); "" when a reporter sent none. */
@@ -64,17 +65,11 @@ export interface Headline extends TokenTotals {
   limitUsers: number;
 }
 
-/** Sessions open in the range (their first to last day overlaps it), and distinct turns in it. */
-export interface SessionTotals {
-  sessions: number;
-  turns: number;
-}
-
 export interface Overview {
   range: DayRange;
   /** Which stored window figures the range shows (a custom range borrows a fixed one). */
   windowRange: string;
-  totals: Headline & SessionTotals;
+  totals: Headline & SessionCounts;
   /** The same figures for the days just before; null for all time. */
   previous: Headline | null;
   /** Everyone with usage or a limit hit in the range, and every holder of a live token. */
@@ -124,6 +119,7 @@ const ORG_SUMS = `sum(input_tokens) AS input, sum(output_tokens) AS output, sum(
 export function createOverviewQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   const { pairTotals } = createPairTotals(db);
+  const { sessionTotals } = createSessionQueries(db);
   const orgDaily = db.query<PricedUsage & { day: string }, [string, string]>(
     `SELECT day, model, ${ORG_SUMS} FROM usage_org_daily WHERE day >= ? AND day <= ? GROUP BY day, model`,
   );
@@ -140,31 +136,16 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
        count(DISTINCT substr(event_at, 1, 10)) AS days
      FROM limit_events WHERE event_at >= ? AND event_at < ? GROUP BY email, limit_type`,
   );
-  const limitDaily = db.query<{ day: string; type: string | null; hits: number }, [string, string]>(
-    `SELECT substr(event_at, 1, 10) AS day, limit_type AS type, count(*) AS hits
-     FROM limit_events WHERE event_at >= ? AND event_at < ? GROUP BY day, limit_type ORDER BY day`,
-  );
-  const limitDailyOfPeople = db.query<
+  // Everyone's hits per day, or (?3 a JSON list) only these people's; the time index finds the days.
+  const limitDaily = db.query<
     { day: string; type: string | null; hits: number },
-    [string, string, string]
+    [string, string, string | null]
   >(
     `SELECT substr(event_at, 1, 10) AS day, limit_type AS type, count(*) AS hits
-     FROM limit_events WHERE email IN (SELECT value FROM json_each(?)) AND event_at >= ? AND event_at < ?
+     FROM limit_events WHERE event_at >= ?1 AND event_at < ?2
+       AND (?3 IS NULL OR email IN (SELECT value FROM json_each(?3)))
      GROUP BY day, limit_type ORDER BY day`,
   );
-  // Everyone's sessions from the spans' start and end counts (see migration 13), turns per day.
-  const orgSessions = db.query<{ sessions: number; turns: number }, [string, string]>(
-    `SELECT (SELECT coalesce(sum(started), 0) FROM org_session_days WHERE day <= ?2)
-        - (SELECT coalesce(sum(ended), 0) FROM org_session_days WHERE day < ?1) AS sessions,
-      (SELECT coalesce(sum(turns), 0) FROM org_session_days WHERE day >= ?1 AND day <= ?2) AS turns`,
-  );
-  const peopleSessions = db.query<{ sessions: number; turns: number }, [string, string, string]>(
-    `SELECT (SELECT count(*) FROM session_spans WHERE email IN (SELECT value FROM json_each(?1))
-        AND first_day <= ?3 AND last_day >= ?2) AS sessions,
-      (SELECT coalesce(sum(turns), 0) FROM session_days WHERE email IN (SELECT value FROM json_each(?1))
-        AND day >= ?2 AND day <= ?3) AS turns`,
-  );
-
   // Later tokens win: ORDER BY id makes the newest division the one kept.
   const divisions = db.query<{ email: string; division: string | null; live: number }, [string]>(
     `SELECT email, nullif(division, '') AS division, revoked = 0 AND expires_at > ? AS live
@@ -195,15 +176,6 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
       byPerson.set(row.email, hits);
     }
     return byPerson;
-  }
-
-  /** The range's distinct sessions and turns: everyone's, or only these people's. */
-  function sessions(range: DayRange, emails: readonly string[] | null): SessionTotals {
-    const counts =
-      emails === null
-        ? orgSessions.get(range.from, range.to)
-        : peopleSessions.get(JSON.stringify(emails), range.from, range.to);
-    return counts ?? { sessions: 0, turns: 0 };
   }
 
   /** Headline figures from the range's usage (days, or people's pair totals) and limit hits. */
@@ -355,12 +327,8 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
         day.cost = addCost(day.cost, totalCost(prices, [row]));
       }
       const hitDays = new Map<string, Record<LimitType, number>>();
-      const [from, to] = [`${range.from} 00:00:00`, `${range.to} 24:00:00`];
-      const hitRows =
-        members === null
-          ? limitDaily.all(from, to)
-          : limitDailyOfPeople.all(JSON.stringify(members), from, to);
-      for (const row of hitRows) {
+      const memberList = members === null ? null : JSON.stringify(members);
+      for (const row of limitDaily.all(`${range.from} 00:00:00`, `${range.to} 24:00:00`, memberList)) {
         const day = hitDays.get(row.day) ?? noHits().byType;
         day[limitTypeOf(row.type)] += row.hits;
         hitDays.set(row.day, day);
@@ -368,19 +336,15 @@ export function createOverviewQueries(db: Database, prices: PriceTable) {
 
       let active = 0;
       for (const p of people.values()) if (p.activeDays > 0) active++;
-      const before = previousRange(range);
       // The period before, for the change figures: its people's pair totals, no days or sessions.
-      const previous = () => {
-        if (!before) return null;
-        const pairsBefore = pairTotals(before, today).filter((pair) => include(pair.email));
-        const activeBefore = new Set(pairsBefore.filter((p) => p.activeDays > 0).map((p) => p.email));
-        return headline(pairsBefore, hitsByPerson(before), include, activeBefore.size);
-      };
+      const before = previousRange(range);
+      const pairsBefore = before ? pairTotals(before, today).filter((pair) => include(pair.email)) : [];
+      const activeBefore = new Set(pairsBefore.filter((p) => p.activeDays > 0).map((p) => p.email));
       return {
         range,
         windowRange,
-        totals: { ...headline(dayRows, hits, include, active), ...sessions(range, members) },
-        previous: previous(),
+        totals: { ...headline(dayRows, hits, include, active), ...sessionTotals(range, members) },
+        previous: before && headline(pairsBefore, hitsByPerson(before), include, activeBefore.size),
         people: [...people.values()],
         daily: [...daily.values()].sort((a, b) => (a.day < b.day ? -1 : 1)),
         limitDaily: [...hitDays.entries()].map(([day, byType]) => ({ day, byType })),

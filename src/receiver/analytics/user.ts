@@ -7,6 +7,7 @@ import { createEstimateReader } from "./estimates.ts";
 import type { PriceTable } from "./prices.ts";
 import { type DayRange, rangeSpanMs, windowRangeFor } from "./ranges.ts";
 import { windowAnchor } from "./recompute.ts";
+import { createSessionQueries, NO_SESSIONS } from "./sessions.ts";
 import {
   addTokens,
   CACHE_SPLIT_SUMS,
@@ -38,13 +39,6 @@ export interface LimitEventRow {
   sessionId: string;
 }
 
-export interface SessionCounts {
-  sessions: number;
-  turns: number;
-}
-
-export const NO_SESSIONS: SessionCounts = { sessions: 0, turns: 0 };
-
 export interface WindowWithSessions extends UsageWindow {
   sessions: number;
 }
@@ -52,21 +46,13 @@ export interface WindowWithSessions extends UsageWindow {
 export function createUserQueries(db: Database, prices: PriceTable) {
   const estimates = createEstimateReader(db);
   const lastActive = db.query<{ at: string }, [string]>(LAST_ACTIVE);
+  const { sessionCounts } = createSessionQueries(db);
   const userDaily = db.query<DayUsage, [string, string, string]>(
     `SELECT day, ${SUMS} FROM usage_daily WHERE email = ? AND day >= ? AND day <= ? GROUP BY day ORDER BY day`,
   );
   const userModels = db.query<PricedUsage & { turns: number }, [string, string, string]>(
     `SELECT model, ${SUMS}, ${CACHE_SPLIT_SUMS}, sum(turns) AS turns FROM usage_daily
      WHERE email = ? AND day >= ? AND day <= ? GROUP BY model ORDER BY model`,
-  );
-  // Sessions open in the range, as the overview counts them (see migration 13); turns in it.
-  const peopleSessions = db.query<{ email: string; sessions: number }, [string, string, string]>(
-    `SELECT email, count(*) AS sessions FROM session_spans WHERE email IN (SELECT value FROM json_each(?1))
-       AND first_day <= ?3 AND last_day >= ?2 GROUP BY email`,
-  );
-  const peopleTurns = db.query<{ email: string; turns: number }, [string, string, string]>(
-    `SELECT email, sum(turns) AS turns FROM session_days WHERE email IN (SELECT value FROM json_each(?1))
-       AND day >= ?2 AND day <= ?3 GROUP BY email`,
   );
   const userHours = db.query<HourRow, [string]>(
     `SELECT ${HOUR_COLUMNS} FROM usage_hourly WHERE email = ? ORDER BY hour`,
@@ -110,19 +96,6 @@ export function createUserQueries(db: Database, prices: PriceTable) {
      FROM (SELECT email FROM user_models UNION SELECT email FROM refresh_tokens UNION SELECT email FROM device_keys) people
      WHERE instr(lower(email), lower(?)) > 0 ORDER BY email LIMIT ?`,
   );
-
-  /** These people's sessions and turns in the range, by email; people with none are left out. */
-  function sessionCounts(emails: readonly string[], range: DayRange): Map<string, SessionCounts> {
-    const counts = new Map<string, SessionCounts>();
-    const people = JSON.stringify(emails);
-    for (const row of peopleSessions.all(people, range.from, range.to)) {
-      counts.set(row.email, { sessions: row.sessions, turns: 0 });
-    }
-    for (const row of peopleTurns.all(people, range.from, range.to)) {
-      counts.set(row.email, { sessions: counts.get(row.email)?.sessions ?? 0, turns: row.turns });
-    }
-    return counts;
-  }
 
   return {
     sessionCounts,

@@ -584,6 +584,10 @@ describe("pages", () => {
     const shown = await todayOnly.text();
     expect(shown).toContain(`value="${today}"`);
     expect(input(shown)).toBe("10");
+    const exported = await admin.get(`${path}?range=custom&from=${today}&to=${today}&export`);
+    expect(exported.headers.get("content-disposition")).toMatch(
+      new RegExp(`^attachment; filename="ccflux-users-ranged-user-example-org-${today}-to-${today}-`),
+    );
     const past = await (await admin.get(`${path}?range=custom&from=2020-01-01&to=2020-01-31`)).text();
     expect(past).toContain("No 5-hour windows start in 2020-01-01 to 2020-01-31.");
     expect(input(past)).toBe("0");

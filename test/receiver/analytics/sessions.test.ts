@@ -2,19 +2,17 @@
 // session counts in every range its first to last day overlaps (it was open then). A seeded model
 // writes session_days as the receiver and an admin's SQL would, in any order, and every range's
 // figures must equal a count over session_days itself.
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { customRange, type DayRange } from "../../../src/receiver/analytics/ranges.ts";
-import { NO_SESSIONS } from "../../../src/receiver/analytics/user.ts";
+import { NO_SESSIONS } from "../../../src/receiver/analytics/sessions.ts";
 import { loadConfig } from "../../../src/receiver/config.ts";
-import { configure, migrate, openDatabase } from "../../../src/receiver/db/database.ts";
-import { MIGRATIONS } from "../../../src/receiver/db/migrations.ts";
+import { openDatabase } from "../../../src/receiver/db/database.ts";
 import { createServices } from "../../../src/receiver/services.ts";
 import { rng } from "../../faults/support.ts";
-import { sqlite3 } from "../../support/receiver.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ccflux-sessions-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,27 +68,4 @@ test("every range's sessions and turns equal a count over session_days, however 
   }
   expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
   db.close();
-});
-
-test("sessions stored before the spans existed fill them when the file is taken forward", () => {
-  const path = join(dir, "v12.db");
-  const v12 = new Database(path, { create: true, strict: true });
-  configure(v12);
-  migrate(v12, MIGRATIONS.slice(0, 12));
-  v12.close();
-  sqlite3(
-    path,
-    `INSERT INTO session_days (email, day, session_id, turns) VALUES
-       ('a@example.org', '2026-11-01', 's1', 2), ('a@example.org', '2026-11-03', 's1', 1),
-       ('a@example.org', '2026-11-03', 's2', 4), ('b@example.org', '2026-11-02', 's1', 0);`,
-  );
-  openDatabase(path).close();
-  expect(
-    sqlite3(path, "SELECT email, session_id, first_day, last_day FROM session_spans ORDER BY 1, 2;"),
-  ).toBe(
-    "a@example.org|s1|2026-11-01|2026-11-03\na@example.org|s2|2026-11-03|2026-11-03\nb@example.org|s1|2026-11-02|2026-11-02",
-  );
-  expect(sqlite3(path, "SELECT day, started, ended, turns FROM org_session_days ORDER BY day;")).toBe(
-    "2026-11-01|1|0|2\n2026-11-02|1|1|0\n2026-11-03|1|2|5",
-  );
 });

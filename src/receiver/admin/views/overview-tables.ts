@@ -3,8 +3,8 @@
 import type { Cost } from "../../analytics/cost.ts";
 import type { DivisionUsage, PersonUsage, RecentEvent } from "../../analytics/overview.ts";
 import { roughTokens, type SeatAdvice } from "../../analytics/seats.ts";
+import { NO_SESSIONS, type SessionCounts } from "../../analytics/sessions.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
-import { NO_SESSIONS, type SessionCounts } from "../../analytics/user.ts";
 import { type Html, html } from "../html.ts";
 import { abbreviate, formatInteger, timeCell, timeSortKey } from "./format.ts";
 import { link, type View, withQuery } from "./layout.ts";

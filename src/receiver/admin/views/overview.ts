@@ -3,8 +3,8 @@
 import type { Overview, RecentEvent } from "../../analytics/overview.ts";
 import { dayRangeLabel, daysIn } from "../../analytics/ranges.ts";
 import { evidenceOf, SEAT_RULE, seatAdvice } from "../../analytics/seats.ts";
+import type { SessionCounts } from "../../analytics/sessions.ts";
 import { MIN_WINDOWS_FOR_ESTIMATE } from "../../analytics/tiers.ts";
-import type { SessionCounts } from "../../analytics/user.ts";
 import { type Html, html } from "../html.ts";
 import { timeCell } from "./format.ts";
 import { actionForm, page, type View } from "./layout.ts";

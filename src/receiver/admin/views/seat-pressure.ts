@@ -1,16 +1,10 @@
 // The overview's first screen, which answers who needs a bigger seat: the headline figures
 // against the period before, who hit a usage limit, the recommended seat changes and the trend.
 import type { Cost } from "../../analytics/cost.ts";
-import type {
-  Headline,
-  LimitHits,
-  LimitType,
-  Overview,
-  PersonUsage,
-  SessionTotals,
-} from "../../analytics/overview.ts";
+import type { Headline, LimitHits, LimitType, Overview, PersonUsage } from "../../analytics/overview.ts";
 import { chartBuckets, type DayRange } from "../../analytics/ranges.ts";
 import { SEAT_RULE, type SeatAdvice } from "../../analytics/seats.ts";
+import type { SessionCounts } from "../../analytics/sessions.ts";
 import { type Html, html } from "../html.ts";
 import { shortDay, stackedColumns } from "./charts.ts";
 import { abbreviate, costText, formatInteger, timeCell } from "./format.ts";
@@ -61,7 +55,7 @@ function costChange(current: Cost, previous: Cost | undefined): Html {
 }
 
 export function headlineCards(
-  t: Headline & SessionTotals,
+  t: Headline & SessionCounts,
   before: Headline | null,
   upgrades: number,
   pricesTakenOn: string,
