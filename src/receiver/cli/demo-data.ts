@@ -210,9 +210,10 @@ export function fillDemoData(
   const started = performance.now();
   const random = seededRandom(options.seed);
   const db = openDatabase(config.databasePath);
-  // A fill touches every table's pages over and over: 256 MiB of page cache for this connection
-  // only (the receiver keeps SQLite's default) takes a quarter off its time.
-  db.run("PRAGMA cache_size = -262144");
+  // A fill touches every table's pages over and over: up to 1 GiB of page cache for this
+  // connection only (the receiver keeps SQLite's default), taken as the file grows, saves reading
+  // pages back (20,000 users × 30 days: 194 s with 256 MiB, 180 s with 1 GiB).
+  db.run("PRAGMA cache_size = -1048576");
   // Statement journals in memory: in a long transaction each report's upserts, whose triggers
   // touch several rows, open one, and on disk they cost a temporary file's writes per report.
   db.run("PRAGMA temp_store = MEMORY");
