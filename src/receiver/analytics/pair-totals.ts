@@ -155,6 +155,7 @@ export function createPairTotals(db: Database) {
       const start = before === range.from ? EMPTY : totalsThrough(before);
       const through = range.to >= today ? null : totalsThrough(range.to);
       const ends = through ? through.emails.map((_, row) => rowAt(through, row)) : sinceDay.all(before);
+      // Nothing before the range (all time, or data that starts inside it): the ends are the totals.
       if (start.rowOf.size === 0) return ends;
       return ends.map((end) => minus(end, start, start.rowOf.get(pairKey(end))));
     },
