@@ -1,12 +1,13 @@
 // `ccflux-receiver demo-data --users N --days D [--seed S] [--force]`: fills a database with
 // realistic, reproducible usage (work hours in each person's time zone, a few heavy users, several
-// models, people with more than one device, some limit hits). It writes through the same report
-// service as POST /report, so the rollups are exactly what real reports would have made.
+// models, people with more than one device, some limit hits). It stores each person's reports
+// through the report service POST /report uses, all at once, so the rollups are exactly what real
+// reports would have made, each row written once.
 import { parseArgs } from "node:util";
 import { type LimitEvent, type ModelUsage, type Report, toRfc3339 } from "../../protocol/index.ts";
 import type { Config } from "../config.ts";
 import { openDatabase } from "../db/database.ts";
-import type { Signer } from "../reports/service.ts";
+import type { Delivery, Signer } from "../reports/service.ts";
 import { createServices } from "../services.ts";
 import type { Identity } from "../tokens/service.ts";
 import { CommandError, commandDatabase, UsageError } from "./command.ts";
@@ -265,12 +266,15 @@ export function fillDemoData(
     // Person by person, each over every day, a batch of people to a transaction: every rollup is
     // keyed by person first, so a batch writes a few neighbouring pages of each table. Day by day,
     // each commit touched a page per person in every table, and at 20,000 people wrote (and
-    // checkpointed) hundreds of megabytes a day.
+    // checkpointed) hundreds of megabytes a day. A person's reports are stored together, so each
+    // rollup row they touch is written once (2,000 × 30 days: 17 s report by report, 10.4 s so).
     for (let first = 0; first < users.length; first += USERS_PER_COMMIT) {
       db.transaction(() => {
         for (const user of users.slice(first, first + USERS_PER_COMMIT)) {
+          const reports: Delivery[] = [];
           for (let day = 0; day < options.days; day++)
-            simulateDay(user, firstDay + day * DAY_MS, now, random, services, summary);
+            simulateDay(user, firstDay + day * DAY_MS, now, random, services, summary, reports);
+          summary.usageRows += services.reports.storeAll(reports);
         }
       }).immediate();
     }
@@ -297,6 +301,7 @@ function simulateDay(
   random: () => number,
   services: ReturnType<typeof createServices>,
   summary: DemoSummary,
+  reports: Delivery[],
 ): void {
   const localDay = new Date(dayStart + user.utcOffsetHours * HOUR_MS).getUTCDay();
   const weekend = localDay === 0 || localDay === 6;
@@ -330,7 +335,7 @@ function simulateDay(
         plugin_version: "0.1.0",
         claude_code_version: "2.1.3",
       };
-      summary.usageRows += services.reports.store(user.identity, report, device.signer, at + 2000);
+      reports.push({ who: user.identity, report, signer: device.signer, receivedAt: at + 2000 });
       summary.turns++;
       user.lastTurnAt = at;
       if (at >= windowStart + WINDOW_MS) {

@@ -9,6 +9,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import type { Identity } from "../tokens/service.ts";
+import { type Counts, createRollupWriter, type RollupBatch } from "./rollups.ts";
 
 /** The device a report was signed by; unsigned reports (REQUIRE_SIGNATURES off) have none. */
 export interface Signer {
@@ -57,7 +58,6 @@ function resetTime(resetsAt: string, eventAt: number): number | null {
 }
 
 const HOUR_MS = 3_600_000;
-type Counts = [input: number, output: number, cacheRead: number, cacheWrite: number];
 
 /**
  * Where each call's tokens go: the model's `hours` split as (SQL hour, counts), or null to place
@@ -82,6 +82,14 @@ function countsOf(usage: TokenCounts): Counts {
 
 function addCounts(into: Counts, more: Counts, sign = 1): void {
   for (let i = 0; i < 4; i++) into[i]! += sign * more[i]!;
+}
+
+/** A report as received: who sent it, signed by which device, and when it arrived. */
+export interface Delivery {
+  who: Identity;
+  report: Report;
+  signer: Signer | null;
+  receivedAt: number;
 }
 
 type Row = [
@@ -125,41 +133,7 @@ export function createReportService(db: Database) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (email, session_id, turn_index, model) DO NOTHING`,
   );
-  const addDaily = db.query<unknown, (string | number)[]>(
-    `INSERT INTO usage_daily (email, day, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-       cache_write_5m_tokens, cache_write_1h_tokens, requests, subagent_input_tokens, subagent_output_tokens,
-       subagent_cache_read_tokens, subagent_cache_write_tokens, turns)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (email, day, model) DO UPDATE SET
-       input_tokens = input_tokens + excluded.input_tokens,
-       output_tokens = output_tokens + excluded.output_tokens,
-       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-       cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
-       cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-       requests = requests + excluded.requests,
-       subagent_input_tokens = subagent_input_tokens + excluded.subagent_input_tokens,
-       subagent_output_tokens = subagent_output_tokens + excluded.subagent_output_tokens,
-       subagent_cache_read_tokens = subagent_cache_read_tokens + excluded.subagent_cache_read_tokens,
-       subagent_cache_write_tokens = subagent_cache_write_tokens + excluded.subagent_cache_write_tokens,
-       turns = turns + excluded.turns`,
-  );
-  const addHourly = db.query<unknown, [string, string, number, number, number, number, number, string]>(
-    `INSERT INTO usage_hourly (email, hour, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, turns,
-       last_event_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (email, hour) DO UPDATE SET
-       input_tokens = input_tokens + excluded.input_tokens,
-       output_tokens = output_tokens + excluded.output_tokens,
-       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-       turns = turns + excluded.turns,
-       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)`,
-  );
-  const addSessionDay = db.query<unknown, [string, string, string, number]>(
-    `INSERT INTO session_days (email, day, session_id, turns) VALUES (?, ?, ?, ?)
-     ON CONFLICT (email, day, session_id) DO UPDATE SET turns = turns + excluded.turns`,
-  );
+  const rollups = createRollupWriter(db);
   const insertLimitEvent = db.query<
     unknown,
     [
@@ -182,9 +156,8 @@ export function createReportService(db: Database) {
      ON CONFLICT (email, session_id, timestamp_utc) DO NOTHING`,
   );
 
-  // Several statements that must land together: callers run it inside their transaction (the
-  // write queue gives each request a savepoint of its own), so it opens none itself.
-  const store = (who: Identity, report: Report, signer: Signer | null, receivedAt: number): number => {
+  // Inserts the report's new model rows and adds them to the batch's rollups.
+  const storeInto = (batch: RollupBatch, { who, report, signer, receivedAt }: Delivery): number => {
     const at = eventTime(report.timestamp_utc, receivedAt);
     const timeTaken = at !== receivedAt || parseRfc3339(report.timestamp_utc) === receivedAt;
     const eventAt = toSqlTime(at);
@@ -239,13 +212,9 @@ export function createReportService(db: Database) {
         if (hourDay === day) continue;
         otherDays.add(hourDay);
         addCounts(onEventDay, counts, -1);
-        addDaily.run(who.email, hourDay, model, ...counts, 0, 0, 0, 0, 0, 0, 0, 0);
+        batch.day(who.email, hourDay, model, counts);
       }
-      addDaily.run(
-        who.email,
-        day,
-        model,
-        ...onEventDay,
+      batch.day(who.email, day, model, onEventDay, [
         usage.cache_write_5m_tokens ?? 0,
         usage.cache_write_1h_tokens ?? 0,
         usage.requests ?? 0,
@@ -254,18 +223,28 @@ export function createReportService(db: Database) {
         sub?.cache_read_tokens ?? 0,
         sub?.cache_write_tokens ?? 0,
         1,
-      );
+      ]);
     }
     if (stored > 0) {
       const turns = newTurn ? 1 : 0;
       for (const [hour, counts] of hourly) {
         // An earlier hour of the turn: its calls' exact times are not sent, its start is a lower bound.
         const isEventHour = hour === eventHour;
-        addHourly.run(who.email, hour, ...counts, isEventHour ? turns : 0, isEventHour ? eventAt : hour);
+        batch.hour(who.email, hour, counts, isEventHour ? turns : 0, isEventHour ? eventAt : hour);
       }
-      addSessionDay.run(who.email, day, report.session_id, turns);
-      for (const other of otherDays) addSessionDay.run(who.email, other, report.session_id, 0);
+      batch.sessionDay(who.email, day, report.session_id, turns);
+      for (const other of otherDays) batch.sessionDay(who.email, other, report.session_id, 0);
     }
+    return stored;
+  };
+
+  // Several statements that must land together: callers run it inside their transaction (the
+  // write queue gives each request a savepoint of its own), so it opens none itself.
+  const storeAll = (deliveries: Iterable<Delivery>): number => {
+    const batch = rollups();
+    let stored = 0;
+    for (const delivery of deliveries) stored += storeInto(batch, delivery);
+    batch.write();
     return stored;
   };
 
@@ -274,7 +253,16 @@ export function createReportService(db: Database) {
      * Stores what is new in the report; returns how many model rows were new (0 for a retry).
      * Runs inside the caller's transaction.
      */
-    store,
+    store(who: Identity, report: Report, signer: Signer | null, receivedAt: number): number {
+      return storeAll([{ who, report, signer, receivedAt }]);
+    },
+
+    /**
+     * Stores many reports at once, as `store` would one by one, writing each rollup row they touch
+     * once (demo-data's fill); returns how many model rows were new. Runs inside the caller's
+     * transaction.
+     */
+    storeAll,
 
     /** Returns whether the event was new. */
     storeLimitEvent(who: Identity, event: LimitEvent, signer: Signer | null, receivedAt: number): boolean {
