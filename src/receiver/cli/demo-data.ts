@@ -267,7 +267,7 @@ export function fillDemoData(
     // keyed by person first, so a batch writes a few neighbouring pages of each table. Day by day,
     // each commit touched a page per person in every table, and at 20,000 people wrote (and
     // checkpointed) hundreds of megabytes a day. A person's reports are stored together, so each
-    // rollup row they touch is written once (2,000 × 30 days: 17 s report by report, 10.4 s so).
+    // rollup row they touch is written once (2,000 × 30 days: 18.0 s report by report, 10.4 s so).
     for (let first = 0; first < users.length; first += USERS_PER_COMMIT) {
       db.transaction(() => {
         for (const user of users.slice(first, first + USERS_PER_COMMIT)) {

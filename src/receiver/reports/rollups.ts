@@ -9,7 +9,7 @@ import type { Database } from "../db/database.ts";
 export type Counts = [input: number, output: number, cacheRead: number, cacheWrite: number];
 
 /** A model's day beyond its Counts: cache write 5m and 1h, requests, sub-agent counts, turns. */
-export type DayExtras = [
+type DayExtras = [
   cacheWrite5m: number,
   cacheWrite1h: number,
   requests: number,
@@ -44,9 +44,9 @@ interface SessionDayRow {
   turns: number;
 }
 
-/** Adds `more` into `into` from position `at` on. */
-function addInto(into: number[], more: readonly number[], at = 0): void {
-  for (let i = 0; i < more.length; i++) into[at + i]! += more[i]!;
+/** Adds `more` (times `sign`) into `into`, position by position. */
+export function addCounts(into: number[], more: readonly number[], sign = 1): void {
+  for (let i = 0; i < more.length; i++) into[i]! += sign * more[i]!;
 }
 
 export function createRollupWriter(db: Database) {
@@ -95,24 +95,21 @@ export function createRollupWriter(db: Database) {
       /** A model's tokens on a day; `extras` only on the day that keeps the turn. */
       day(email: string, day: string, model: string, counts: Counts, extras = NO_EXTRAS): void {
         const key = `${email}\n${day}\n${model}`;
+        const sums = [...counts, ...extras];
         const row = daily.get(key);
-        if (row) {
-          addInto(row.sums, counts);
-          addInto(row.sums, extras, counts.length);
-        } else daily.set(key, { email, day, model, sums: [...counts, ...extras] });
+        if (row) addCounts(row.sums, sums);
+        else daily.set(key, { email, day, model, sums });
       },
 
       /** Tokens in an hour; `lastEventAt` is the latest event the hour is known to hold. */
       hour(email: string, hour: string, counts: Counts, turns: number, lastEventAt: string): void {
         const key = `${email}\n${hour}`;
         const row = hourly.get(key);
-        if (!row) {
-          hourly.set(key, { email, hour, counts: [...counts], turns, lastEventAt });
-          return;
-        }
-        addInto(row.counts, counts);
-        row.turns += turns;
-        if (lastEventAt > row.lastEventAt) row.lastEventAt = lastEventAt;
+        if (row) {
+          addCounts(row.counts, counts);
+          row.turns += turns;
+          if (lastEventAt > row.lastEventAt) row.lastEventAt = lastEventAt;
+        } else hourly.set(key, { email, hour, counts: [...counts], turns, lastEventAt });
       },
 
       sessionDay(email: string, day: string, sessionId: string, turns: number): void {

@@ -9,7 +9,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Database } from "../db/database.ts";
 import type { Identity } from "../tokens/service.ts";
-import { type Counts, createRollupWriter, type RollupBatch } from "./rollups.ts";
+import { addCounts, type Counts, createRollupWriter, type RollupBatch } from "./rollups.ts";
 
 /** The device a report was signed by; unsigned reports (REQUIRE_SIGNATURES off) have none. */
 export interface Signer {
@@ -78,10 +78,6 @@ export function placeByHour(usage: ModelUsage, at: number, timeTaken: boolean): 
 
 function countsOf(usage: TokenCounts): Counts {
   return [usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens];
-}
-
-function addCounts(into: Counts, more: Counts, sign = 1): void {
-  for (let i = 0; i < 4; i++) into[i]! += sign * more[i]!;
 }
 
 /** A report as received: who sent it, signed by which device, and when it arrived. */
@@ -238,8 +234,6 @@ export function createReportService(db: Database) {
     return stored;
   };
 
-  // Several statements that must land together: callers run it inside their transaction (the
-  // write queue gives each request a savepoint of its own), so it opens none itself.
   const storeAll = (deliveries: Iterable<Delivery>): number => {
     const batch = rollups();
     let stored = 0;
@@ -251,7 +245,8 @@ export function createReportService(db: Database) {
   return {
     /**
      * Stores what is new in the report; returns how many model rows were new (0 for a retry).
-     * Runs inside the caller's transaction.
+     * Its statements must land together, so it runs inside the caller's transaction (the write
+     * queue gives each request a savepoint of its own) and opens none itself.
      */
     store(who: Identity, report: Report, signer: Signer | null, receivedAt: number): number {
       return storeAll([{ who, report, signer, receivedAt }]);
